@@ -1,0 +1,143 @@
+"""Model metadata as data: ``ModelSpec`` records read from the TOML manifests in ``models/``.
+
+The manifests ship inside the wheel as ``realtime._manifests``; bundled model files ship in
+``realtime/assets/models``. Nothing about a model (URL, hash, template, normalisation) lives
+in code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from realtime.errors import ConfigError, ModelError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+KINDS = ("detector", "landmarker", "recognizer", "swapper", "enhancer", "mask")
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int | str, ...]
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model file and everything needed to fetch, verify and feed it."""
+
+    name: str
+    kind: str
+    file: str
+    sha256: str
+    size: int
+    license: str
+    bundled: bool = False
+    urls: tuple[str, ...] = ()
+    source: str = ""
+    source_sha256: str = ""
+    inputs: tuple[TensorSpec, ...] = ()
+    outputs: tuple[TensorSpec, ...] = ()
+    template: str = ""
+    crop_size: int = 0
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    color: str = "rgb"
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bundled_path(self) -> Path:
+        return BUNDLED_DIR / self.file
+
+
+_FIELDS = set(ModelSpec.__dataclass_fields__)
+
+
+def _parse(entry: dict[str, Any], where: str) -> ModelSpec:
+    data = dict(entry)
+    extra = data.pop("extra", {})
+    unknown = set(data) - _FIELDS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} in a [[model]] entry")
+    for key in ("name", "kind", "file", "sha256", "size", "license"):
+        if key not in data:
+            raise ConfigError(f"{where}: model entry {data.get('name', '?')!r} lacks {key!r}")
+    if data["kind"] not in KINDS:
+        raise ConfigError(f"{where}: model {data['name']!r} has kind {data['kind']!r}; one of {KINDS}")
+    for key in ("inputs", "outputs"):
+        data[key] = tuple(
+            TensorSpec(t["name"], tuple(t["shape"]), t.get("dtype", "float32")) for t in data.get(key, ())
+        )
+    for key in ("urls", "mean", "std"):
+        data[key] = tuple(data.get(key, ()))
+    bad_urls = [u for u in data["urls"] if not str(u).startswith("https://")]
+    if bad_urls:
+        raise ConfigError(f"{where}: model {data['name']!r} has non-HTTPS url(s): {bad_urls}")
+    return ModelSpec(**data, extra=extra)
+
+
+def load_manifests(folder: Path | None = None) -> dict[str, ModelSpec]:
+    """Every model of every ``*.toml`` in ``folder`` (default: the shipped manifests), by name."""
+    specs: dict[str, ModelSpec] = {}
+    if folder is None:
+        files = sorted(
+            (p for p in resources.files("realtime._manifests").iterdir() if p.name.endswith(".toml")),
+            key=lambda p: p.name,
+        )
+    else:
+        files = sorted(folder.glob("*.toml"))
+    for f in files:
+        try:
+            doc = tomllib.loads(f.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"model manifest {f.name} is not valid TOML: {exc}") from exc
+        for entry in doc.get("model", []):
+            spec = _parse(entry, f.name)
+            if spec.name in specs:
+                raise ConfigError(f"model {spec.name!r} is defined twice (again in {f.name})")
+            specs[spec.name] = spec
+    return specs
+
+
+def get_spec(name: str) -> ModelSpec:
+    specs = load_manifests()
+    if name not in specs:
+        raise ModelError(f"unknown model {name!r}", fix=f"known models: {', '.join(sorted(specs))}")
+    return specs[name]
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def bundled_model(name: str, *, verify: bool = True) -> tuple[ModelSpec, Path]:
+    """The spec and path of a model that ships inside the package, checked against its hash."""
+    spec = get_spec(name)
+    path = spec.bundled_path
+    if not path.is_file():
+        raise ModelError(
+            f"bundled model file is missing: {path}", fix="reinstall realtime (pip install --force-reinstall)"
+        )
+    if verify:
+        size = path.stat().st_size
+        if size != spec.size or sha256_file(path) != spec.sha256:
+            raise ModelError(
+                f"bundled model file is altered or corrupt: {path} (sha256 mismatch)",
+                fix="reinstall realtime, or rerun tools/convert_mediapipe.py",
+            )
+    return spec, path

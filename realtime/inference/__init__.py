@@ -1,0 +1,1 @@
+"""Running ONNX models: one Protocol, several backends, an explicit choice order."""

@@ -1,0 +1,1 @@
+"""Frame sinks: virtual camera, preview window, video file, MJPEG over HTTP, null."""

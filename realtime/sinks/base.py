@@ -1,0 +1,49 @@
+"""The one interface every output implements, and what the pipeline hands to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from realtime.frame import Frame
+
+
+def _noop() -> None:
+    return None
+
+
+def _no_status() -> Mapping[str, object]:
+    return {}
+
+
+@dataclass(frozen=True)
+class SinkContext:
+    """Stream format plus the controls a sink may use (hotkeys, a heads-up display)."""
+
+    width: int
+    height: int
+    fps: float
+    request_stop: Callable[[], None] = _noop
+    toggle_processing: Callable[[], None] = _noop
+    status: Callable[[], Mapping[str, object]] = field(default=_no_status)
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """A consumer of finished frames.
+
+    ``open`` is called once with the stream format, ``write`` from the output thread only,
+    ``close`` finalises (a file becomes playable) and is safe to call twice. ``steady`` sinks
+    (virtual cameras) want a frame at every tick, so the output thread repeats the last frame
+    while the source stalls; the others only get new frames.
+    """
+
+    name: str
+    steady: bool
+
+    def open(self, ctx: SinkContext) -> None: ...
+
+    def write(self, frame: Frame) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Frame sources: camera, video file or URL, still image, synthetic demo."""
