@@ -1,0 +1,491 @@
+"""The live pipeline: capture thread -> processing worker(s) -> output thread -> sinks.
+
+Threads are joined by ``Ring``s. A live source uses the latest-wins policy, so a slow stage
+drops frames instead of building up delay; a file source uses the blocking, ordered policy,
+so nothing is dropped and frames leave in order. Every frame is accounted for:
+``captured == processed + dropped + in_flight``, and ``in_flight`` is 0 once the run ends.
+
+Faults stay local: a processor that raises passes that frame through (logged once with a
+count), a stage thread that dies is restarted by its supervisor loop, a hung stage is reported
+by the watchdog, and a failing sink is closed and retried without stopping the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from realtime.errors import RealtimeError, SinkError
+from realtime.frame import Frame
+from realtime.pipeline.ring import Policy, Ring, RingClosed
+from realtime.pipeline.stats import Stats
+from realtime.processor import Processor
+from realtime.sinks.base import Sink, SinkContext
+from realtime.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """How the threads are laid out. ``live=None`` follows the source."""
+
+    workers: int = 1
+    live: bool | None = None
+    fps: float | None = None  # output pace; None follows the source
+    hang_timeout_s: float = 2.0
+    sink_retry_s: float = 2.0
+    max_restarts: int = 5
+
+
+class _ProcessorRunner:
+    """Runs the processor chain on one frame; a failing processor passes the frame through."""
+
+    def __init__(self, processors: Sequence[Processor], stats: Stats, failure_reset: int = 10) -> None:
+        self.processors = list(processors)
+        self.stats = stats
+        self._consecutive: dict[str, int] = {}
+        self._failure_reset = failure_reset
+
+    def __call__(self, frame: Frame) -> Frame:
+        for proc in self.processors:
+            name = getattr(proc, "name", type(proc).__name__)
+            t0 = time.perf_counter()
+            try:
+                out = proc(frame)
+            except Exception as exc:
+                count = self.stats.error(name)
+                if count == 1 or count % 100 == 0:
+                    log.error(
+                        "%s failed on frame %d (%d so far); passing it through: %r",
+                        name,
+                        frame.index,
+                        count,
+                        exc,
+                        exc_info=count == 1,
+                    )
+                fails = self._consecutive.get(name, 0) + 1
+                self._consecutive[name] = fails
+                reset = getattr(proc, "reset", None)
+                if fails >= self._failure_reset and callable(reset):
+                    log.warning("%s failed %d frames in a row; restarting it", name, fails)
+                    self._consecutive[name] = 0
+                    try:
+                        reset()
+                    except Exception as rexc:
+                        log.error("%s could not restart: %r", name, rexc)
+                frame = frame.with_flag(f"failed:{name}")
+                continue
+            self._consecutive[name] = 0
+            ms = (time.perf_counter() - t0) * 1000.0
+            self.stats.stage(name, ms)
+            frame = out.with_timing(name, ms)
+        return frame
+
+
+class Pipeline:
+    """One run of source -> processors -> sinks. Build it, ``run()`` it, read ``stats``."""
+
+    def __init__(
+        self,
+        source: Source,
+        processors: Sequence[Processor],
+        sinks: Sequence[Sink],
+        config: PipelineConfig = PipelineConfig(),
+        *,
+        status_extra: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        if not sinks:
+            raise ValueError("a pipeline needs at least one sink")
+        self.source = source
+        self.sinks = list(sinks)
+        self.config = config
+        self.live = source.live if config.live is None else config.live
+        self.stats = Stats()
+        self.runner = _ProcessorRunner(processors, self.stats)
+        workers = max(1, config.workers)
+        policy = Policy.LATEST if self.live else Policy.BLOCK
+        self.ring_in = Ring(workers + 2, policy, name="capture")
+        self.ring_out = Ring(workers + 2, policy, ordered=not self.live, name="output")
+        self._workers = workers
+        self._stop = threading.Event()
+        self._processing = threading.Event()
+        self._processing.set()
+        self._threads: list[threading.Thread] = []
+        self._busy_since: dict[str, float | None] = {}
+        self._workers_left = workers
+        self._lock = threading.Lock()
+        self._discarded = 0
+        self._status_extra = status_extra
+        self._fatal: BaseException | None = None
+        self._hung: set[str] = set()
+        self._sink_state: dict[int, dict[str, Any]] = {}
+        self.t0 = time.monotonic()
+
+    # -- controls -------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop every stage promptly; outputs are finalised by the output thread."""
+        self._stop.set()
+        self.ring_in.close()
+        self.ring_out.close()
+
+    def toggle_processing(self) -> None:
+        if self._processing.is_set():
+            self._processing.clear()
+            log.info("processing paused: frames pass through")
+        else:
+            self._processing.set()
+            log.info("processing resumed")
+
+    @property
+    def processing(self) -> bool:
+        return self._processing.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def dropped(self) -> int:
+        return self.ring_in.dropped + self.ring_out.dropped + self._discarded
+
+    @property
+    def in_flight(self) -> int:
+        return self.stats.captured - self.stats.processed - self.dropped
+
+    def status(self) -> dict[str, Any]:
+        snap = self.stats.snapshot(self.dropped, self.in_flight)
+        snap["processing"] = self.processing
+        snap["live"] = self.live
+        if self._status_extra:
+            snap.update(self._status_extra())
+        return snap
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, duration: float | None = None, max_frames: int | None = None) -> dict[str, Any]:
+        """Run until the source ends, ``stop()`` is called, or ``duration``/``max_frames``.
+
+        Returns the final stats. Raises the first fatal error (a source that cannot be
+        opened or recovered, every sink failed) after everything is finalised.
+        """
+        self.start()
+        try:
+            self.wait(duration, max_frames)
+        finally:
+            self.stop()
+            self.join()
+        if self._fatal is not None:
+            raise self._fatal
+        return self.status()
+
+    def start(self) -> None:
+        self.t0 = self.stats.started_at = time.monotonic()
+        self.source.open()
+        fps = self.config.fps or self.source.fps or 30.0
+        shape = (int(getattr(self.source, "height", 0) or 0), int(getattr(self.source, "width", 0) or 0))
+        self._fps = fps
+        try:
+            self._open_sinks()
+        except BaseException:
+            self.source.close()
+            raise
+        self._spawn("capture", self._capture_loop)
+        for i in range(self._workers):
+            self._spawn(f"process-{i}", self._process_loop)
+        self._spawn("output", self._output_loop)
+        self._spawn("watchdog", self._watchdog_loop, supervised=False)
+        log.debug(
+            "pipeline started: live=%s workers=%d fps=%.1f source=%s %s",
+            self.live,
+            self._workers,
+            fps,
+            self.source.name,
+            shape,
+        )
+
+    def wait(self, duration: float | None = None, max_frames: int | None = None) -> None:
+        end = None if duration is None else time.monotonic() + duration
+        out = self._thread("output")
+        while out is not None and out.is_alive() and not self._stop.is_set():
+            if end is not None and time.monotonic() >= end:
+                break
+            if max_frames is not None and self.stats.processed >= max_frames:
+                break
+            out.join(0.05)
+
+    def join(self, timeout: float = 1.0) -> None:
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        alive = [t.name for t in self._threads if t.is_alive()]
+        if alive:
+            log.warning("threads still finishing after %.1f s: %s", timeout, ", ".join(alive))
+        # Frames still waiting in the rings will never be processed: they are drops.
+        with self._lock:
+            self._discarded += self.ring_in.waiting + self.ring_out.waiting
+        self._drain_rings()
+        try:
+            self.source.close()
+        except Exception as exc:
+            log.warning("closing the source failed: %r", exc)
+        if not self._thread_alive("output"):
+            self._close_sinks()
+
+    # -- threads ---------------------------------------------------------------------------
+    def _spawn(self, name: str, fn: Callable[[], None], supervised: bool = True) -> None:
+        target = (lambda: self._supervise(name, fn)) if supervised else fn
+        t = threading.Thread(target=target, name=f"realtime-{name}", daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def _thread(self, name: str) -> threading.Thread | None:
+        for t in self._threads:
+            if t.name == f"realtime-{name}":
+                return t
+        return None
+
+    def _thread_alive(self, name: str) -> bool:
+        t = self._thread(name)
+        return t is not None and t.is_alive()
+
+    def _supervise(self, name: str, fn: Callable[[], None]) -> None:
+        """Run a stage loop; if it dies unexpectedly, log it and restart it with backoff."""
+        restarts = 0
+        while True:
+            try:
+                fn()
+                return
+            except RealtimeError as exc:
+                log.error("%s stopped: %s", name, exc)
+                self._fatal = self._fatal or exc
+                self.stop()
+                if name == "output":
+                    self._close_sinks()
+                return
+            except Exception as exc:
+                restarts += 1
+                self.stats.error(f"stage:{name}")
+                if restarts > self.config.max_restarts or self._stop.is_set():
+                    log.error("%s crashed %d times; stopping: %r", name, restarts, exc, exc_info=True)
+                    self._fatal = self._fatal or RealtimeError(f"stage {name} keeps crashing: {exc!r}")
+                    self.stop()
+                    if name == "output":
+                        self._close_sinks()
+                    return
+                log.error(
+                    "%s crashed (%r); restarting it (%d/%d)",
+                    name,
+                    exc,
+                    restarts,
+                    self.config.max_restarts,
+                    exc_info=True,
+                )
+                self._busy_since[name] = None
+                time.sleep(min(1.0, 0.05 * 2**restarts))
+
+    def _capture_loop(self) -> None:
+        index = self.stats.captured
+        while not self._stop.is_set():
+            self._busy_since["capture"] = time.monotonic()
+            got = self.source.read()
+            self._busy_since["capture"] = None
+            if got is None:
+                log.info("source %s ended", self.source.name)
+                self.ring_in.close()
+                return
+            now = time.monotonic()
+            image = got.image
+            try:
+                slot = None
+                while slot is None:
+                    slot = self.ring_in.acquire(timeout=0.2)
+                    if self._stop.is_set():
+                        if slot is not None:
+                            self.ring_in.abandon(slot)
+                        return
+            except RingClosed:
+                return
+            buf = slot.buffer(image.shape)
+            np.copyto(buf, image)
+            pts = got.pts if got.pts is not None else now - self.t0
+            frame = Frame(index=index, captured_at=now, image=buf, pts=pts)
+            self.stats.captured_one(now)
+            self.stats.stage("capture", (time.monotonic() - now) * 1000.0)
+            index += 1
+            self.ring_in.publish(slot, frame)
+
+    def _process_loop(self) -> None:
+        me = threading.current_thread().name.removeprefix("realtime-")
+        try:
+            while not self._stop.is_set():
+                lease = self.ring_in.get(timeout=0.1)
+                if lease is None:
+                    if self.ring_in.closed and self.ring_in.waiting == 0:
+                        return
+                    continue
+                with lease:
+                    self._busy_since[me] = time.monotonic()
+                    frame = lease.frame
+                    if self._processing.is_set():
+                        frame = self.runner(frame)
+                    else:
+                        frame = frame.with_flag("passthrough")
+                    self._busy_since[me] = None
+                    if not self._publish_out(frame):
+                        with self._lock:
+                            self._discarded += 1
+                        return
+        finally:
+            self._busy_since[me] = None
+            with self._lock:
+                self._workers_left -= 1
+                last = self._workers_left == 0
+            if last:
+                self.ring_out.close()
+
+    def _publish_out(self, frame: Frame) -> bool:
+        while True:
+            try:
+                slot = self.ring_out.acquire(timeout=0.1)
+            except RingClosed:
+                return False
+            if slot is not None:
+                break
+            if self._stop.is_set():
+                return False
+        buf = slot.buffer(frame.image.shape)  # type: ignore[arg-type]
+        np.copyto(buf, frame.image)
+        self.ring_out.publish(slot, frame.with_image(buf))
+        return True
+
+    def _output_loop(self) -> None:
+        period = 1.0 / self._fps
+        last_write = 0.0
+        last_frame: Frame | None = None
+        try:
+            while True:
+                if self._stop.is_set():
+                    return
+                lease = self.ring_out.get(timeout=period)
+                if lease is None:
+                    if self.ring_out.closed and self.ring_out.waiting == 0:
+                        return
+                    if self.live and last_frame is not None and time.monotonic() - last_write > 2 * period:
+                        self._write_sinks(last_frame, steady_only=True)
+                        self.stats.repeated += 1
+                        last_write = time.monotonic()
+                    continue
+                with lease:
+                    frame = lease.frame
+                    if self.live:  # pace: never faster than the target fps
+                        wait = last_write + 0.9 * period - time.monotonic()
+                        if wait > 0:
+                            time.sleep(wait)
+                    t0 = time.monotonic()
+                    self._write_sinks(frame)
+                    now = time.monotonic()
+                    self.stats.stage("output", (now - t0) * 1000.0)
+                    self.stats.output_one(frame.captured_at, now)
+                    last_write = now
+                    if self.live:
+                        last_frame = frame
+        finally:
+            self._close_sinks()
+
+    def _watchdog_loop(self) -> None:
+        while not self._stop.wait(0.25):
+            now = time.monotonic()
+            for name, since in list(self._busy_since.items()):
+                if since is not None and now - since > self.config.hang_timeout_s:
+                    if name not in self._hung:
+                        self._hung.add(name)
+                        self.stats.error(f"hang:{name}")
+                        log.error("%s has been stuck for %.1f s on one frame", name, now - since)
+                elif name in self._hung:
+                    self._hung.discard(name)
+                    log.warning("%s is moving again", name)
+
+    # -- sinks -----------------------------------------------------------------------------
+    def _sink_ctx(self) -> SinkContext:
+        w = int(getattr(self.source, "width", 0) or 0)
+        h = int(getattr(self.source, "height", 0) or 0)
+        return SinkContext(
+            width=w,
+            height=h,
+            fps=self._fps,
+            request_stop=self.stop,
+            toggle_processing=self.toggle_processing,
+            status=self.status,
+        )
+
+    def _open_sinks(self) -> None:
+        """Open every sink at start-up; one that cannot open stops the run with its message
+        (the user asked for it), after closing the ones already open."""
+        ctx = self._sink_ctx()
+        for i, sink in enumerate(self.sinks):
+            try:
+                sink.open(ctx)
+            except BaseException:
+                for opened in self.sinks[:i]:
+                    try:
+                        opened.close()
+                    except Exception as exc:
+                        log.debug("closing %s: %r", opened.name, exc)
+                raise
+            self._sink_state[i] = {"ok": True, "failed_at": 0.0}
+
+    def _write_sinks(self, frame: Frame, steady_only: bool = False) -> None:
+        for i, sink in enumerate(self.sinks):
+            st = self._sink_state.get(i)
+            if st is None or (steady_only and not sink.steady):
+                continue
+            if not st["ok"]:
+                if st.get("final") or time.monotonic() - st["failed_at"] < self.config.sink_retry_s:
+                    continue
+                try:
+                    sink.open(self._sink_ctx())
+                    st["ok"] = True
+                    log.warning("output %s is back", sink.name)
+                except Exception as exc:
+                    st["failed_at"] = time.monotonic()
+                    log.debug("output %s still failing: %r", sink.name, exc)
+                    continue
+            try:
+                sink.write(frame)
+            except Exception as exc:
+                count = self.stats.error(f"sink:{sink.name}")
+                log.error("output %s failed (%s); the others go on", sink.name, exc)
+                st["ok"] = False
+                st["failed_at"] = time.monotonic()
+                st["final"] = not getattr(sink, "retry", False)
+                try:
+                    sink.close()
+                except Exception as cexc:
+                    log.debug("closing %s after failure: %r", sink.name, cexc)
+                if count and all(not s["ok"] and s.get("final") for s in self._sink_state.values()):
+                    raise SinkError(f"every output failed; last: {sink.name}: {exc}") from exc
+
+    def _close_sinks(self) -> None:
+        with self._lock:
+            if getattr(self, "_sinks_closed", False):
+                return
+            self._sinks_closed = True
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as exc:
+                log.error("closing output %s failed: %r", sink.name, exc)
+
+    def _drain_rings(self) -> None:
+        for ring in (self.ring_in, self.ring_out):
+            while True:
+                lease = ring.get(timeout=0)
+                if lease is None:
+                    break
+                lease.release()

@@ -1,0 +1,103 @@
+"""Pipeline statistics, recorded at each hop from the frames' own timestamps.
+
+Latency is measured (capture time to the moment the sinks got the frame), never estimated.
+Samples live in bounded windows, so a long run uses constant memory; totals are exact.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+
+def percentiles(values: Iterable[float]) -> dict[str, float]:
+    arr = np.fromiter(values, dtype=np.float64)
+    if arr.size == 0:
+        return {"p50": float("nan"), "p95": float("nan"), "n": 0}
+    p50, p95 = np.percentile(arr, [50, 95])
+    return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "n": int(arr.size)}
+
+
+class Stats:
+    """Thread-safe counters and timing windows for one pipeline run."""
+
+    def __init__(self, window: int = 2000) -> None:
+        self._lock = threading.Lock()
+        self._window = window
+        self._stage_ms: dict[str, deque[float]] = {}
+        self._latency_ms: deque[float] = deque(maxlen=window)
+        self._latency_all: list[float] = []  # for soak-style analyses; 8 bytes a frame
+        self._in_times: deque[float] = deque(maxlen=120)
+        self._out_times: deque[float] = deque(maxlen=120)
+        self.started_at = time.monotonic()
+        self.first_output_at: float | None = None
+        self.captured = 0
+        self.processed = 0
+        self.repeated = 0
+        self.errors: dict[str, int] = {}
+        self.info: dict[str, Any] = {}
+
+    def stage(self, name: str, ms: float) -> None:
+        with self._lock:
+            q = self._stage_ms.get(name)
+            if q is None:
+                q = self._stage_ms[name] = deque(maxlen=self._window)
+            q.append(ms)
+
+    def captured_one(self, now: float) -> None:
+        with self._lock:
+            self.captured += 1
+            self._in_times.append(now)
+
+    def output_one(self, captured_at: float, now: float) -> None:
+        with self._lock:
+            self.processed += 1
+            lat = (now - captured_at) * 1000.0
+            self._latency_ms.append(lat)
+            self._latency_all.append(lat)
+            self._out_times.append(now)
+            if self.first_output_at is None:
+                self.first_output_at = now
+
+    def error(self, where: str) -> int:
+        with self._lock:
+            self.errors[where] = self.errors.get(where, 0) + 1
+            return self.errors[where]
+
+    @staticmethod
+    def _fps(times: deque[float]) -> float:
+        if len(times) < 2:
+            return 0.0
+        span = times[-1] - times[0]
+        return (len(times) - 1) / span if span > 0 else 0.0
+
+    def latencies(self) -> list[float]:
+        with self._lock:
+            return list(self._latency_all)
+
+    def snapshot(self, dropped: int = 0, in_flight: int = 0) -> dict[str, Any]:
+        with self._lock:
+            elapsed = time.monotonic() - self.started_at
+            return {
+                "elapsed_s": round(elapsed, 3),
+                "captured": self.captured,
+                "processed": self.processed,
+                "dropped": dropped,
+                "in_flight": in_flight,
+                "repeated": self.repeated,
+                "fps_in": round(self._fps(self._in_times), 2),
+                "fps_out": round(self._fps(self._out_times), 2),
+                "mean_fps_out": round(self.processed / elapsed, 2) if elapsed > 0 else 0.0,
+                "latency_ms": percentiles(self._latency_ms),
+                "stages_ms": {k: percentiles(v) for k, v in sorted(self._stage_ms.items())},
+                "errors": dict(self.errors),
+                "startup_s": (
+                    round(self.first_output_at - self.started_at, 3) if self.first_output_at else None
+                ),
+                **self.info,
+            }
