@@ -1,0 +1,183 @@
+"""Face analysis for the pipeline (``FaceAnalyzer``) and for still photos (``analyze_image``).
+
+Both use the bundled MediaPipe models (BlazeFace + FaceMesh), so a fresh install finds faces
+offline. Every ``Face`` carries a box, a score (FaceMesh face presence), the 5 alignment
+points and the 468-point mesh, all in frame pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from realtime.errors import ConfigError, InputError
+from realtime.faces.detector import DETECTOR_MODELS, FaceDetector, box_iou
+from realtime.faces.landmarks import FaceMesh, five_points, mesh_box
+from realtime.faces.tracker import FaceTracker, TrackerConfig
+from realtime.frame import Face, Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """How faces are found and followed.
+
+    - ``detector``: ``"short"`` (faces within ~2 m, fastest) or ``"full"`` (small, distant faces).
+    - ``score_threshold``: minimum BlazeFace score of a detection.
+    - ``detect_every``: frames between detections looking for new faces while tracking.
+    - ``presence_threshold``: FaceMesh presence below which a track is lost.
+    - ``max_faces``: faces tracked at most (0: no limit).
+    - ``min_cutoff`` (Hz), ``beta``: One Euro smoothing; lower ``min_cutoff`` = steadier at
+      rest, higher ``beta`` = less lag in motion (speed measured in eye-distances per second).
+    - ``threads``: intra-op threads of each model (1 leaves the other core to the pipeline).
+    """
+
+    detector: str = "short"
+    score_threshold: float = 0.5
+    detect_every: int = 10
+    presence_threshold: float = 0.5
+    max_faces: int = 4
+    min_cutoff: float = 1.0
+    beta: float = 5.0
+    threads: int = 1
+    nms_threshold: float = 0.3
+    iou_match: float = 0.3
+    reset_jump: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.detector not in DETECTOR_MODELS:
+            raise ConfigError(
+                f"faces.detector must be one of {', '.join(DETECTOR_MODELS)}, got {self.detector!r}",
+                fix="use 'short' for faces near the camera or 'full' for distant ones",
+            )
+        for name in ("score_threshold", "presence_threshold", "nms_threshold", "iou_match"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"faces.{name} must be within [0, 1], got {v}", fix="e.g. 0.5")
+        if self.detect_every < 1:
+            raise ConfigError(f"faces.detect_every must be >= 1, got {self.detect_every}", fix="e.g. 10")
+        if self.max_faces < 0:
+            raise ConfigError(f"faces.max_faces must be >= 0, got {self.max_faces}", fix="0 means no limit")
+        if self.min_cutoff <= 0 or self.beta < 0:
+            raise ConfigError(
+                f"faces.min_cutoff must be > 0 and beta >= 0, got {self.min_cutoff}, {self.beta}",
+                fix="e.g. min_cutoff=1.0, beta=5.0",
+            )
+        if self.threads < 1:
+            raise ConfigError(f"faces.threads must be >= 1, got {self.threads}", fix="e.g. 1")
+        if self.reset_jump <= 0:
+            raise ConfigError(f"faces.reset_jump must be > 0, got {self.reset_jump}", fix="e.g. 0.5")
+
+    def tracker_config(self) -> TrackerConfig:
+        return TrackerConfig(
+            detect_every=self.detect_every,
+            presence_threshold=self.presence_threshold,
+            max_faces=self.max_faces,
+            min_cutoff=self.min_cutoff,
+            beta=self.beta,
+            iou_match=self.iou_match,
+            reset_jump=self.reset_jump,
+        )
+
+
+def _check_image(image: object) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        shape = getattr(image, "shape", None)
+        raise InputError(
+            f"face analysis needs an HxWx3 uint8 BGR image, got {type(image).__name__} {shape}",
+            fix="load the photo with cv2.imread",
+        )
+    return np.ascontiguousarray(image)
+
+
+class FaceAnalyzer:
+    """The face-tracking processor: adds tracked ``Face``s (with mesh) to each frame.
+
+    Stateful (tracks, filters), so calls are serialised by a lock; feed frames in order.
+    """
+
+    name = "faces"
+
+    def __init__(
+        self, settings: AnalysisSettings = AnalysisSettings(), *, provider: str | None = None
+    ) -> None:
+        self.settings = settings
+        self.provider = provider
+        self.detector = FaceDetector(
+            settings.detector,
+            score_threshold=settings.score_threshold,
+            nms_threshold=settings.nms_threshold,
+            max_faces=settings.max_faces,
+            threads=settings.threads,
+            provider=provider,
+        )
+        self.mesh = FaceMesh(threads=settings.threads, provider=provider)
+        self.tracker = FaceTracker(self.detector, self.mesh, settings.tracker_config())
+        self._full: FaceDetector | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, frame: Frame) -> Frame:
+        with self._lock:
+            faces = self.tracker.step(frame.image, frame.captured_at)
+        return frame.with_faces(faces)
+
+    def reset(self) -> None:
+        """Forget every track (e.g. when the source restarts or jumps)."""
+        with self._lock:
+            self.tracker.reset()
+
+    def _full_range(self) -> FaceDetector:
+        if self._full is None:
+            s = self.settings
+            self._full = FaceDetector(
+                "full", nms_threshold=s.nms_threshold, threads=s.threads, provider=self.provider
+            )
+        return self._full
+
+    def analyze_image(self, image_bgr: np.ndarray) -> list[Face]:
+        """Faces in a still image (no tracking, ``track_id`` -1), largest first.
+
+        Each face gets two FaceMesh passes: the second on the crop placed by the first
+        one's landmarks, which is tighter and better levelled than the detector's. When the
+        short-range detector finds nothing the full-range one gets a try (small faces in a
+        large photo are common in source photos).
+        """
+        image = _check_image(image_bgr)
+        s = self.settings
+        h, w = image.shape[:2]
+        with self._lock:
+            dets = self.detector.detect(image)
+            if not dets and s.detector == "short":
+                dets = self._full_range().detect(image)
+            faces: list[Face] = []
+            for det in dets:
+                mesh, presence = self.mesh.run(image, self.mesh.roi_from_detection(det))
+                if presence < s.presence_threshold:
+                    continue
+                refined, presence2 = self.mesh.run(image, self.mesh.roi_from_mesh(mesh))
+                if presence2 >= s.presence_threshold:
+                    mesh, presence = refined, presence2
+                faces.append(Face(mesh_box(mesh, w, h), presence, five_points(mesh), mesh=mesh))
+        faces.sort(key=lambda f: -f.area)
+        kept: list[Face] = []
+        for f in faces:  # two detections converging on one face
+            if all(box_iou(f.box, k.box)[0, 0] <= 0.5 for k in kept):
+                kept.append(f)
+        if s.max_faces > 0:
+            kept = kept[: s.max_faces]
+        return kept
+
+
+def analyze_image(
+    image_bgr: np.ndarray, settings: AnalysisSettings = AnalysisSettings(), *, provider: str | None = None
+) -> list[Face]:
+    """Faces in one still image (detect + landmarks, no tracking), largest first.
+
+    Opens the models for this one call; to analyse many photos, keep a ``FaceAnalyzer`` and
+    call its ``analyze_image``.
+    """
+    return FaceAnalyzer(settings, provider=provider).analyze_image(image_bgr)

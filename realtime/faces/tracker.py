@@ -1,0 +1,179 @@
+"""Face tracking: detect only when needed, follow each face with its own landmarks.
+
+BlazeFace runs at the start, when a track is lost (FaceMesh presence below threshold) and
+every ``detect_every`` frames while fewer than ``max_faces`` are tracked, to pick up newcomers.
+In between, each face's next crop comes from its previous landmarks, which costs one FaceMesh
+run per face and no detection. Detections are matched to tracks by IoU so ids stay stable;
+landmarks are smoothed by a One Euro filter that resets on large jumps.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from realtime.faces.detector import Detection, FaceDetector, box_iou
+from realtime.faces.landmarks import FaceMesh, Roi, five_points, mesh_box
+from realtime.faces.smoothing import OneEuroFilter
+from realtime.frame import Face
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Track:
+    """One followed face: the crop for the next frame, its landmarks and its filter."""
+
+    track_id: int
+    roi: Roi
+    filter: OneEuroFilter
+    raw: np.ndarray | None = None  # (468, 3) this frame's unsmoothed landmarks
+    mesh: np.ndarray | None = None  # (468, 3) smoothed
+    presence: float = 0.0
+    hits: int = 0
+    box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Tracking knobs; see ``AnalysisSettings`` for what each one means."""
+
+    detect_every: int = 10
+    presence_threshold: float = 0.5
+    max_faces: int = 4
+    min_cutoff: float = 1.0
+    beta: float = 5.0
+    iou_match: float = 0.3
+    iou_duplicate: float = 0.5
+    reset_jump: float = 0.5
+
+
+def _face_scale(mesh: np.ndarray, eyes: tuple[int, int]) -> float:
+    """Distance between the outer eye corners: the face's size unit for smoothing."""
+    d = mesh[eyes[1], :2] - mesh[eyes[0], :2]
+    return max(float(np.hypot(d[0], d[1])), 1.0)
+
+
+class FaceTracker:
+    """Stateful: ``step(image, t)`` per frame, in order; ``reset()`` to start over."""
+
+    def __init__(self, detector: FaceDetector, mesh: FaceMesh, config: TrackerConfig) -> None:
+        self.detector = detector
+        self.mesh = mesh
+        self.config = config
+        self.tracks: list[Track] = []
+        self._next_id = 0
+        self._since_detect = 0
+        self._lost = False
+        self.frames = 0
+        self.detections_run = 0
+        self.detected_last_step = False
+
+    def reset(self) -> None:
+        self.tracks = []
+        self._next_id = 0
+        self._since_detect = 0
+        self._lost = False
+        self.frames = 0
+        self.detections_run = 0
+        self.detected_last_step = False
+
+    def _new_filter(self) -> OneEuroFilter:
+        return OneEuroFilter(self.config.min_cutoff, self.config.beta)
+
+    def _detect(self, image: np.ndarray) -> list[Track]:
+        """Run BlazeFace; start a track for every detection no current track explains."""
+        dets: list[Detection] = self.detector.detect(image)
+        self.detections_run += 1
+        self._since_detect = 0
+        self.detected_last_step = True
+        if not dets:
+            return []
+        free = self.config.max_faces - len(self.tracks) if self.config.max_faces > 0 else len(dets)
+        if self.tracks:
+            iou = box_iou(np.stack([d.box for d in dets]), np.stack([t.box for t in self.tracks]))
+            explained = iou.max(axis=1) > self.config.iou_match
+        else:
+            explained = np.zeros(len(dets), dtype=bool)
+        born: list[Track] = []
+        for det, seen in zip(dets, explained):  # best score first
+            if seen or len(born) >= free:
+                continue
+            roi = self.mesh.roi_from_detection(det)
+            born.append(Track(self._next_id, roi, self._new_filter(), box=det.box.copy()))
+            self._next_id += 1
+        if born:
+            log.debug("new face track(s): %s", [t.track_id for t in born])
+        return born
+
+    def _follow(self, image: np.ndarray, tracks: list[Track], t: float) -> list[Track]:
+        """Run FaceMesh on each track's crop; keep those still holding a face."""
+        kept: list[Track] = []
+        h, w = image.shape[:2]
+        eyes = self.mesh.eye_corners
+        for tr in tracks:
+            raw, presence = self.mesh.run(image, tr.roi)
+            if presence < self.config.presence_threshold:
+                log.debug("face track %d lost (presence %.2f)", tr.track_id, presence)
+                self._lost = True
+                continue
+            scale = _face_scale(raw, eyes)
+            if tr.raw is not None:
+                jump = float(np.linalg.norm(raw[:, :2].mean(axis=0) - tr.raw[:, :2].mean(axis=0)))
+                if jump > self.config.reset_jump * scale:
+                    tr.filter.reset()
+            tr.raw = raw
+            tr.mesh = tr.filter(raw, t, scale).astype(np.float32)
+            tr.presence = presence
+            tr.hits += 1
+            tr.roi = self.mesh.roi_from_mesh(raw)
+            tr.box = mesh_box(raw, w, h)
+            kept.append(tr)
+        return kept
+
+    def _dedupe(self, tracks: list[Track]) -> list[Track]:
+        """Two tracks on one face (e.g. a re-detection drifting onto it): keep the older."""
+        if len(tracks) < 2:
+            return tracks
+        tracks = sorted(tracks, key=lambda tr: tr.track_id)
+        iou = box_iou(np.stack([t.box for t in tracks]), np.stack([t.box for t in tracks]))
+        keep: list[int] = []
+        for i in range(len(tracks)):
+            if all(iou[i, j] <= self.config.iou_duplicate for j in keep):
+                keep.append(i)
+        return [tracks[i] for i in keep]
+
+    def step(self, image: np.ndarray, t: float) -> list[Face]:
+        """Faces in this frame, with stable track ids, ordered by track id."""
+        cfg = self.config
+        self.frames += 1
+        self._since_detect += 1
+        self.detected_last_step = False
+        full = cfg.max_faces > 0 and len(self.tracks) >= cfg.max_faces
+        due = self._since_detect >= cfg.detect_every and not full
+        pending: list[Track] = list(self.tracks)
+        if not self.tracks or due:
+            pending += self._detect(image)
+        self._lost = False
+        tracks = self._follow(image, pending, t)
+        if self._lost and not self.detected_last_step:
+            # a face was lost: look again now rather than show a frame without it
+            self.tracks = tracks
+            tracks += self._follow(image, self._detect(image), t)
+            self._lost = False
+        self.tracks = self._dedupe(tracks)
+        h, w = image.shape[:2]
+        return [self._face(tr, w, h) for tr in self.tracks]
+
+    @staticmethod
+    def _face(tr: Track, width: int, height: int) -> Face:
+        assert tr.mesh is not None
+        return Face(
+            box=mesh_box(tr.mesh, width, height),
+            score=tr.presence,
+            kps=five_points(tr.mesh),
+            track_id=tr.track_id,
+            mesh=tr.mesh,
+        )
