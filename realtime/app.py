@@ -1,0 +1,235 @@
+"""The one wiring point: ``Settings`` -> source, processors, sinks -> ``Pipeline``.
+
+Everything the program runs is assembled here and nowhere else, so the whole shape of a run
+can be read in one file. Library code below this never reads global state.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from realtime.errors import ConfigError, InputError
+from realtime.pipeline import Pipeline, PipelineConfig
+from realtime.processor import Processor
+from realtime.settings import Settings
+from realtime.sinks.base import Sink
+from realtime.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+DEMO_SOURCE_FACE = ASSETS / "faces" / "astronaut.jpg"
+DEMO_TARGET_FACE = ASSETS / "faces" / "grace_hopper.jpg"
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
+
+
+def is_url(s: str) -> bool:
+    return "://" in s
+
+
+def is_image_path(s: str) -> bool:
+    return Path(s).suffix.lower() in IMAGE_EXTS
+
+
+def mode_of(settings: Settings) -> str:
+    """``still`` (image in, image out), ``file`` (video in, video out, nothing dropped) or
+    ``live`` (camera, stream, demo, or anything shown in a window or virtual camera)."""
+    src, out = settings.source, settings.output
+    if src.input and out.output and not out.sinks:
+        if is_image_path(src.input):
+            return "still"
+        if not is_url(src.input):
+            return "file"
+    return "live"
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse contradictory settings with one clear line each."""
+    src, out = settings.source, settings.output
+    chosen = [n for n, v in (("--camera", src.camera), ("--input", src.input), ("--demo", src.demo)) if v]
+    if len(chosen) > 1:
+        raise ConfigError(f"{' and '.join(chosen)} cannot be used together", fix="choose one source")
+    if not chosen:
+        raise ConfigError("no source given", fix="use --camera 0, --input FILE or --demo")
+    if "file" in out.sinks and not out.output:
+        raise ConfigError("--sink file needs --output PATH")
+    if out.output and src.input and not is_url(src.input):
+        if Path(out.output).resolve() == Path(src.input).resolve():
+            raise ConfigError("--output is the same file as --input", fix="choose another output path")
+    if src.width <= 0 or src.height <= 0 or src.fps <= 0:
+        raise ConfigError("size and fps must be positive")
+    if settings.pipeline.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if out.mjpeg_host not in ("127.0.0.1", "localhost", "::1") and not out.mjpeg_token:
+        raise ConfigError(
+            f"the MJPEG preview on {out.mjpeg_host} needs --token",
+            fix="bind to 127.0.0.1 or give --token SECRET",
+        )
+
+
+def default_sinks(settings: Settings) -> tuple[str, ...]:
+    out = settings.output
+    if out.sinks:
+        return out.sinks
+    if out.output:
+        return ("file",)
+    return ("vcam",)
+
+
+def make_source(settings: Settings) -> Source:
+    """The frame source the settings name, not yet opened."""
+    src = settings.source
+    live = mode_of(settings) == "live"
+    if src.demo:
+        from realtime.sources.synthetic import SyntheticSource
+
+        return SyntheticSource(width=src.width, height=src.height, fps=src.fps)
+    if src.camera is not None:
+        from realtime.sources.camera import CameraSource
+
+        device: int | str = int(src.camera) if src.camera.isdigit() else src.camera
+        return CameraSource(device, width=src.width, height=src.height, fps=src.fps, api=src.api)
+    assert src.input is not None
+    if is_image_path(src.input) and not is_url(src.input):
+        from realtime.sources.image import ImageSource
+
+        return ImageSource(src.input, fps=src.fps)
+    from realtime.sources.video import VideoSource
+
+    return VideoSource(src.input, realtime=live, loop=src.loop)
+
+
+def make_sinks(settings: Settings, names: tuple[str, ...]) -> list[Sink]:
+    from realtime.sinks import SINKS
+
+    out = settings.output
+    sinks: list[Sink] = []
+    for name in names:
+        if name not in SINKS:
+            raise ConfigError(f"unknown sink {name!r}", fix=f"choose from {', '.join(sorted(SINKS))}")
+        cls: Any = SINKS[name]
+        if name == "vcam":
+            sinks.append(cls(backend=out.vcam_backend, device=out.vcam_device))
+        elif name == "file":
+            assert out.output is not None
+            sinks.append(
+                cls(out.output, codec=out.codec, crf=out.crf, preset=out.preset, overwrite=out.force)
+            )
+        elif name == "mjpeg":
+            sinks.append(cls(host=out.mjpeg_host, port=out.mjpeg_port, token=out.mjpeg_token))
+        else:
+            sinks.append(cls())
+    return sinks
+
+
+def make_processors(settings: Settings) -> tuple[list[Processor], dict[str, Any]]:
+    """Face analysis, the swapper, and the debug overlay, in the order they run.
+
+    Source photos are prepared here, before any camera is opened, so a photo with no face
+    stops the program before anything else happens.
+    """
+    info: dict[str, Any] = {}
+    processors: list[Processor] = []
+    faces = list(settings.face)
+    if settings.source.demo and not faces:
+        faces = [str(DEMO_SOURCE_FACE)]
+    for f in faces:
+        if not Path(f).is_file():
+            raise InputError(f"--face file not found: {f}", fix="give the path of a photo with one face")
+    swapper_name = settings.swapper
+    want_swap = bool(faces) and swapper_name != "none"
+    if not want_swap and not settings.draw_landmarks:
+        for f in faces:  # still check that the photo decodes
+            from realtime.sources.image import load_image
+
+            load_image(f)
+        return processors, info
+
+    from realtime.faces.analysis import AnalysisSettings, FaceAnalyzer
+
+    try:
+        analysis = AnalysisSettings(**settings.faces)
+    except TypeError as exc:
+        raise ConfigError(f"[faces]: {exc}") from exc
+    analyzer = FaceAnalyzer(analysis, provider=settings.provider)
+    processors.append(analyzer)
+    if want_swap:
+        from realtime.swap import make_swapper
+
+        swapper, why = make_swapper(swapper_name, [Path(f) for f in faces], settings)
+        info["swapper"] = swapper.name if hasattr(swapper, "name") else swapper_name
+        info["swapper_reason"] = why
+        log.info("swapper: %s (%s)", info["swapper"], why)
+        processors.append(swapper)
+    if settings.draw_landmarks:
+        from realtime.faces.overlay import LandmarkOverlay
+
+        processors.append(LandmarkOverlay())
+    return processors, info
+
+
+def build_pipeline(settings: Settings) -> Pipeline:
+    """Everything for a live or file run, wired, not yet started."""
+    check_settings(settings)
+    mode = mode_of(settings)
+    processors, info = make_processors(settings)
+    sinks = make_sinks(settings, default_sinks(settings))
+    source = make_source(settings)
+    cfg = PipelineConfig(
+        workers=settings.pipeline.workers,
+        live=(mode == "live"),
+        hang_timeout_s=settings.pipeline.hang_timeout_s,
+    )
+    info.update({"mode": mode, "sinks": [s.name for s in sinks], "platform": platform.system()})
+    provider = _provider_in_use(processors)
+    if provider:
+        info["provider"] = provider
+    pipeline = Pipeline(source, processors, sinks, cfg, status_extra=lambda: dict(info))
+    pipeline.stats.info.update(info)
+    return pipeline
+
+
+def _provider_in_use(processors: list[Processor]) -> str | None:
+    for p in processors:
+        prov = getattr(p, "provider", None)
+        if isinstance(prov, str):
+            return prov
+    return None
+
+
+def run(settings: Settings, on_start: Callable[[Pipeline], None] | None = None) -> dict[str, Any]:
+    """Run the program the settings describe and return the final stats."""
+    mode = mode_of(settings)
+    if mode == "still":
+        check_settings(settings)
+        from realtime.swap.still import swap_image
+
+        if not settings.face:
+            raise ConfigError("a still image needs --face PHOTO")
+        return swap_image(
+            [Path(f) for f in settings.face],
+            Path(settings.source.input or ""),
+            Path(settings.output.output or ""),
+            settings,
+        )
+    pipeline = build_pipeline(settings)
+    if on_start is not None:
+        on_start(pipeline)
+    return pipeline.run(duration=settings.duration)
+
+
+def configure_threads(total_cores: int | None = None) -> int:
+    """Keep OpenCV from spawning a thread per core: the pipeline already runs one thread per
+    stage, and oversubscribing 2 cores costs more than it gains. Returns OpenCV's count."""
+    import cv2
+
+    cores = total_cores or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
+    n = int(os.environ.get("REALTIME_CV_THREADS", "1" if cores <= 2 else str(max(1, cores // 2))))
+    cv2.setNumThreads(n)
+    return n

@@ -1,0 +1,223 @@
+"""The command line: flags -> ``Settings`` -> ``app``. The only place that prints, exits,
+handles signals or configures logging."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from realtime import __version__
+from realtime.errors import RealtimeError
+
+log = logging.getLogger("realtime")
+
+# Subcommand name -> module with configure(parser) and run(args) -> int.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "cameras": ("realtime.commands.cameras", "list the capture devices found"),
+    "models": ("realtime.commands.models", "list, fetch, verify and locate models"),
+    "doctor": ("realtime.commands.doctor", "check this machine and explain what runs where"),
+    "bench": ("realtime.commands.bench", "benchmark the real pipeline on the synthetic source"),
+}
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = text.lower().split("x")
+        return int(w), int(h)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from exc
+
+
+def main_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="realtime",
+        description="Swap faces in a live camera feed and send it to a virtual camera.",
+        epilog="subcommands: "
+        + ", ".join(f"{k} ({v[1]})" for k, v in SUBCOMMANDS.items())
+        + ". Run `realtime SUBCOMMAND --help`.",
+    )
+    p.add_argument("--version", action="version", version=f"realtime {__version__}")
+    src = p.add_argument_group("source (choose one)")
+    src.add_argument("--camera", help="camera index (0) or device path (/dev/video0)")
+    src.add_argument("--input", "-i", help="video file, image, or rtsp:// / http:// URL")
+    src.add_argument("--demo", action="store_true", help="built-in synthetic camera with a bundled face")
+    src.add_argument("--size", type=_size, help="capture size, e.g. 1280x720")
+    src.add_argument("--fps", type=float, help="capture and output frame rate")
+    src.add_argument("--loop", action="store_true", help="loop a video input")
+    src.add_argument(
+        "--camera-api", dest="api", help="OpenCV capture backend: v4l2, dshow, msmf, avfoundation"
+    )
+    face = p.add_argument_group("face")
+    face.add_argument("--face", action="append", help="photo of the face to put in (repeat for several)")
+    face.add_argument("--face-index", type=int, help="which face of the photo to use (0 = largest)")
+    face.add_argument("--swapper", help="mesh, a neural swapper name, auto, or none")
+    face.add_argument("--provider", help="force an inference provider (see `realtime doctor`)")
+    face.add_argument("--draw-landmarks", action="store_true", help="overlay boxes, ids and landmarks")
+    out = p.add_argument_group("output")
+    out.add_argument("--sink", action="append", help="vcam, window, file, mjpeg, null (repeatable)")
+    out.add_argument("--preview", action="store_true", help="also show a preview window")
+    out.add_argument("--output", "-o", help="output file (video or image)")
+    out.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    out.add_argument("--vcam-backend", help="pyvirtualcam backend (v4l2loopback, obs, unitycapture)")
+    out.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10")
+    out.add_argument("--mjpeg-host", help="address of the MJPEG preview (default 127.0.0.1)")
+    out.add_argument("--mjpeg-port", type=int, help="port of the MJPEG preview (default 8080)")
+    out.add_argument("--token", dest="mjpeg_token", help="token required by a non-local MJPEG preview")
+    run = p.add_argument_group("run")
+    run.add_argument(
+        "--config", help="TOML preset: a path, or a name in configs/ (default, low-latency, quality)"
+    )
+    run.add_argument("--workers", type=int, help="processing threads")
+    run.add_argument("--duration", type=float, help="stop after this many seconds")
+    run.add_argument("--stats-json", help="write the final stats as JSON to this path")
+    run.add_argument("--log-level", default=None, help="debug, info, warning, error")
+    run.add_argument("--quiet", action="store_true", help="no live status line")
+    return p
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    from realtime.settings import PRESETS_DIR, Settings, load_preset, merge
+
+    base = Settings()
+    if args.config:
+        path = Path(args.config)
+        if not path.exists() and (PRESETS_DIR / f"{args.config}.toml").exists():
+            path = PRESETS_DIR / f"{args.config}.toml"
+        base = load_preset(path)
+    ov: dict[str, Any] = {}
+    for key in ("camera", "input", "api"):
+        if getattr(args, key) is not None:
+            ov[f"source.{key}"] = getattr(args, key)
+    if args.demo:
+        ov["source.demo"] = True
+    if args.loop:
+        ov["source.loop"] = True
+    if args.size:
+        ov["source.width"], ov["source.height"] = args.size
+    if args.fps:
+        ov["source.fps"] = args.fps
+    sinks = list(args.sink or [])
+    if args.preview and "window" not in sinks:
+        sinks = sinks or (["file"] if args.output else ["vcam"])
+        sinks.append("window")
+    if sinks:
+        ov["output.sinks"] = sinks
+    for key in ("output", "vcam_backend", "vcam_device", "mjpeg_host", "mjpeg_port", "mjpeg_token"):
+        if getattr(args, key) is not None:
+            ov[f"output.{key}"] = getattr(args, key)
+    if args.force:
+        ov["output.force"] = True
+    if args.workers is not None:
+        ov["pipeline.workers"] = args.workers
+    if args.face:
+        ov["face"] = args.face
+    for key in ("face_index", "swapper", "provider", "duration", "stats_json", "log_level"):
+        if getattr(args, key) is not None:
+            ov[key] = getattr(args, key)
+    if args.draw_landmarks:
+        ov["draw_landmarks"] = True
+    return merge(base, ov)
+
+
+def setup_logging(level: str) -> None:
+    from rich.logging import RichHandler
+
+    lvl = getattr(logging, level.upper(), None)
+    if not isinstance(lvl, int):
+        raise SystemExit(f"realtime: unknown --log-level {level!r}; use debug, info, warning or error")
+    handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+    logging.basicConfig(level=lvl, format="%(message)s", datefmt="[%X]", handlers=[handler], force=True)
+
+
+def _status_line(s: dict[str, Any]) -> str:
+    lat = s.get("latency_ms", {})
+    return (
+        f"fps in {s.get('fps_in', 0):5.1f} out {s.get('fps_out', 0):5.1f} │ "
+        f"latency p50 {lat.get('p50', float('nan')):5.1f} ms p95 {lat.get('p95', float('nan')):5.1f} ms │ "
+        f"dropped {s.get('dropped', 0)} │ {s.get('provider', 'cpu')} │ {s.get('swapper', 'pass-through')}"
+        + ("" if s.get("processing", True) else " │ PAUSED")
+    )
+
+
+def _run_main(args: argparse.Namespace) -> int:
+    from realtime import app
+
+    settings = settings_from_args(args)
+    setup_logging(settings.log_level)
+    app.configure_threads()
+    holder: dict[str, Any] = {}
+    stop_event = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        pipeline = holder.get("pipeline")
+        if stop_event.is_set():  # a second Ctrl-C: stop waiting for anything
+            raise KeyboardInterrupt
+        stop_event.set()
+        log.info("stopping (%s); finalising outputs", signal.Signals(signum).name)
+        if pipeline is not None:
+            pipeline.stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    def on_start(pipeline: Any) -> None:
+        holder["pipeline"] = pipeline
+        if stop_event.is_set():
+            pipeline.stop()
+        if not args.quiet and sys.stderr.isatty():
+            threading.Thread(target=_live_status, args=(pipeline,), daemon=True).start()
+
+    result = app.run(settings, on_start=on_start)
+    if settings.stats_json:
+        Path(settings.stats_json).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    log.info("done: %s", _status_line(result) if "fps_out" in result else result)
+    return 0
+
+
+def _live_status(pipeline: Any) -> None:
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console(stderr=True)
+    with Live(console=console, refresh_per_second=4, transient=True) as live:
+        while not pipeline.stopped:
+            live.update(_status_line(pipeline.status()))
+            time.sleep(0.25)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            module_name, help_text = SUBCOMMANDS[argv[0]]
+            sub = argparse.ArgumentParser(prog=f"realtime {argv[0]}", description=help_text)
+            sub.add_argument("--log-level", default="warning")
+            module = importlib.import_module(module_name)
+            module.configure(sub)
+            sub_args = sub.parse_args(argv[1:])
+            setup_logging(sub_args.log_level)
+            return int(module.run(sub_args))
+        args = main_parser().parse_args(argv)
+        return _run_main(args)
+    except RealtimeError as exc:
+        print(f"realtime: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("realtime: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("realtime: error: out of memory (try a smaller --size)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""Small in-memory sources, sinks and processors for pipeline tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from realtime.frame import Frame
+from realtime.sinks.base import SinkContext
+from realtime.sources.base import Captured
+
+
+class CountingSource:
+    """Frames whose pixels encode their number; paced to ``fps`` when live."""
+
+    name = "counting"
+
+    def __init__(self, n: int | None = None, fps: float = 30.0, live: bool = True, size=(48, 64)) -> None:
+        self.n, self.fps, self.live = n, fps, live
+        self.height, self.width = size
+        self.i = 0
+        self.closed = 0
+        self._next = 0.0
+
+    def open(self) -> None:
+        self._next = time.monotonic()
+
+    def read(self) -> Captured | None:
+        if self.n is not None and self.i >= self.n:
+            return None
+        if self.live:
+            delay = self._next - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            self._next += 1.0 / self.fps
+        img = np.full((self.height, self.width, 3), self.i % 256, np.uint8)
+        self.i += 1
+        return Captured(img, None)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class RecordingSink:
+    name = "recording"
+    steady = False
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.frames: list[tuple[int, int, float]] = []
+        self.opened = 0
+        self.closed = 0
+        self.fail_after = fail_after
+        self.lock = threading.Lock()
+
+    def open(self, ctx: SinkContext) -> None:
+        self.opened += 1
+        self.ctx = ctx
+
+    def write(self, frame: Frame) -> None:
+        if self.fail_after is not None and len(self.frames) >= self.fail_after:
+            raise OSError(28, "No space left on device")
+        with self.lock:
+            self.frames.append((frame.index, int(frame.image[0, 0, 0]), time.monotonic()))
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class SleepProcessor:
+    name = "sleep"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __call__(self, frame: Frame) -> Frame:
+        time.sleep(self.seconds)
+        return frame.with_image(255 - frame.image)
+
+
+class FailingProcessor:
+    name = "flaky"
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.resets = 0
+
+    def __call__(self, frame: Frame) -> Frame:
+        if frame.index % self.every == 0:
+            raise RuntimeError(f"bad frame {frame.index}")
+        return frame
+
+    def reset(self) -> None:
+        self.resets += 1
