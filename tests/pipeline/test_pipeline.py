@@ -4,7 +4,6 @@ import threading
 import time
 
 from realtime.pipeline import Pipeline, PipelineConfig
-
 from tests.pipeline.fakes import CountingSource, FailingProcessor, RecordingSink, SleepProcessor
 
 
