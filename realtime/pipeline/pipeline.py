@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from realtime.errors import RealtimeError, SinkError
@@ -27,7 +28,7 @@ from realtime.pipeline.ring import Policy, Ring, RingClosed
 from realtime.pipeline.stats import Stats
 from realtime.processor import Processor
 from realtime.sinks.base import Sink, SinkContext
-from realtime.sources.base import Source
+from realtime.sources.base import Captured, Source
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,24 @@ class PipelineConfig:
     hang_timeout_s: float = 2.0
     sink_retry_s: float = 2.0
     max_restarts: int = 5
+
+
+def lost_frame(frame: Frame, text: str = "camera lost - reconnecting") -> Frame:
+    """The last good frame, dimmed and marked, shown while the source is away."""
+    img = (frame.image // 3).astype(np.uint8)
+    h, w = img.shape[:2]
+    scale = max(0.5, w / 1280)
+    cv2.putText(
+        img,
+        text,
+        (int(24 * scale), int(h / 2)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        1.2 * scale,
+        (255, 255, 255),
+        max(1, int(2 * scale)),
+        cv2.LINE_AA,
+    )
+    return frame.with_image(img).with_flag("source_lost")
 
 
 class _ProcessorRunner:
@@ -127,6 +146,9 @@ class Pipeline:
         self._hung: set[str] = set()
         self._sink_state: dict[int, dict[str, Any]] = {}
         self.t0 = time.monotonic()
+        self.lost_source = False
+        self._resize_warned = False
+        self._size: tuple[int, int] = (0, 0)
 
     # -- controls -------------------------------------------------------------------------
     def stop(self) -> None:
@@ -190,6 +212,7 @@ class Pipeline:
         fps = self.config.fps or self.source.fps or 30.0
         shape = (int(getattr(self.source, "height", 0) or 0), int(getattr(self.source, "width", 0) or 0))
         self._fps = fps
+        self._size = shape
         try:
             self._open_sinks()
         except BaseException:
@@ -289,18 +312,63 @@ class Pipeline:
                 self._busy_since[name] = None
                 time.sleep(min(1.0, 0.05 * 2**restarts))
 
+    def _read_source(self) -> Captured | None:
+        """The next frame. A live source that fails is reopened with backoff while the
+        output shows the last good frame marked "camera lost"; files fail for real."""
+        delay = 0.25
+        while not self._stop.is_set():
+            try:
+                self._busy_since["capture"] = time.monotonic()
+                got = self.source.read()
+                if self.lost_source:
+                    log.warning("source %s is back", self.source.name)
+                    self.lost_source = False
+                return got
+            except Exception as exc:
+                if not self.live:
+                    raise
+                if not self.lost_source:
+                    log.error("source %s lost (%s); reconnecting", self.source.name, exc)
+                    self.stats.error("source")
+                self.lost_source = True
+            finally:
+                self._busy_since["capture"] = None
+            while not self._stop.wait(delay):
+                delay = min(delay * 2, 4.0)
+                try:
+                    self.source.close()
+                    self.source.open()
+                    delay = 0.25
+                    break
+                except Exception as exc:
+                    log.debug("reopening %s failed: %r", self.source.name, exc)
+        return None
+
     def _capture_loop(self) -> None:
         index = self.stats.captured
+        size = self._size
         while not self._stop.is_set():
-            self._busy_since["capture"] = time.monotonic()
-            got = self.source.read()
-            self._busy_since["capture"] = None
+            got = self._read_source()
             if got is None:
-                log.info("source %s ended", self.source.name)
+                if not self._stop.is_set():
+                    log.info("source %s ended", self.source.name)
                 self.ring_in.close()
                 return
             now = time.monotonic()
             image = got.image
+            if size[0] and (image.shape[0], image.shape[1]) != size:
+                # A camera that changes size mid-stream (or ignores the request): keep the
+                # whole pipeline, and the sinks opened at the first size, consistent.
+                if not self._resize_warned:
+                    log.warning(
+                        "source delivers %dx%d, the outputs were opened at %dx%d; resizing",
+                        image.shape[1],
+                        image.shape[0],
+                        size[1],
+                        size[0],
+                    )
+                    self._resize_warned = True
+                image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
             try:
                 slot = None
                 while slot is None:
@@ -377,7 +445,8 @@ class Pipeline:
                     if self.ring_out.closed and self.ring_out.waiting == 0:
                         return
                     if self.live and last_frame is not None and time.monotonic() - last_write > 2 * period:
-                        self._write_sinks(last_frame, steady_only=True)
+                        shown = lost_frame(last_frame) if self.lost_source else last_frame
+                        self._write_sinks(shown, steady_only=True)
                         self.stats.repeated += 1
                         last_write = time.monotonic()
                     continue

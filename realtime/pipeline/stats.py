@@ -36,6 +36,7 @@ class Stats:
         self._out_times: deque[float] = deque(maxlen=120)
         self.started_at = time.monotonic()
         self.first_output_at: float | None = None
+        self.first_output_unix: float | None = None
         self.captured = 0
         self.processed = 0
         self.repeated = 0
@@ -63,6 +64,7 @@ class Stats:
             self._out_times.append(now)
             if self.first_output_at is None:
                 self.first_output_at = now
+                self.first_output_unix = time.time()
 
     def error(self, where: str) -> int:
         with self._lock:
@@ -99,5 +101,6 @@ class Stats:
                 "startup_s": (
                     round(self.first_output_at - self.started_at, 3) if self.first_output_at else None
                 ),
+                "first_output_unix": self.first_output_unix,
                 **self.info,
             }

@@ -93,3 +93,48 @@ class FailingProcessor:
 
     def reset(self) -> None:
         self.resets += 1
+
+
+class FlakySource(CountingSource):
+    """A camera that vanishes after ``fail_after`` frames and refuses ``down_opens`` reopens;
+    optionally switches to another frame size after ``resize_after`` frames."""
+
+    name = "flaky"
+
+    def __init__(
+        self, fail_after: int | None = None, down_opens: int = 2, resize_after: int | None = None, **kw
+    ) -> None:
+        super().__init__(**kw)
+        self.fail_after, self.down_opens, self.resize_after = fail_after, down_opens, resize_after
+        self.opens = 0
+        self.failed = False
+
+    def open(self) -> None:
+        self.opens += 1
+        if self.failed and self.down_opens > 0:
+            self.down_opens -= 1
+            raise OSError("device unplugged")
+        self.failed = False
+        super().open()
+
+    def read(self) -> Captured | None:
+        if self.fail_after is not None and self.i == self.fail_after and not self.failed and self.opens == 1:
+            self.failed = True
+            raise OSError("select() timeout")
+        got = super().read()
+        if got is not None and self.resize_after is not None and self.i > self.resize_after:
+            return Captured(np.full((self.height * 2, self.width * 2, 3), got.image[0, 0, 0], np.uint8))
+        return got
+
+
+class SteadySink(RecordingSink):
+    steady = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost_frames = 0
+
+    def write(self, frame: Frame) -> None:
+        super().write(frame)
+        if "source_lost" in frame.flags:
+            self.lost_frames += 1

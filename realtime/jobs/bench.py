@@ -1,0 +1,208 @@
+"""``realtime bench``: the real pipeline on the synthetic source, measured.
+
+Two modes: ``throughput`` (the source hands frames over as fast as the pipeline takes them,
+nothing dropped) and ``live`` (the source is paced at the camera rate, latest-wins, drops
+counted). It never fails on a slow result: it reports. Efficiency is the pipeline's fps over
+the fps of its slowest thread (capture, processing or output) when that thread runs alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import statistics
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from realtime.frame import Frame
+from realtime.pipeline import Pipeline, PipelineConfig, percentiles
+from realtime.processor import Processor
+from realtime.settings import Settings, SourceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    width: int
+    height: int
+    mode: str  # "throughput" | "live"
+    faces: int = 1
+    fps: float = 30.0
+    duration: float = 10.0
+    warmup: float = 2.0
+
+
+def _cpu_seconds() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+def _make_source(case: BenchCase, seed: int = 0) -> Any:
+    from realtime.sources.synthetic import SyntheticSource
+
+    return SyntheticSource(
+        width=case.width,
+        height=case.height,
+        fps=case.fps,
+        live=case.mode == "live",
+        seed=seed,
+        faces=case.faces,
+    )
+
+
+def _alone_fps(fn: Any, n: int, min_s: float = 1.5) -> float:
+    """Calls per second of ``fn`` run back to back on this thread alone."""
+    fn()  # warm
+    t0 = time.perf_counter()
+    done = 0
+    while done < n or time.perf_counter() - t0 < min_s:
+        fn()
+        done += 1
+        if time.perf_counter() - t0 > 3 * min_s:
+            break
+    return done / (time.perf_counter() - t0)
+
+
+def stage_alone_fps(case: BenchCase, processors: list[Processor]) -> dict[str, float]:
+    """Throughput of each pipeline thread run alone: capture, processing chain, output."""
+    from realtime.sinks.null import NullSink
+
+    src = _make_source(replace(case, mode="throughput"), seed=1)
+    src.open()
+    frames: list[Frame] = []
+    counter = [0]
+
+    def capture() -> None:
+        got = src.read()
+        assert got is not None
+        img = np.ascontiguousarray(got.image)
+        frames.append(Frame(index=counter[0], captured_at=time.monotonic(), image=img))
+        counter[0] += 1
+        if len(frames) > 120:
+            frames.pop(0)
+
+    out: dict[str, float] = {"capture": _alone_fps(capture, 60)}
+    src.close()
+    pool = list(frames)
+    i = [0]
+
+    def process() -> None:
+        f = pool[i[0] % len(pool)]
+        i[0] += 1
+        f = Frame(index=i[0], captured_at=time.monotonic(), image=f.image)
+        for p in processors:
+            f = p(f)
+
+    for p in processors:  # the trackers must start from a clean state
+        reset = getattr(p, "reset", None)
+        if callable(reset):
+            reset()
+    out["process"] = _alone_fps(process, 60)
+    for p in processors:
+        reset = getattr(p, "reset", None)
+        if callable(reset):
+            reset()
+    sink = NullSink()
+    from realtime.sinks.base import SinkContext
+
+    sink.open(SinkContext(case.width, case.height, case.fps))
+    out["output"] = _alone_fps(lambda: sink.write(pool[0]), 60)
+    sink.close()
+    return {k: round(v, 2) for k, v in out.items()}
+
+
+def run_case(case: BenchCase, settings: Settings, processors: list[Processor]) -> dict[str, Any]:
+    """One benchmark run of the full pipeline; returns the figures as a dict."""
+    from realtime.sinks.null import NullSink
+
+    for p in processors:
+        reset = getattr(p, "reset", None)
+        if callable(reset):
+            reset()
+    src = _make_source(case)
+    live = case.mode == "live"
+    cfg = PipelineConfig(workers=settings.pipeline.workers, live=live, fps=case.fps if live else 1e6)
+    pipe = Pipeline(src, processors, [NullSink()], cfg)
+    pipe.start()
+    try:
+        time.sleep(case.warmup)
+        base = pipe.status()
+        lat_start = len(pipe.stats.latencies())
+        cpu0, t0 = _cpu_seconds(), time.monotonic()
+        time.sleep(case.duration)
+        cpu1, t1 = _cpu_seconds(), time.monotonic()
+        end = pipe.status()
+        lat = pipe.stats.latencies()[lat_start:]
+    finally:
+        pipe.stop()
+        pipe.join(timeout=2.0)
+    wall = t1 - t0
+    frames = end["processed"] - base["processed"]
+    stages = {k: v for k, v in end["stages_ms"].items()}
+    return {
+        "size": f"{case.width}x{case.height}",
+        "mode": case.mode,
+        "faces": case.faces,
+        "workers": settings.pipeline.workers,
+        "fps": round(frames / wall, 2),
+        "latency_ms": percentiles(lat),
+        "dropped": end["dropped"] - base["dropped"],
+        "dropped_during_warmup": base["dropped"],
+        "stages_ms": stages,
+        "cpu_percent": round(100.0 * (cpu1 - cpu0) / wall, 1),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "errors": end["errors"],
+        "startup_s": end.get("startup_s"),
+    }
+
+
+def bench(
+    settings: Settings,
+    sizes: list[tuple[int, int]],
+    modes: list[str],
+    faces: int = 1,
+    duration: float = 10.0,
+    warmup: float = 2.0,
+    runs: int = 1,
+) -> dict[str, Any]:
+    """Every (size, mode) case ``runs`` times; the median run by fps is reported per case."""
+    from realtime.app import make_processors
+
+    results: list[dict[str, Any]] = []
+    bench_settings = replace(settings, source=SourceSettings(demo=True))
+    t_prep = time.perf_counter()
+    processors, info = make_processors(bench_settings)
+    prep_s = time.perf_counter() - t_prep
+    for w, h in sizes:
+        alone = stage_alone_fps(BenchCase(w, h, "throughput", faces), processors)
+        slowest = min(alone, key=lambda k: alone[k])
+        for mode in modes:
+            case = BenchCase(
+                w, h, mode, faces=faces, fps=settings.source.fps, duration=duration, warmup=warmup
+            )
+            runs_out = [run_case(case, settings, processors) for _ in range(runs)]
+            fps_list = [r["fps"] for r in runs_out]
+            med = sorted(runs_out, key=lambda r: r["fps"])[len(runs_out) // 2]
+            med = dict(med)
+            med["runs_fps"] = fps_list
+            med["stage_alone_fps"] = alone
+            med["slowest_stage"] = slowest
+            if mode == "throughput":
+                med["efficiency"] = round(med["fps"] / alone[slowest], 3)
+            results.append(med)
+    return {
+        "machine": {"cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0))},
+        "swapper": info.get("swapper", "none"),
+        "prepare_s": round(prep_s, 3),
+        "results": results,
+        "fps_median_of_runs": {f"{r['size']} {r['mode']}": statistics.median(r["runs_fps"]) for r in results},
+    }
