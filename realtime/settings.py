@@ -155,7 +155,8 @@ def merge(base: Settings, overrides: dict[str, Any]) -> Settings:
     for sec, vals in sections.items():
         current = getattr(out, sec)
         if isinstance(current, dict):
-            out = replace(out, **{sec: {**current, **vals}})
+            merged: dict[str, Any] = {sec: {**current, **vals}}
+            out = replace(out, **merged)
         else:
             checked = build(type(current), vals, "command line", prefix=f"{sec}.")
             changed = {k: getattr(checked, k) for k in vals}

@@ -72,8 +72,8 @@ class _ProcessorRunner:
         self._consecutive: dict[str, int] = {}
         self._failure_reset = failure_reset
 
-    def __call__(self, frame: Frame) -> Frame:
-        for proc in self.processors:
+    def __call__(self, frame: Frame, processors: Sequence[Processor] | None = None) -> Frame:
+        for proc in self.processors if processors is None else processors:
             name = getattr(proc, "name", type(proc).__name__)
             t0 = time.perf_counter()
             try:
@@ -118,6 +118,7 @@ class Pipeline:
         sinks: Sequence[Sink],
         config: PipelineConfig = PipelineConfig(),
         *,
+        stages: Sequence[Sequence[Processor]] | None = None,
         status_extra: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         if not sinks:
@@ -127,18 +128,28 @@ class Pipeline:
         self.config = config
         self.live = source.live if config.live is None else config.live
         self.stats = Stats()
-        self.runner = _ProcessorRunner(processors, self.stats)
-        workers = max(1, config.workers)
+        # Processing stages run in their own threads, one after the other (pipeline
+        # parallelism: each processor is only ever called from one thread, in frame order).
+        # A single stage may instead run on several workers (data parallelism).
+        groups = [list(g) for g in stages] if stages is not None else [list(processors)]
+        groups = [g for g in groups if g] or [[]]
+        self.groups = groups
+        self.runner = _ProcessorRunner([p for g in groups for p in g], self.stats)
+        workers = max(1, config.workers) if len(groups) == 1 else 1
         policy = Policy.LATEST if self.live else Policy.BLOCK
-        self.ring_in = Ring(workers + 2, policy, name="capture")
-        self.ring_out = Ring(workers + 2, policy, ordered=not self.live, name="output")
+        self.rings = [Ring(workers + 2, policy, name="capture")]
+        for i in range(len(groups)):
+            name = "output" if i == len(groups) - 1 else f"stage-{i + 1}"
+            self.rings.append(Ring(workers + 2, policy, ordered=not self.live, name=name))
+        self.ring_in = self.rings[0]
+        self.ring_out = self.rings[-1]
         self._workers = workers
         self._stop = threading.Event()
         self._processing = threading.Event()
         self._processing.set()
         self._threads: list[threading.Thread] = []
         self._busy_since: dict[str, float | None] = {}
-        self._workers_left = workers
+        self._workers_left = [workers] * len(groups)
         self._lock = threading.Lock()
         self._discarded = 0
         self._status_extra = status_extra
@@ -154,8 +165,8 @@ class Pipeline:
     def stop(self) -> None:
         """Stop every stage promptly; outputs are finalised by the output thread."""
         self._stop.set()
-        self.ring_in.close()
-        self.ring_out.close()
+        for ring in self.rings:
+            ring.close()
 
     def toggle_processing(self) -> None:
         if self._processing.is_set():
@@ -175,7 +186,7 @@ class Pipeline:
 
     @property
     def dropped(self) -> int:
-        return self.ring_in.dropped + self.ring_out.dropped + self._discarded
+        return sum(r.dropped for r in self.rings) + self._discarded
 
     @property
     def in_flight(self) -> int:
@@ -219,8 +230,10 @@ class Pipeline:
             self.source.close()
             raise
         self._spawn("capture", self._capture_loop)
-        for i in range(self._workers):
-            self._spawn(f"process-{i}", self._process_loop)
+        for g in range(len(self.groups)):
+            for i in range(self._workers):
+                name = f"process-{i}" if len(self.groups) == 1 else f"stage-{g}"
+                self._spawn(name, lambda g=g: self._process_loop(g))  # type: ignore[misc]
         self._spawn("output", self._output_loop)
         self._spawn("watchdog", self._watchdog_loop, supervised=False)
         log.debug(
@@ -251,7 +264,7 @@ class Pipeline:
             log.warning("threads still finishing after %.1f s: %s", timeout, ", ".join(alive))
         # Frames still waiting in the rings will never be processed: they are drops.
         with self._lock:
-            self._discarded += self.ring_in.waiting + self.ring_out.waiting
+            self._discarded += sum(r.waiting for r in self.rings)
         self._drain_rings()
         try:
             self.source.close()
@@ -388,39 +401,40 @@ class Pipeline:
             index += 1
             self.ring_in.publish(slot, frame)
 
-    def _process_loop(self) -> None:
+    def _process_loop(self, group: int = 0) -> None:
         me = threading.current_thread().name.removeprefix("realtime-")
+        src, dst = self.rings[group], self.rings[group + 1]
         try:
             while not self._stop.is_set():
-                lease = self.ring_in.get(timeout=0.1)
+                lease = src.get(timeout=0.1)
                 if lease is None:
-                    if self.ring_in.closed and self.ring_in.waiting == 0:
+                    if src.closed and src.waiting == 0:
                         return
                     continue
                 with lease:
                     self._busy_since[me] = time.monotonic()
                     frame = lease.frame
                     if self._processing.is_set():
-                        frame = self.runner(frame)
-                    else:
+                        frame = self.runner(frame, self.groups[group])
+                    elif "passthrough" not in frame.flags:
                         frame = frame.with_flag("passthrough")
                     self._busy_since[me] = None
-                    if not self._publish_out(frame):
+                    if not self._publish(dst, frame):
                         with self._lock:
                             self._discarded += 1
                         return
         finally:
             self._busy_since[me] = None
             with self._lock:
-                self._workers_left -= 1
-                last = self._workers_left == 0
+                self._workers_left[group] -= 1
+                last = self._workers_left[group] == 0
             if last:
-                self.ring_out.close()
+                dst.close()
 
-    def _publish_out(self, frame: Frame) -> bool:
+    def _publish(self, ring: Ring, frame: Frame) -> bool:
         while True:
             try:
-                slot = self.ring_out.acquire(timeout=0.1)
+                slot = ring.acquire(timeout=0.1)
             except RingClosed:
                 return False
             if slot is not None:
@@ -429,7 +443,7 @@ class Pipeline:
                 return False
         buf = slot.buffer(frame.image.shape)  # type: ignore[arg-type]
         np.copyto(buf, frame.image)
-        self.ring_out.publish(slot, frame.with_image(buf))
+        ring.publish(slot, frame.with_image(buf))
         return True
 
     def _output_loop(self) -> None:
@@ -552,7 +566,7 @@ class Pipeline:
                 log.error("closing output %s failed: %r", sink.name, exc)
 
     def _drain_rings(self) -> None:
-        for ring in (self.ring_in, self.ring_out):
+        for ring in self.rings:
             while True:
                 lease = ring.get(timeout=0)
                 if lease is None:

@@ -115,3 +115,27 @@ def test_watchdog_reports_a_hung_stage():
     p.stop()
     p.join()
     assert errors.get("hang:process-0") == 1
+
+
+def test_stages_in_their_own_threads_keep_order_and_overlap():
+    class Tag:
+        def __init__(self, name, seconds):
+            self.name, self.seconds, self.threads, self.seen = name, seconds, set(), []
+
+        def __call__(self, frame):
+            self.threads.add(threading.get_ident())
+            self.seen.append(frame.index)
+            time.sleep(self.seconds)
+            return frame
+
+    a, b = Tag("a", 0.01), Tag("b", 0.01)
+    sink = RecordingSink()
+    p = Pipeline(CountingSource(n=60, live=False), [], [sink], PipelineConfig(live=False), stages=[[a], [b]])
+    t0 = time.monotonic()
+    stats = p.run()
+    took = time.monotonic() - t0
+    assert [f[0] for f in sink.frames] == list(range(60)) and stats["dropped"] == 0
+    assert a.seen == b.seen == list(range(60))  # each stage sees frames in order
+    assert len(a.threads) == len(b.threads) == 1 and a.threads != b.threads
+    assert took < 60 * 0.02 * 0.8  # the two stages overlapped
+    assert set(stats["stages_ms"]) >= {"a", "b"}
