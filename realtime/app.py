@@ -190,7 +190,10 @@ def build_pipeline(settings: Settings) -> Pipeline:
     provider = _provider_in_use(processors)
     if provider:
         info["provider"] = provider
-    pipeline = Pipeline(source, processors, sinks, cfg, status_extra=lambda: dict(info))
+    stages = None
+    if settings.pipeline.split and settings.pipeline.workers == 1 and len(processors) > 1:
+        stages = [processors[:1], processors[1:]]  # analysis | swap and overlay
+    pipeline = Pipeline(source, processors, sinks, cfg, stages=stages, status_extra=lambda: dict(info))
     pipeline.stats.info.update(info)
     return pipeline
 

@@ -56,7 +56,11 @@ class OutputSettings:
 
 @dataclass(frozen=True)
 class PipelineSettings:
+    """``split``: face analysis and the swap run in two threads (overlapping on two cores);
+    ``workers``: data-parallel workers, used when the chain is not split."""
+
     workers: int = 1
+    split: bool = True
     hang_timeout_s: float = 2.0
 
 

@@ -72,7 +72,20 @@ def _alone_fps(fn: Any, n: int, min_s: float = 1.5) -> float:
     return done / (time.perf_counter() - t0)
 
 
-def stage_alone_fps(case: BenchCase, processors: list[Processor]) -> dict[str, float]:
+def _reset(processors: list[Processor]) -> None:
+    for p in processors:  # trackers and colour filters start from a clean state
+        reset = getattr(p, "reset", None)
+        if callable(reset):
+            reset()
+
+
+def _groups(processors: list[Processor], split: bool) -> list[list[Processor]]:
+    if split and len(processors) > 1:
+        return [processors[:1], processors[1:]]
+    return [processors]
+
+
+def stage_alone_fps(case: BenchCase, processors: list[Processor], split: bool = True) -> dict[str, float]:
     """Throughput of each pipeline thread run alone: capture, processing chain, output."""
     from realtime.sinks.null import NullSink
 
@@ -93,24 +106,28 @@ def stage_alone_fps(case: BenchCase, processors: list[Processor]) -> dict[str, f
     out: dict[str, float] = {"capture": _alone_fps(capture, 60)}
     src.close()
     pool = list(frames)
-    i = [0]
-
-    def process() -> None:
-        f = pool[i[0] % len(pool)]
-        i[0] += 1
-        f = Frame(index=i[0], captured_at=time.monotonic(), image=f.image)
-        for p in processors:
-            f = p(f)
-
-    for p in processors:  # the trackers must start from a clean state
-        reset = getattr(p, "reset", None)
-        if callable(reset):
-            reset()
-    out["process"] = _alone_fps(process, 60)
-    for p in processors:
-        reset = getattr(p, "reset", None)
-        if callable(reset):
-            reset()
+    _reset(processors)
+    # Run the whole chain once per frame, timing each stage group separately, so every
+    # processor sees frames in order (trackers) and gets the faces found upstream.
+    groups = _groups(processors, split)
+    spent = [0.0] * len(groups)
+    n = max(60, len(pool))
+    t_end = time.perf_counter() + 3.0
+    done = 0
+    while done < n and (done < 20 or time.perf_counter() < t_end):
+        f = pool[done % len(pool)]
+        f = Frame(index=done, captured_at=time.monotonic(), image=f.image)
+        for gi, group in enumerate(groups):
+            t0 = time.perf_counter()
+            for p in group:
+                f = p(f)
+            if done >= 5:  # skip warm-up calls
+                spent[gi] += time.perf_counter() - t0
+        done += 1
+    for gi, group in enumerate(groups):
+        name = "process" if len(groups) == 1 else "+".join(getattr(p, "name", "?") for p in group)
+        out[name] = (done - 5) / spent[gi] if spent[gi] > 0 else float("inf")
+    _reset(processors)
     sink = NullSink()
     from realtime.sinks.base import SinkContext
 
@@ -124,14 +141,12 @@ def run_case(case: BenchCase, settings: Settings, processors: list[Processor]) -
     """One benchmark run of the full pipeline; returns the figures as a dict."""
     from realtime.sinks.null import NullSink
 
-    for p in processors:
-        reset = getattr(p, "reset", None)
-        if callable(reset):
-            reset()
+    _reset(processors)
     src = _make_source(case)
     live = case.mode == "live"
     cfg = PipelineConfig(workers=settings.pipeline.workers, live=live, fps=case.fps if live else 1e6)
-    pipe = Pipeline(src, processors, [NullSink()], cfg)
+    split = settings.pipeline.split and settings.pipeline.workers == 1
+    pipe = Pipeline(src, processors, [NullSink()], cfg, stages=_groups(processors, split))
     pipe.start()
     try:
         time.sleep(case.warmup)
@@ -183,7 +198,8 @@ def bench(
     processors, info = make_processors(bench_settings)
     prep_s = time.perf_counter() - t_prep
     for w, h in sizes:
-        alone = stage_alone_fps(BenchCase(w, h, "throughput", faces), processors)
+        split = settings.pipeline.split and settings.pipeline.workers == 1
+        alone = stage_alone_fps(BenchCase(w, h, "throughput", faces), processors, split)
         slowest = min(alone, key=lambda k: alone[k])
         for mode in modes:
             case = BenchCase(
