@@ -1,0 +1,277 @@
+"""Still images: a safe loader for photos, and a source that repeats one image.
+
+``load_image`` is the one way the app reads a picture (face photos, image inputs). It reads
+the size from the file header before decoding, so a hostile or mistaken 50 000 x 50 000
+PNG is refused without allocating gigabytes, and it normalises every decodable layout
+(grayscale, alpha, 16-bit, float) to the HxWx3 uint8 BGR the pipeline expects.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import cv2
+import numpy as np
+
+from realtime.errors import ConfigError, InputError, SourceError
+from realtime.sources.base import Captured
+from realtime.sources.video import Pacer
+
+log = logging.getLogger(__name__)
+
+MAX_PIXELS = 100_000_000  # 100 megapixels: far above any photo, far below an OOM
+
+# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic variants).
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_JPEG_STANDALONE = {0x01, *range(0xD0, 0xD9)}
+
+
+def _jpeg_size(f: BinaryIO) -> tuple[int, int] | None:
+    f.seek(2)
+    while True:
+        byte = f.read(1)
+        if not byte:
+            return None
+        if byte != b"\xff":
+            continue
+        marker = f.read(1)
+        while marker == b"\xff":  # fill bytes
+            marker = f.read(1)
+        if not marker:
+            return None
+        m = marker[0]
+        if m in _JPEG_STANDALONE or m == 0x00:
+            continue
+        if m in (0xD9, 0xDA):  # end of image or start of scan before any frame header
+            return None
+        raw = f.read(2)
+        if len(raw) < 2:
+            return None
+        (length,) = struct.unpack(">H", raw)
+        if m in _JPEG_SOF:
+            head = f.read(5)
+            if len(head) < 5:
+                return None
+            _, h, w = struct.unpack(">BHH", head)
+            return w, h
+        f.seek(length - 2, 1)
+
+
+def _tiff_size(f: BinaryIO, order: str) -> tuple[int, int] | None:
+    f.seek(4)
+    (ifd,) = struct.unpack(order + "I", f.read(4))
+    f.seek(ifd)
+    raw = f.read(2)
+    if len(raw) < 2:
+        return None
+    (count,) = struct.unpack(order + "H", raw)
+    dims: dict[int, int] = {}
+    for _ in range(min(count, 512)):
+        entry = f.read(12)
+        if len(entry) < 12:
+            break
+        tag, typ, _n = struct.unpack(order + "HHI", entry[:8])
+        if tag in (256, 257):
+            fmt = order + ("H" if typ == 3 else "I")
+            dims[tag] = struct.unpack(fmt, entry[8 : 8 + struct.calcsize(fmt)])[0]
+    if 256 in dims and 257 in dims:
+        return dims[256], dims[257]
+    return None
+
+
+def _pnm_size(f: BinaryIO) -> tuple[int, int] | None:
+    f.seek(2)
+    text = f.read(1024)
+    tokens: list[int] = []
+    for line in text.split(b"\n"):
+        for tok in line.split(b"#", 1)[0].split():
+            if not tok.isdigit():
+                return None
+            tokens.append(int(tok))
+            if len(tokens) == 2:
+                return tokens[0], tokens[1]
+    return None
+
+
+def read_image_size(f: BinaryIO) -> tuple[int, int] | None:
+    """(width, height) from the header of a JPEG, PNG, GIF, BMP, WebP, TIFF or PNM file.
+
+    ``None`` when the format is not one of these or the header is cut short; the caller
+    then relies on OpenCV's own pixel cap (``CV_IO_MAX_IMAGE_PIXELS``) and checks after.
+    """
+    head = f.read(32)
+    try:
+        if head.startswith(b"\xff\xd8"):
+            return _jpeg_size(f)
+        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+            w, h = struct.unpack(">II", head[16:24])
+            return w, h
+        if head[:6] in (b"GIF87a", b"GIF89a"):
+            w, h = struct.unpack("<HH", head[6:10])
+            return w, h
+        if head.startswith(b"BM"):
+            (dib,) = struct.unpack("<I", head[14:18])
+            if dib == 12:
+                w, h = struct.unpack("<HH", head[18:22])
+                return w, h
+            w, h = struct.unpack("<ii", head[18:26])
+            return abs(w), abs(h)
+        if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+            chunk = head[12:16]
+            if chunk == b"VP8X":
+                w = int.from_bytes(head[24:27], "little") + 1
+                more = head[27:30] if len(head) >= 30 else head[27:] + f.read(3)
+                return w, int.from_bytes(more[:3], "little") + 1
+            if chunk == b"VP8L":
+                (bits,) = struct.unpack("<I", head[21:25])
+                return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+            if chunk == b"VP8 ":
+                w, h = struct.unpack("<HH", head[26:30])
+                return w & 0x3FFF, h & 0x3FFF
+            return None
+        if head[:4] in (b"II*\x00", b"MM\x00*"):
+            return _tiff_size(f, "<" if head[:2] == b"II" else ">")
+        if head[:1] == b"P" and head[1:2] in b"123456" and len(head) > 2 and head[2:3].isspace():
+            return _pnm_size(f)
+    except struct.error:
+        return None
+    return None
+
+
+def to_bgr8(image: np.ndarray) -> np.ndarray:
+    """Any decoded layout (gray, gray+alpha, BGR, BGRA; 8/16-bit or float) -> HxWx3 uint8.
+
+    Alpha is composited over mid grey, the neutral colour a face detector sees as background.
+    """
+    img = image
+    if img.dtype == np.uint16:
+        img = cv2.convertScaleAbs(img, alpha=1.0 / 257.0)
+    elif img.dtype in (np.float32, np.float64):
+        finite = np.nan_to_num(img.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        scale = 255.0 if float(finite.max(initial=0.0)) <= 1.0 else 1.0
+        img = np.clip(finite * scale + 0.5, 0, 255).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        raise InputError(f"unsupported pixel type {img.dtype}", fix="save it as 8-bit PNG or JPEG")
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 2:
+        return np.ascontiguousarray(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR))
+    channels = img.shape[2]
+    if channels == 3:
+        return np.ascontiguousarray(img)
+    if channels in (2, 4):
+        color = img[:, :, :1] if channels == 2 else img[:, :, :3]
+        alpha = img[:, :, -1:].astype(np.float32) * (1.0 / 255.0)
+        out = color.astype(np.float32) * alpha + 128.0 * (1.0 - alpha)
+        out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        if channels == 2:
+            out = cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
+        return np.ascontiguousarray(out)
+    raise InputError(f"unsupported image with {channels} channels", fix="save it as PNG or JPEG")
+
+
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read a picture as HxWx3 uint8 BGR, or raise a one-line ``InputError``.
+
+    JPEGs are turned upright by their EXIF orientation (phone photos); other formats are
+    decoded unchanged so that alpha and 16-bit samples can be normalised here.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"image not found: {p}", fix="check the path")
+    try:
+        with p.open("rb") as f:
+            size = read_image_size(f)
+            f.seek(0)
+            head = f.read(2)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read image {p}: {exc.strerror or exc}", fix="check its permissions"
+        ) from exc
+    if size is not None:
+        _check_size(p, size[0], size[1], max_pixels)
+    data = np.fromfile(str(p), dtype=np.uint8)
+    if data.size == 0:
+        raise InputError(f"image file is empty: {p}", fix="pass a JPEG or PNG photo")
+    flags = cv2.IMREAD_COLOR if head == b"\xff\xd8" else cv2.IMREAD_UNCHANGED
+    try:
+        decoded = cv2.imdecode(data, flags)
+    except cv2.error as exc:
+        raise InputError(
+            f"cannot decode image {p}: {_cv_reason(exc)}", fix="pass a JPEG or PNG photo"
+        ) from exc
+    if decoded is None:
+        raise InputError(
+            f"not a readable image (unknown format, or damaged/truncated): {p}",
+            fix="pass a JPEG or PNG photo",
+        )
+    _check_size(p, decoded.shape[1], decoded.shape[0], max_pixels)
+    return to_bgr8(decoded)
+
+
+def _check_size(path: Path, w: int, h: int, max_pixels: int) -> None:
+    if w <= 0 or h <= 0:
+        raise InputError(f"image has no pixels ({w}x{h}): {path}", fix="pass another photo")
+    if w * h > max_pixels:
+        raise InputError(
+            f"image too large: {w}x{h} ({w * h / 1e6:.0f} megapixels) in {path}",
+            fix=f"resize it below {max_pixels / 1e6:.0f} megapixels",
+        )
+
+
+def _cv_reason(exc: cv2.error) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[-1] if lines else "OpenCV error"
+
+
+class ImageSource:
+    """One still image delivered at ``fps`` as a live source (a photo as a fake camera)."""
+
+    name = "image"
+    live = True
+
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float = 30.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if fps <= 0:
+            raise ConfigError(f"fps must be positive, got {fps}", fix="pass --fps 30")
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.width = 0
+        self.height = 0
+        self._pacer = Pacer(clock=clock, sleep=sleep)
+        self._image: np.ndarray | None = None
+        self._index = 0
+
+    @classmethod
+    def from_spec(cls, target: str, **options: Any) -> ImageSource:
+        """Registry entry: ``target`` is the image path."""
+        return cls(target, **options)
+
+    def open(self) -> None:
+        image = load_image(self.path)
+        image.flags.writeable = False  # shared by every frame: nobody may draw on it
+        self._image = image
+        self.height, self.width = image.shape[:2]
+        self._index = 0
+        self._pacer.reset()
+
+    def read(self) -> Captured | None:
+        if self._image is None:
+            raise SourceError(f"image source {self.path} is not open", fix="call open() first")
+        self._pacer.wait(self._index / self.fps)
+        self._index += 1
+        return Captured(self._image, None)
+
+    def close(self) -> None:
+        self._image = None
