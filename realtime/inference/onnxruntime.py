@@ -1,46 +1,292 @@
-"""ONNX Runtime on the CPU, with explicit thread counts.
+"""ONNX Runtime backends: one registered backend per execution provider.
 
-GPU execution providers (TensorRT, CUDA, DirectML, CoreML, OpenVINO) are added by the
-backends work behind the same registration.
+``ort-tensorrt`` (TensorRT EP with engine and timing caches under the engine cache, FP16),
+``cuda`` (IO binding, and CUDA graphs for static-shape models), ``directml`` (runs
+serialised, memory pattern off), ``coreml``, ``openvino`` and ``cpu`` (explicit threads).
+
+ONNX Runtime silently drops an execution provider that fails to initialise and runs on the
+CPU instead; every factory here checks which provider really runs the model and raises when
+it is not the requested one, so ``open_session`` can fall back with a warning that says why.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import importlib.util
+import io
 import logging
 import os
-from collections.abc import Mapping
+import platform
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from realtime.errors import ModelError
-from realtime.inference.session import SessionOptions, TensorInfo, register_backend
+from realtime.errors import ConfigError, ModelError
+from realtime.inference import cuda as cudamod
+from realtime.inference.session import (
+    BackendFactory,
+    BackendProbe,
+    ProbeResult,
+    SessionOptions,
+    TensorInfo,
+    register_backend,
+)
 
 log = logging.getLogger(__name__)
 
+ENV_THREADS = "REALTIME_ORT_THREADS"
+ENV_OMP = "OMP_NUM_THREADS"
+ENV_OPENVINO_DEVICE = "REALTIME_OPENVINO_DEVICE"
 
-def _ort():  # imported lazily so `realtime --help` stays fast
+_ORT_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(int8)": np.int8,
+    "tensor(uint8)": np.uint8,
+    "tensor(bool)": np.bool_,
+}
+
+
+def _ort() -> Any:  # imported lazily so `realtime --help` stays fast
     import onnxruntime
 
     return onnxruntime
 
 
-class OrtSession:
-    """An ``InferenceSession`` backed by ``onnxruntime.InferenceSession``."""
+def resolve_threads(requested: int, environ: Mapping[str, str] | None = None) -> int:
+    """Intra-op threads: ``$REALTIME_ORT_THREADS`` overrides, ``$OMP_NUM_THREADS`` caps."""
+    environ = os.environ if environ is None else environ
 
-    def __init__(self, model: Path, options: SessionOptions, providers: list) -> None:
-        ort = _ort()
-        so = ort.SessionOptions()
-        threads = int(os.environ.get("REALTIME_ORT_THREADS", options.threads))
-        so.intra_op_num_threads = max(1, threads)
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Spinning threads burn the core the other pipeline stages need.
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        so.log_severity_level = 3
+    def env_int(name: str) -> int | None:
+        raw = environ.get(name, "").strip()
+        if not raw:
+            return None
         try:
-            self._sess = ort.InferenceSession(str(model), sess_options=so, providers=providers)
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ConfigError(
+                f"${name}={raw!r} is not a positive whole number", fix=f"unset {name} or set it to 1"
+            )
+        return value
+
+    explicit = env_int(ENV_THREADS)
+    if explicit is not None:
+        return explicit
+    threads = max(1, int(requested))
+    cap = env_int(ENV_OMP)
+    return min(threads, cap) if cap is not None else threads
+
+
+@dataclass(frozen=True)
+class OrtBackendSpec:
+    """One ONNX Runtime execution provider as a realtime backend."""
+
+    name: str
+    ep: str
+    rank: int
+    description: str
+    needs_nvidia: bool = False
+    install_fix: str = ""
+
+
+ORT_BACKENDS: tuple[OrtBackendSpec, ...] = (
+    OrtBackendSpec(
+        "ort-tensorrt",
+        "TensorrtExecutionProvider",
+        20,
+        "TensorRT through ONNX Runtime (NVIDIA)",
+        needs_nvidia=True,
+        install_fix="pip uninstall -y onnxruntime && pip install 'realtime[gpu]' tensorrt",
+    ),
+    OrtBackendSpec(
+        "cuda",
+        "CUDAExecutionProvider",
+        30,
+        "CUDA through ONNX Runtime (NVIDIA)",
+        needs_nvidia=True,
+        install_fix="pip uninstall -y onnxruntime && pip install 'realtime[gpu]'",
+    ),
+    OrtBackendSpec(
+        "directml",
+        "DmlExecutionProvider",
+        40,
+        "DirectML through ONNX Runtime (any DirectX 12 GPU on Windows)",
+        install_fix="on Windows: pip uninstall -y onnxruntime && pip install 'realtime[directml]'",
+    ),
+    OrtBackendSpec(
+        "coreml",
+        "CoreMLExecutionProvider",
+        50,
+        "Core ML through ONNX Runtime (Apple)",
+        install_fix="on macOS the standard onnxruntime wheel includes Core ML",
+    ),
+    OrtBackendSpec(
+        "openvino",
+        "OpenVINOExecutionProvider",
+        60,
+        "OpenVINO through ONNX Runtime (Intel)",
+        install_fix="pip uninstall -y onnxruntime && pip install onnxruntime-openvino",
+    ),
+    OrtBackendSpec(
+        "cpu",
+        "CPUExecutionProvider",
+        100,
+        "ONNX Runtime on the CPU",
+        install_fix="pip install 'realtime[cpu]'",
+    ),
+)
+_SPECS = {s.name: s for s in ORT_BACKENDS}
+
+
+# ---------------------------------------------------------------------------------------------
+# Provider options (pure: what gets passed to ONNX Runtime for each backend)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GpuFacts:
+    """What the NVIDIA-specific options depend on."""
+
+    device: cudamod.CudaDevice | None
+    trt_version: str | None
+
+
+def is_static(infos: Sequence[TensorInfo]) -> bool:
+    return all(isinstance(d, int) and d > 0 for t in infos for d in t.shape)
+
+
+def provider_list(
+    name: str,
+    options: SessionOptions,
+    *,
+    cache_root: Path,
+    threads: int,
+    gpu: GpuFacts | None = None,
+    cuda_graph: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> list[tuple[str, dict[str, str]]]:
+    """The ``providers`` argument for ``onnxruntime.InferenceSession`` for backend ``name``."""
+    environ = os.environ if environ is None else environ
+    dev = str(options.device_id)
+    cpu: tuple[str, dict[str, str]] = ("CPUExecutionProvider", {})
+    cuda_opts = {
+        "device_id": dev,
+        "arena_extend_strategy": "kSameAsRequested",
+        "cudnn_conv_algo_search": "EXHAUSTIVE" if cuda_graph else "HEURISTIC",
+        "do_copy_in_default_stream": "1",
+    }
+    if name == "cpu":
+        return [cpu]
+    if name == "cuda":
+        opts = dict(cuda_opts)
+        if cuda_graph:
+            opts["enable_cuda_graph"] = "1"
+        return [("CUDAExecutionProvider", opts), cpu]
+    if name == "ort-tensorrt":
+        device = gpu.device if gpu else None
+        precision, _why = cudamod.choose_precision(options.precision, device)
+        trt_dir = (
+            cache_root
+            / "ort-tensorrt"
+            / _ort_trt_dirname(device, gpu.trt_version if gpu else None, precision)
+        )
+        trt = {
+            "device_id": dev,
+            "trt_fp16_enable": "1" if precision == "fp16" else "0",
+            "trt_engine_cache_enable": "1",
+            "trt_engine_cache_path": str(trt_dir),
+            "trt_timing_cache_enable": "1",
+            "trt_timing_cache_path": str(trt_dir),
+            "trt_max_workspace_size": str(int(options.workspace_mb) << 20),
+        }
+        return [("TensorrtExecutionProvider", trt), ("CUDAExecutionProvider", cuda_opts), cpu]
+    if name == "directml":
+        return [("DmlExecutionProvider", {"device_id": dev}), cpu]
+    if name == "coreml":
+        return [("CoreMLExecutionProvider", {"ModelFormat": "MLProgram", "MLComputeUnits": "ALL"}), cpu]
+    if name == "openvino":
+        ov = {
+            "device_type": environ.get(ENV_OPENVINO_DEVICE, "").strip() or "AUTO:GPU,CPU",
+            "num_of_threads": str(threads),
+            "cache_dir": str(cache_root / "openvino"),
+        }
+        return [("OpenVINOExecutionProvider", ov), cpu]
+    raise ConfigError(f"unknown ONNX Runtime backend {name!r}", fix=f"one of {', '.join(_SPECS)}")
+
+
+def _ort_trt_dirname(device: cudamod.CudaDevice | None, trt_version: str | None, precision: str) -> str:
+    from realtime.inference.engines import _slug
+
+    gpu = f"{_slug(device.name)}-sm{device.cc.replace('.', '')}" if device else "gpu"
+    return f"{gpu}-trt{_slug(trt_version or 'unknown')}-{precision}"
+
+
+def session_options(name: str, threads: int) -> Any:
+    """``onnxruntime.SessionOptions`` for backend ``name`` with explicit thread counts."""
+    ort = _ort()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = max(1, threads)
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning threads burn the core the other pipeline stages need.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.log_severity_level = 3
+    if name == "directml":
+        # DirectML does not support memory patterns or parallel execution.
+        so.enable_mem_pattern = False
+    return so
+
+
+# ---------------------------------------------------------------------------------------------
+# The session and its run strategies
+# ---------------------------------------------------------------------------------------------
+
+
+class ProviderNotActive(RuntimeError):
+    """ONNX Runtime created the session without the requested execution provider."""
+
+
+class OrtSession:
+    """An ``InferenceSession`` backed by ``onnxruntime.InferenceSession``.
+
+    ``binding`` chooses how frames reach the model: ``none`` (``run``), ``io`` (IO binding:
+    inputs copied once from the numpy buffer, outputs written straight to host memory) or
+    ``graph`` (fixed device buffers updated in place; required by CUDA graphs; static shapes
+    only). ``run_lock`` serialises runs across sessions (DirectML).
+    """
+
+    def __init__(
+        self,
+        model: Path,
+        options: SessionOptions,
+        providers: Sequence[str | tuple[str, dict[str, str]]] = ("CPUExecutionProvider",),
+        *,
+        backend: str = "cpu",
+        binding: str = "none",
+        device: str = "cuda",
+        run_lock: threading.Lock | None = None,
+        threads: int | None = None,
+    ) -> None:
+        ort = _ort()
+        threads = resolve_threads(options.threads) if threads is None else threads
+        so = session_options(backend, threads)
+        first = providers[0] if isinstance(providers[0], str) else providers[0][0]
+        log.debug("%s: ONNX Runtime providers and options for %s: %s", model.name, backend, list(providers))
+        try:
+            self._sess = ort.InferenceSession(
+                str(model), sess_options=so, providers=list(providers), enable_fallback=0
+            )
         except Exception as exc:
             msg = str(exc)
             if "INVALID_PROTOBUF" in msg or "Protobuf parsing failed" in msg or "INVALID_GRAPH" in msg:
@@ -48,28 +294,323 @@ class OrtSession:
                     f"model file is corrupt: {model}", fix="delete it and reinstall or re-fetch it"
                 ) from exc
             raise
-        self.provider = self._sess.get_providers()[0]
+        active = self._sess.get_providers()
+        if not active or active[0] != first:
+            raise ProviderNotActive(
+                f"{first} did not start (ONNX Runtime is using {', '.join(active) or 'nothing'})"
+            )
+        self.provider = backend
+        self.ep = first
+        self.threads = threads
         self.inputs = tuple(TensorInfo(i.name, tuple(i.shape), i.type) for i in self._sess.get_inputs())
         self.outputs = tuple(TensorInfo(o.name, tuple(o.shape), o.type) for o in self._sess.get_outputs())
         self._out_names = [o.name for o in self.outputs]
+        self._lock = run_lock
+        if binding == "graph" and not (is_static(self.inputs) and is_static(self.outputs)):
+            binding = "io"
+        self.binding = binding
+        self._runner: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+        if binding == "none":
+            self._runner = self._run_plain
+        elif binding == "io":
+            self._runner = self._run_io
+        elif binding == "graph":
+            self._runner = self._bind_fixed(ort, device, options.device_id)
+        else:
+            raise ConfigError(f"unknown binding {binding!r}", fix="one of none, io, graph")
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self._lock is None:
+            return self._runner(feeds)
+        with self._lock:
+            return self._runner(feeds)
+
+    def warm_up(self) -> None:
+        """One run on zeros: pays for cuDNN algorithm search and CUDA graph capture now."""
+        self.run({t.name: np.zeros(_shape(t), _dtype(t)) for t in self.inputs})
+
+    def _run_plain(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         res = self._sess.run(self._out_names, dict(feeds))
         return dict(zip(self._out_names, res))
 
+    def _run_io(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        binding = self._sess.io_binding()
+        for t in self.inputs:
+            binding.bind_cpu_input(t.name, np.ascontiguousarray(feeds[t.name]))
+        for name in self._out_names:
+            binding.bind_output(name, "cpu")
+        self._sess.run_with_iobinding(binding)
+        return dict(zip(self._out_names, binding.copy_outputs_to_cpu()))
 
-def _cpu_probe() -> str | None:
+    def _bind_fixed(
+        self, ort: Any, device: str, device_id: int
+    ) -> Callable[[Mapping[str, np.ndarray]], dict]:
+        """Allocate device buffers once and bind them; each run updates the inputs in place."""
+        binding = self._sess.io_binding()
+        ins = {}
+        for t in self.inputs:
+            ins[t.name] = ort.OrtValue.ortvalue_from_shape_and_type(_shape(t), _dtype(t), device, device_id)
+            binding.bind_ortvalue_input(t.name, ins[t.name])
+        outs = {}
+        for t in self.outputs:
+            outs[t.name] = ort.OrtValue.ortvalue_from_shape_and_type(_shape(t), _dtype(t), device, device_id)
+            binding.bind_ortvalue_output(t.name, outs[t.name])
+        in_specs = {t.name: (_shape(t), _dtype(t)) for t in self.inputs}
+
+        def run(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+            for name, value in ins.items():
+                shape, dtype = in_specs[name]
+                arr = np.ascontiguousarray(feeds[name], dtype=dtype)
+                if arr.shape != shape:
+                    raise ValueError(f"input {name} has shape {arr.shape}; this model takes {shape}")
+                value.update_inplace(arr)
+            self._sess.run_with_iobinding(binding)
+            return {name: value.numpy() for name, value in outs.items()}
+
+        return run
+
+
+def _shape(t: TensorInfo) -> tuple[int, ...]:
+    return tuple(d if isinstance(d, int) and d > 0 else 1 for d in t.shape)
+
+
+def _dtype(t: TensorInfo) -> Any:
+    return _ORT_DTYPES.get(t.dtype, np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Probes: can this backend be tried here, and if not, what would fix it
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrtFacts:
+    """What the probes look at; gathered once per probe, replaceable in tests."""
+
+    installed: bool
+    package: str
+    version: str
+    cuda_build: str
+    providers: tuple[str, ...]
+
+
+def ort_facts() -> OrtFacts:
     try:
         ort = _ort()
     except ImportError:
-        return "onnxruntime is not installed (pip install 'realtime[cpu]')"
-    if "CPUExecutionProvider" not in ort.get_available_providers():
-        return "this onnxruntime build has no CPUExecutionProvider"
+        return OrtFacts(False, "", "", "", ())
+    return OrtFacts(
+        True,
+        str(getattr(ort, "package_name", "onnxruntime")),
+        str(ort.__version__),
+        str(getattr(ort, "cuda_version", "") or ""),
+        tuple(ort.get_available_providers()),
+    )
+
+
+def tensorrt_libs_error(system: str | None = None) -> str | None:
+    """None when TensorRT's libraries can be loaded (for the ORT TensorRT EP), else why not."""
+    system = system or platform.system()
+    names = (
+        ("nvinfer_10.dll", "nvinfer_11.dll")
+        if system == "Windows"
+        else ("libnvinfer.so.10", "libnvinfer.so.11")
+    )
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+            return None
+        except OSError:
+            continue
+    if importlib.util.find_spec("tensorrt") is not None:
+        try:
+            import tensorrt  # noqa: F401  (loads libnvinfer from the tensorrt wheel)
+
+            return None
+        except Exception as exc:
+            return f"the tensorrt package does not import: {exc}"
+    return "TensorRT libraries (libnvinfer) were not found"
+
+
+def probe_ort_backend(
+    spec: OrtBackendSpec,
+    facts: OrtFacts,
+    *,
+    driver: Callable[[], cudamod.CudaDriverState] = cudamod.probe_cuda_driver,
+    driver_version: Callable[[], str | None] = cudamod.nvidia_driver_version,
+    trt_libs: Callable[[], str | None] = tensorrt_libs_error,
+    table: cudamod.DriverTable | None = None,
+    system: str | None = None,
+) -> ProbeResult | None:
+    """Why ``spec`` cannot run here (``None`` when it can be tried)."""
+    system = system or platform.system()
+    if not facts.installed:
+        return ProbeResult(
+            "onnxruntime is not installed",
+            fix="pip install 'realtime[cpu]' (or 'realtime[gpu]' with an NVIDIA GPU)",
+        )
+    if spec.ep not in facts.providers:
+        return ProbeResult(f"{facts.package} {facts.version} has no {spec.ep}", fix=spec.install_fix)
+    if not spec.needs_nvidia:
+        return None
+    table = table or cudamod.load_driver_table()
+    cuda = facts.cuda_build or table.gpu_extra_cuda
+    state = driver()
+    if not state.devices:
+        return ProbeResult(
+            f"{state.error or 'no NVIDIA GPU found'}",
+            fix=f"install {table.requirement_text(cuda, system)}, or use another provider",
+            installed=spec.name == "cuda",
+        )
+    version = driver_version()
+    if version and table.driver_too_old(version, cuda, system):
+        return ProbeResult(
+            f"NVIDIA driver {version} is too old for the CUDA {cudamod.cuda_major(cuda)}.x build "
+            f"of {facts.package}",
+            fix=f"install {table.requirement_text(cuda, system)}",
+            installed=spec.name == "cuda",
+        )
+    if spec.name == "ort-tensorrt":
+        why = trt_libs()
+        if why:
+            return ProbeResult(why, fix="pip install tensorrt (TensorRT 10 for CUDA 12)")
     return None
 
 
-def _cpu_factory(model: Path, options: SessionOptions) -> OrtSession:
-    return OrtSession(model, options, ["CPUExecutionProvider"])
+def explain_failure(spec: OrtBackendSpec, exc: BaseException) -> str:
+    """The fix for a backend that failed to start."""
+    text = str(exc)
+    if spec.needs_nvidia:
+        if spec.name == "ort-tensorrt" and "nvinfer" in text.lower():
+            return "TensorRT libraries were not found: pip install tensorrt"
+        facts = ort_facts()
+        return cudamod.explain_cuda_failure(
+            text,
+            driver=cudamod.nvidia_driver_version(),
+            cuda=facts.cuda_build or None,
+            table=cudamod.load_driver_table(),
+        )
+    if spec.name == "directml":
+        return "update the GPU driver (DirectML needs a DirectX 12 GPU on Windows 10 1903 or later)"
+    if spec.name == "openvino":
+        return f"set {ENV_OPENVINO_DEVICE}=CPU (or GPU) to pick an OpenVINO device that exists"
+    if spec.name == "coreml":
+        return "Core ML could not take this model; use --provider cpu"
+    return "see `realtime doctor`"
 
 
-register_backend("cpu", _cpu_factory, _cpu_probe, rank=100)
+# ---------------------------------------------------------------------------------------------
+# Factories
+# ---------------------------------------------------------------------------------------------
+
+
+def _preload_cuda_libraries() -> None:
+    """Load CUDA/cuDNN from the nvidia-* wheels when present (ORT >= 1.21); quiet."""
+    ort = _ort()
+    if not hasattr(ort, "preload_dlls"):
+        return
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            ort.preload_dlls()
+    except Exception as exc:
+        log.debug("onnxruntime.preload_dlls failed: %s", exc)
+    if buf.getvalue().strip():
+        log.debug("onnxruntime.preload_dlls: %s", buf.getvalue().strip())
+
+
+def _gpu_facts(options: SessionOptions) -> GpuFacts:
+    from realtime.inference.engines import tensorrt_version
+
+    state = cudamod.probe_cuda_driver()
+    device = next((d for d in state.devices if d.index == options.device_id), None)
+    return GpuFacts(device, tensorrt_version())
+
+
+def _make_factory(spec: OrtBackendSpec) -> BackendFactory:
+    # DirectML sessions must not run concurrently: one lock shared by every session this
+    # backend opens (held by the registry through this closure).
+    run_lock = threading.Lock() if spec.name == "directml" else None
+
+    def factory(model: Path, options: SessionOptions) -> OrtSession:
+        from realtime.inference.engines import BuildTicker, default_cache_dir
+
+        threads = resolve_threads(options.threads)
+        cache_root = default_cache_dir(options.cache_dir)
+        gpu = None
+        if spec.needs_nvidia:
+            _preload_cuda_libraries()
+            gpu = _gpu_facts(options)
+        if spec.name == "ort-tensorrt" and importlib.util.find_spec("tensorrt") is not None:
+            import tensorrt  # noqa: F401  (puts libnvinfer in the process for the EP)
+
+        if spec.name == "cuda" and options.cuda_graph:
+            try:
+                return _open(spec, model, options, cache_root, threads, gpu, run_lock, cuda_graph=True)
+            except (ModelError, ConfigError, ProviderNotActive):
+                raise
+            except Exception as exc:
+                log.info("%s: CUDA graphs unavailable for this model (%s); using IO binding", model.name, exc)
+        if spec.name == "ort-tensorrt":
+            # The EP builds (or loads) its engine while the session is created.
+            with BuildTicker(options.on_build, model.stem):
+                return _open(spec, model, options, cache_root, threads, gpu, run_lock, cuda_graph=False)
+        return _open(spec, model, options, cache_root, threads, gpu, run_lock, cuda_graph=False)
+
+    return factory
+
+
+def _open(
+    spec: OrtBackendSpec,
+    model: Path,
+    options: SessionOptions,
+    cache_root: Path,
+    threads: int,
+    gpu: GpuFacts | None,
+    run_lock: threading.Lock | None,
+    *,
+    cuda_graph: bool,
+) -> OrtSession:
+    providers = provider_list(
+        spec.name, options, cache_root=cache_root, threads=threads, gpu=gpu, cuda_graph=cuda_graph
+    )
+    for _ep, opts in providers:
+        for key in ("trt_engine_cache_path", "cache_dir"):
+            if key in opts:
+                Path(opts[key]).mkdir(parents=True, exist_ok=True)
+    if cuda_graph:
+        binding = "graph"
+    elif spec.name in ("cuda", "ort-tensorrt"):
+        binding = "io"
+    else:
+        binding = "none"
+    sess = OrtSession(
+        model, options, providers, backend=spec.name, binding=binding, run_lock=run_lock, threads=threads
+    )
+    if cuda_graph and sess.binding != "graph":
+        raise RuntimeError("the model has dynamic shapes")
+    if spec.needs_nvidia and is_static(sess.inputs):
+        sess.warm_up()  # capture the CUDA graph / pick cuDNN algorithms before the first frame
+    return sess
+
+
+def _make_probe(spec: OrtBackendSpec) -> BackendProbe:
+    def probe() -> ProbeResult | None:
+        return probe_ort_backend(spec, ort_facts())
+
+    return probe
+
+
+def _make_explainer(spec: OrtBackendSpec) -> Callable[[BaseException], str]:
+    return lambda exc: explain_failure(spec, exc)
+
+
+for _spec in ORT_BACKENDS:
+    register_backend(
+        _spec.name,
+        _make_factory(_spec),
+        _make_probe(_spec),
+        rank=_spec.rank,
+        description=_spec.description,
+        explain=_make_explainer(_spec),
+    )
