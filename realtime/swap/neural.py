@@ -1,0 +1,338 @@
+"""Neural face swappers (inswapper_128[_fp16], hyperswap_1a_256, simswap_256) as one processor.
+
+Per face: align the target with the model's template, normalise as the manifest says, run the
+model with the source identity vector, denormalise, and paste back through a feathered box mask
+(optionally narrowed by occlusion / parsing masks, keeping the target's mouth, colour-matched).
+
+What feeds the ``source`` input is data (``extra.source`` in swappers.toml):
+
+* ``emap`` (inswapper): ``latent = normalize(normalize(embedding) @ emap)``, ``emap`` being the
+  512x512 LAST initializer of the ONNX graph. insightface's own ``INSwapper.get`` normalises the
+  latent; FaceFusion's ``prepare_source_embedding`` stops at ``embedding @ emap / |embedding|``.
+  We follow insightface, whose code produced the model's training inputs: the model's ``source``
+  branch then sees unit-norm latents, and the swap no longer depends on the embedding's norm.
+* ``normed`` (hyperswap): the L2-normalised ArcFace embedding, as FaceFusion feeds it.
+* ``converter`` (simswap): ``normalize(converter(raw embedding))``, the converter being another
+  ONNX model (FaceFusion's crossface_simswap) mapping ArcFace space to SimSwap's.
+
+FaceFusion additionally blends the source vector with the target's (``face_swapper_weight``);
+at its default weight of 0.5 that blend is the identity, so it is not reproduced.
+
+The emap is read with a small protobuf reader rather than the ``onnx`` package, which is not a
+runtime dependency: only the model's top-level fields are walked, through ``mmap``.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from realtime.catalog import open_model
+from realtime.catalog.manifest import ModelSpec
+from realtime.errors import ConfigError, ModelError
+from realtime.faces.align import (
+    box_mask,
+    crop_to_tensor,
+    get_template,
+    paste_back,
+    tensor_to_crop,
+    transform_points,
+    warp_face,
+)
+from realtime.faces.recognize import ArcFaceRecognizer, l2_normalize
+from realtime.frame import Face, Frame
+from realtime.inference.session import InferenceSession, SessionOptions
+from realtime.swap.identity import DEFAULT_THRESHOLD, select_faces
+
+log = logging.getLogger(__name__)
+
+NEURAL_SWAPPERS = ("hyperswap_1a_256", "inswapper_128", "inswapper_128_fp16", "simswap_256")
+
+# --- reading an initializer straight from the ONNX protobuf ------------------------------
+
+_MODEL_GRAPH, _GRAPH_INITIALIZER = 7, 5  # ModelProto.graph, GraphProto.initializer
+_T_DIMS, _T_TYPE, _T_FLOAT, _T_INT32, _T_NAME, _T_RAW, _T_LOCATION = 1, 2, 4, 5, 8, 9, 14
+_FLOAT, _FLOAT16, _DOUBLE = 1, 10, 11
+
+
+def _varint(buf: Any, i: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        b = buf[i]
+        i += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, i
+        shift += 7
+
+
+def _fields(buf: Any, start: int, end: int) -> Any:
+    """Yield (field number, wire type, value or (start, end)) for one protobuf message."""
+    i = start
+    while i < end:
+        key, i = _varint(buf, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            val, i = _varint(buf, i)
+            yield field, wire, val
+        elif wire == 1:
+            yield field, wire, (i, i + 8)
+            i += 8
+        elif wire == 2:
+            n, i = _varint(buf, i)
+            yield field, wire, (i, i + n)
+            i += n
+        elif wire == 5:
+            yield field, wire, (i, i + 4)
+            i += 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+
+
+def _tensor(buf: Any, start: int, end: int) -> tuple[str, np.ndarray]:
+    dims: list[int] = []
+    dtype = 0
+    name = ""
+    raw: tuple[int, int] | None = None
+    floats: list[np.ndarray] = []
+    int32s: list[int] = []
+    for field, wire, val in _fields(buf, start, end):
+        if field == _T_DIMS:
+            if wire == 0:
+                dims.append(val)
+            else:  # packed
+                j, e = val
+                while j < e:
+                    d, j = _varint(buf, j)
+                    dims.append(d)
+        elif field == _T_TYPE:
+            dtype = val
+        elif field == _T_NAME:
+            name = bytes(buf[val[0] : val[1]]).decode("utf-8", "replace")
+        elif field == _T_RAW:
+            raw = val
+        elif field == _T_FLOAT:
+            floats.append(np.frombuffer(buf[val[0] : val[1]], dtype="<f4"))  # packed or one value
+        elif field == _T_INT32:
+            if wire == 0:
+                int32s.append(val)
+            else:
+                j, e = val
+                while j < e:
+                    v, j = _varint(buf, j)
+                    int32s.append(v)
+        elif field == _T_LOCATION and val == 1:
+            raise ValueError(f"initializer {name!r} is stored outside the .onnx file (external data)")
+    if dtype == _FLOAT:
+        arr = (
+            np.frombuffer(buf[raw[0] : raw[1]], "<f4")
+            if raw
+            else np.concatenate(floats or [np.zeros(0, "<f4")])
+        )
+    elif dtype == _FLOAT16:
+        arr = (
+            np.frombuffer(buf[raw[0] : raw[1]], "<f2")
+            if raw
+            else np.asarray(int32s, np.uint16).view(np.float16)
+        )
+    elif dtype == _DOUBLE and raw:
+        arr = np.frombuffer(buf[raw[0] : raw[1]], "<f8")
+    else:
+        raise ValueError(f"initializer {name!r} has unsupported data type {dtype}")
+    return name, np.array(arr, dtype=np.float32).reshape(dims)
+
+
+def read_last_initializer(path: str | os.PathLike[str]) -> np.ndarray:
+    """The graph's last initializer as float32: inswapper's ``emap`` (512x512)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            graph = None
+            for field, wire, val in _fields(buf, 0, len(buf)):
+                if field == _MODEL_GRAPH and wire == 2:
+                    graph = val
+            if graph is None:
+                raise ValueError("no graph in the file")
+            last = None
+            for field, wire, val in _fields(buf, graph[0], graph[1]):
+                if field == _GRAPH_INITIALIZER and wire == 2:
+                    last = val
+            if last is None:
+                raise ValueError("the graph has no initializers")
+            return _tensor(buf, last[0], last[1])[1]
+    except (ValueError, IndexError, OSError) as exc:
+        raise ModelError(
+            f"cannot read the emap initializer of {path}: {exc}", fix="delete the file and fetch it again"
+        ) from exc
+
+
+def inswapper_latent(embedding: np.ndarray, emap: np.ndarray) -> np.ndarray:
+    """inswapper's ``source`` input: normalize(normalize(embedding) @ emap), shape (1, 512)."""
+    e = l2_normalize(embedding).astype(np.float64)
+    latent = e @ np.asarray(emap, np.float64)
+    return l2_normalize(latent).reshape(1, -1)
+
+
+# --- one swapper model -------------------------------------------------------------------
+
+
+class FaceSwapModel:
+    """One neural swapper: source vector from an embedding, and crop-to-crop inference."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        path: Path,
+        session: InferenceSession,
+        *,
+        converter: InferenceSession | None = None,
+    ) -> None:
+        self.spec = spec
+        self.session = session
+        self.size = spec.crop_size
+        self.template = get_template(spec.template)
+        self.source_kind = str(spec.extra.get("source", ""))
+        self.out_mean = float(spec.extra.get("output_mean", 0.0))
+        self.out_std = float(spec.extra.get("output_std", 255.0))
+        names = [t.name for t in spec.inputs]
+        if "target" not in names or "source" not in names:
+            raise ModelError(f"swapper {spec.name!r} manifest must declare 'target' and 'source' inputs")
+        self.emap: np.ndarray | None = None
+        if self.source_kind == "emap":
+            self.emap = read_last_initializer(path)
+            if self.emap.shape != (512, 512):
+                raise ModelError(
+                    f"{path.name}: last initializer has shape {self.emap.shape}, expected the 512x512 emap",
+                    fix="the file is not an inswapper model; delete it and fetch it again",
+                )
+        elif self.source_kind == "converter":
+            if converter is None:
+                raise ModelError(f"swapper {spec.name!r} needs its embedding converter session")
+        elif self.source_kind != "normed":
+            raise ModelError(f"swapper {spec.name!r} has unknown extra.source {self.source_kind!r}")
+        self.converter = converter
+
+    @classmethod
+    def from_models_dir(
+        cls,
+        name: str,
+        models_dir: str | os.PathLike[str] | None = None,
+        *,
+        specs: Mapping[str, ModelSpec] | None = None,
+        prefer: str | Sequence[str] | None = None,
+        options: SessionOptions | None = None,
+        trust_unverified: bool = False,
+    ) -> FaceSwapModel:
+        kw: dict[str, Any] = {
+            "specs": specs,
+            "prefer": prefer,
+            "options": options,
+            "trust_unverified": trust_unverified,
+        }
+        spec, path, session = open_model(name, models_dir, **kw)
+        converter = None
+        if spec.extra.get("source") == "converter":
+            _cspec, _cpath, converter = open_model(str(spec.extra["converter"]), models_dir, **kw)
+        return cls(spec, path, session, converter=converter)
+
+    def source_vector(self, raw_embedding: np.ndarray) -> np.ndarray:
+        """The (1, 512) float32 ``source`` input for an identity's raw ArcFace embedding."""
+        if self.source_kind == "emap":
+            assert self.emap is not None
+            return inswapper_latent(raw_embedding, self.emap).astype(np.float32)
+        if self.source_kind == "normed":
+            return l2_normalize(raw_embedding).reshape(1, -1)
+        assert self.converter is not None
+        x = np.asarray(raw_embedding, np.float32).reshape(1, -1)
+        conv_in = self.converter.inputs[0].name
+        out = next(iter(self.converter.run({conv_in: x}).values()))
+        return l2_normalize(out).reshape(1, -1)
+
+    def swap_crop(self, crop: np.ndarray, source: np.ndarray) -> np.ndarray | None:
+        """Swapped BGR crop for an aligned target crop, or None if the model gave NaN/inf."""
+        x = crop_to_tensor(crop, self.spec.mean, self.spec.std, self.spec.color)
+        out = next(iter(self.session.run({"target": x, "source": source}).values()))
+        out = np.asarray(out, np.float32)
+        if not np.all(np.isfinite(out)):
+            return None
+        return tensor_to_crop(out, self.out_mean, self.out_std, self.spec.color)
+
+
+# --- the processor -------------------------------------------------------------------------
+
+
+class NeuralSwapper:
+    """Processor ``swap``: puts the source identity on the selected faces of each frame.
+
+    The source embedding is computed once, here, from ``source_image`` and its keypoints.
+    ``masker`` (optional) maps (aligned crop, crop keypoints) to a float mask in [0, 1] that
+    narrows the feathered box mask - see ``realtime.swap.neural_masks.FaceMasker``.
+    """
+
+    name = "swap"
+
+    def __init__(
+        self,
+        model: FaceSwapModel,
+        recognizer: ArcFaceRecognizer,
+        source_image: np.ndarray,
+        source_kps: np.ndarray,
+        *,
+        face_select: str = "many",
+        reference_embedding: np.ndarray | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
+        mask_blur: float = 0.3,
+        masker: Any = None,
+        color_match: bool = False,
+    ) -> None:
+        self.model = model
+        self.recognizer = recognizer
+        raw, normed = recognizer.embed(source_image, source_kps)
+        self.source_embedding = normed
+        self.source = model.source_vector(raw)
+        self.face_select = face_select
+        self.reference_embedding = reference_embedding
+        self.threshold = threshold
+        self.mask = box_mask(model.size, mask_blur)
+        self.masker = masker
+        self.color_match = color_match
+        self.nan_faces = 0
+        select_faces([], face_select, reference_embedding)  # validate the mode now, not mid-stream
+        if face_select == "reference" and reference_embedding is None:
+            raise ConfigError("--face-select reference needs a reference face", fix="pass --reference PHOTO")
+
+    def __call__(self, frame: Frame) -> Frame:
+        if not frame.faces:
+            return frame
+        faces = frame.faces
+        if self.face_select == "reference":
+            faces = self.recognizer.embed_faces(frame.image, faces)
+        chosen = select_faces(faces, self.face_select, self.reference_embedding, self.threshold)
+        image = frame.image
+        for face in chosen:
+            image = self.swap_face(image, face)
+        out = frame.with_faces(faces) if faces is not frame.faces else frame
+        return out.with_image(image) if chosen else out
+
+    def swap_face(self, image: np.ndarray, face: Face) -> np.ndarray:
+        """``image`` with one face swapped (a new array; the input is not modified)."""
+        crop, m = warp_face(image, face.kps, self.model.template, self.model.size)
+        swapped = self.model.swap_crop(crop, self.source)
+        if swapped is None:
+            self.nan_faces += 1
+            log.debug("swapper produced NaN/inf for a face (%d so far); left unswapped", self.nan_faces)
+            return image
+        mask = self.mask
+        if self.masker is not None:
+            mask = np.minimum(mask, self.masker(crop, transform_points(face.kps, m)))
+        if self.color_match:
+            from realtime.swap.neural_masks import color_transfer_lab
+
+            swapped = color_transfer_lab(swapped, crop, mask)
+        return paste_back(image, swapped, m, mask)
