@@ -1,0 +1,176 @@
+"""A local preview window (OpenCV ``imshow``) with a heads-up display and hotkeys.
+
+q or Esc stops the run, space toggles processing (to compare with the raw camera). The HUD
+is drawn on a copy by a pure function, so what the other sinks get is never touched and
+the drawing is testable without a display. The OpenCV build here uses Qt, which aborts the
+whole process when no display is reachable, so the display is checked before any GUI call.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import platform
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from realtime.errors import SinkError
+from realtime.frame import Frame
+from realtime.sinks.base import SinkContext
+
+log = logging.getLogger(__name__)
+
+NO_DISPLAY_FIX = "use --sink mjpeg and open http://127.0.0.1:8080/ in a browser"
+KEY_ESC = 27
+
+
+class Gui(Protocol):
+    """The ``cv2`` HighGUI calls this sink makes (a fake stands in for it in tests)."""
+
+    def namedWindow(self, winname: str, flags: int = ...) -> None: ...
+
+    def imshow(self, winname: str, mat: np.ndarray) -> None: ...
+
+    def waitKey(self, delay: int = ...) -> int: ...
+
+    def getWindowProperty(self, winname: str, prop_id: int) -> float: ...
+
+    def destroyWindow(self, winname: str) -> None: ...
+
+
+def display_problem(env: Mapping[str, str] | None = None, system: str | None = None) -> str | None:
+    """Why no window can be shown here, or ``None`` when a display looks reachable.
+
+    Only Linux/BSD need a check: Windows and macOS always have a desktop session when run
+    interactively, and OpenCV reports their failures as ``cv2.error``.
+    """
+    env = os.environ if env is None else env
+    system = system or platform.system()
+    if system in ("Windows", "Darwin"):
+        return None
+    display = env.get("DISPLAY", "")
+    wayland = env.get("WAYLAND_DISPLAY", "")
+    if not display and not wayland:
+        return "no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+    if display and not wayland and display.startswith(":"):
+        # A local X display :N is a socket; a stale DISPLAY would make Qt abort the process.
+        number = display[1:].split(".", 1)[0]
+        if number.isdigit() and not Path(f"/tmp/.X11-unix/X{number}").exists():
+            return f"X display {display} is not running"
+    return None
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.1f}"
+    return str(value)
+
+
+def hud_lines(status: Mapping[str, Any]) -> list[str]:
+    """The HUD text for a pipeline status snapshot; keys it does not know are left out."""
+    lines: list[str] = []
+    fps = status.get("fps_out", status.get("fps"))
+    if isinstance(fps, (int, float)):
+        lines.append(f"{_fmt(float(fps))} fps")
+    latency = status.get("latency_ms")
+    p50 = latency.get("p50") if isinstance(latency, Mapping) else status.get("latency_p50_ms")
+    if isinstance(p50, (int, float)) and not math.isnan(float(p50)):
+        lines.append(f"latency p50 {float(p50):.0f} ms")
+    provider = status.get("provider")
+    if provider:
+        lines.append(f"provider {provider}")
+    dropped = status.get("dropped")
+    if isinstance(dropped, int):
+        lines.append(f"drops {dropped}")
+    processing = status.get("processing")
+    if processing is False:
+        lines.append("processing OFF (space)")
+    return lines
+
+
+def draw_hud(image: np.ndarray, status: Mapping[str, Any]) -> np.ndarray:
+    """A copy of ``image`` with the status drawn top-left on a dimmed panel."""
+    out = image.copy()
+    lines = hud_lines(status)
+    if not lines:
+        return out
+    h, w = out.shape[:2]
+    scale = max(0.4, min(1.0, h / 720.0 * 0.7))
+    thickness = 1 if scale < 0.7 else 2
+    sizes = [cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)[0] for t in lines]
+    line_h = max(s[1] for s in sizes) + int(10 * scale) + 2
+    pad = int(8 * scale) + 2
+    x1 = min(w, max(s[0] for s in sizes) + 2 * pad)
+    y1 = min(h, line_h * len(lines) + pad)
+    panel = out[0:y1, 0:x1]
+    panel[...] = (panel.astype(np.uint16) * 2 // 5).astype(np.uint8)  # dim to 40%
+    for i, text in enumerate(lines):
+        y = pad + line_h * i + sizes[i][1]
+        cv2.putText(
+            out, text, (pad, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA
+        )
+    return out
+
+
+class WindowSink:
+    """Shows frames in a window; keys: q/Esc stop, space toggles processing."""
+
+    name = "window"
+    steady = False
+    retry = False
+
+    def __init__(self, title: str = "realtime", *, gui: Gui | None = None, hud: bool = True) -> None:
+        self.title = title
+        self.hud = hud
+        self._gui: Any = gui
+        self._ctx: SinkContext | None = None
+
+    def open(self, ctx: SinkContext) -> None:
+        if self._ctx is not None:
+            return
+        gui = self._gui
+        if gui is None:
+            problem = display_problem()
+            if problem:
+                raise SinkError(f"cannot open a preview window: {problem}", fix=NO_DISPLAY_FIX)
+            gui = cv2
+        try:
+            gui.namedWindow(self.title, cv2.WINDOW_NORMAL)
+        except cv2.error as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "OpenCV GUI error"
+            raise SinkError(f"cannot open a preview window ({reason})", fix=NO_DISPLAY_FIX) from exc
+        self._gui = gui
+        self._ctx = ctx
+
+    def write(self, frame: Frame) -> None:
+        ctx, gui = self._ctx, self._gui
+        if ctx is None:
+            raise SinkError("preview window written before open()", fix="call open(ctx) first")
+        image = draw_hud(frame.image, ctx.status()) if self.hud else frame.image
+        try:
+            gui.imshow(self.title, image)
+            key = gui.waitKey(1)
+            visible = gui.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE)
+        except cv2.error as exc:
+            raise SinkError(f"preview window failed: {exc}", fix=NO_DISPLAY_FIX) from exc
+        key = key & 0xFF if key >= 0 else -1  # -1: no key pressed
+        if key in (ord("q"), ord("Q"), KEY_ESC) or (visible is not None and visible < 1):
+            log.info("preview window: stop requested")
+            ctx.request_stop()
+        elif key == ord(" "):
+            ctx.toggle_processing()
+
+    def close(self) -> None:
+        ctx, self._ctx = self._ctx, None
+        if ctx is None:
+            return
+        try:
+            self._gui.destroyWindow(self.title)
+            self._gui.waitKey(1)  # lets HighGUI process the destroy event
+        except cv2.error as exc:
+            log.debug("closing preview window: %r", exc)
