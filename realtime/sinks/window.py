@@ -60,9 +60,21 @@ def display_problem(env: Mapping[str, str] | None = None, system: str | None = N
     if display and not wayland and display.startswith(":"):
         # A local X display :N is a socket; a stale DISPLAY would make Qt abort the process.
         number = display[1:].split(".", 1)[0]
-        if number.isdigit() and not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if number.isdigit() and not _x_socket_exists(number):
             return f"X display {display} is not running"
     return None
+
+
+def _x_socket_exists(number: str) -> bool:
+    """The X server's socket, as a file or (some setups only) in the abstract namespace."""
+    name = f"/tmp/.X11-unix/X{number}"
+    if Path(name).exists():
+        return True
+    try:
+        table = Path("/proc/net/unix").read_text(errors="replace")
+    except OSError:
+        return True  # cannot tell: let OpenCV try
+    return any(line.endswith(("@" + name, " " + name)) for line in table.splitlines())
 
 
 def _fmt(value: object) -> str:

@@ -146,15 +146,15 @@ class VideoSource:
                 raise InputError(f"video not found: {path}", fix="check the path passed to --input")
         if self._container is not None:
             return
-        self._open_container()
-        stream = self._container.streams.video[0]
+        container = self._open_container()
+        stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if rate and float(rate) > 0:
             self.fps = float(rate)
         self._frame_step = 1.0 / self.fps
-        self.has_audio = len(self._container.streams.audio) > 0
-        if self._container.duration:
-            self.duration = self._container.duration / av.time_base
+        self.has_audio = len(container.streams.audio) > 0
+        if container.duration:
+            self.duration = container.duration / av.time_base
         self._pending = self._next_frame()
         if self._pending is None:
             self.close()
@@ -172,7 +172,7 @@ class VideoSource:
             ", with audio" if self.has_audio else "",
         )
 
-    def _open_container(self) -> None:
+    def _open_container(self) -> Any:
         options = {"rtsp_transport": "tcp"} if self.target.lower().startswith("rtsp") else {}
         try:
             container = av.open(
@@ -192,6 +192,7 @@ class VideoSource:
         self._container = container
         self._frames = container.decode(stream)
         self._in_pass = 0
+        return container
 
     def close(self) -> None:
         container, self._container = self._container, None
