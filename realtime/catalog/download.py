@@ -14,6 +14,7 @@ import errno
 import http.client
 import logging
 import os
+import socket
 import sys
 import time
 import urllib.error
@@ -152,6 +153,8 @@ def _download_once(
         raise _NextUrl(f"HTTP {exc.code} {exc.reason} from {url}") from exc
     except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, socket.gaierror):  # no DNS: offline, retrying will not help
+            raise _NextUrl(f"{url}: cannot resolve the host ({reason})") from exc
         raise _Retry(f"{type(exc).__name__}: {reason}") from exc
     with resp:
         status = resp.status

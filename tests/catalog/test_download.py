@@ -216,3 +216,16 @@ def test_pickled_checkpoints_are_refused(tmp_path: Path) -> None:
         fetch(spec, tmp_path, progress=False)
     with pytest.raises(ModelError, match="only ONNX"):
         store.verify(spec, tmp_path)
+
+
+def test_unresolvable_host_is_not_retried(tmp_path: Path, monkeypatch) -> None:
+    import socket
+
+    def no_dns(*a, **k):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    slept: list[float] = []
+    with pytest.raises(DownloadError, match="cannot resolve"):
+        fetch(spec_for(["https://models.invalid/demo.onnx"]), tmp_path, progress=False, sleep=slept.append)
+    assert slept == []  # offline is reported at once, not after minutes of backoff
