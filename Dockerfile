@@ -1,0 +1,151 @@
+# syntax=docker/dockerfile:1.4
+# realtime container images: two variants from one base and one set of dependency layers.
+#
+#   docker build -t realtime:cpu .                    # plain ONNX Runtime (the default target)
+#   docker build -t realtime:cuda --target cuda .     # onnxruntime-gpu + CUDA/cuDNN/TensorRT wheels
+#
+# BASE needs nothing but python3 with the venv module, so a base built from Debian packages
+# (tools/container_smoke.sh makes one with debootstrap) works as well as the official image.
+# Behind a TLS-intercepting proxy, mount the proxy's CA bundle into the build and name it
+# with PIP_CERT; it is used by pip in the builder stages only and never reaches an image.
+# docs/containers.md explains every run flag.
+
+ARG BASE=python:3.11-slim-bookworm
+
+# ---------------------------------------------------------------------------------------------
+# builder: an empty venv and the dependency list read from pyproject.toml, so the dependency
+# layers below are rebuilt only when pyproject.toml changes, never for a change to realtime/.
+# ---------------------------------------------------------------------------------------------
+FROM ${BASE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore
+RUN python3 -m venv /opt/realtime
+WORKDIR /src
+COPY pyproject.toml ./
+# requirements.py EXTRA... prints the project's dependencies plus those extras, one a line,
+# with opencv-python swapped for opencv-python-headless: a container has no display, and the
+# GUI build would drag in X11/Qt libraries for nothing.
+RUN printf '%s\n' \
+      'import importlib, re, sys' \
+      'toml = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "pip._vendor.tomli")' \
+      'project = toml.load(open("/src/pyproject.toml", "rb"))["project"]' \
+      'reqs = list(project["dependencies"])' \
+      'for extra in sys.argv[1:]:' \
+      '    reqs += project["optional-dependencies"][extra]' \
+      'for req in reqs:' \
+      '    if re.match(r"realtime\b", req):' \
+      '        sys.exit(f"requirements.py: self-referencing extra {req!r} is not supported")' \
+      '    print(re.sub(r"^opencv-python(?![-\w])", "opencv-python-headless", req))' \
+      > /usr/local/bin/requirements.py
+# slim-venv.sh drops what only installing needs (pip, setuptools) and the packages' own test
+# suites (numba's and numpy's are 30+ MB) from the venv that the final image copies; the app
+# itself is installed there with this builder's pip (see the final stages).
+RUN printf '%s\n' \
+      '#!/bin/sh' \
+      'set -eu' \
+      '/opt/realtime/bin/pip uninstall -q -y pip setuptools' \
+      'find /opt/realtime/lib -depth -type d -name tests -path "*/site-packages/*" -exec rm -rf {} +' \
+      > /usr/local/bin/slim-venv.sh \
+ && chmod +x /usr/local/bin/slim-venv.sh
+
+# ---------------------------------------------------------------------------------------------
+# deps-cpu / deps-cuda: the third-party packages of each variant, in the venv.
+# ---------------------------------------------------------------------------------------------
+FROM builder AS deps-cpu
+ARG PIP_CERT=
+RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    /opt/realtime/bin/python /usr/local/bin/requirements.py cpu > /tmp/requirements.txt \
+ && /opt/realtime/bin/pip install ${PIP_CERT:+--cert "$PIP_CERT"} -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt && slim-venv.sh
+
+FROM builder AS deps-cuda
+ARG PIP_CERT=
+# TensorRT's libraries are published on NVIDIA's package index (the packages on PyPI are
+# stubs that fetch from it); set TENSORRT=0 to build the CUDA variant without TensorRT.
+ARG TENSORRT=1
+ARG NVIDIA_INDEX=https://pypi.nvidia.com
+# onnxruntime-gpu[cuda,cudnn] pulls NVIDIA's CUDA runtime and cuDNN wheels that match the
+# ONNX Runtime build; onnxruntime.preload_dlls() finds them at run time.
+RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    extras="gpu" && if [ "$TENSORRT" = 1 ]; then extras="gpu tensorrt"; fi \
+ && /opt/realtime/bin/python /usr/local/bin/requirements.py $extras > /tmp/requirements.txt \
+ && echo 'onnxruntime-gpu[cuda,cudnn]' >> /tmp/requirements.txt \
+ && /opt/realtime/bin/pip install ${PIP_CERT:+--cert "$PIP_CERT"} \
+      $( [ "$TENSORRT" = 1 ] && echo --extra-index-url "$NVIDIA_INDEX" ) -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt && slim-venv.sh
+
+# ---------------------------------------------------------------------------------------------
+# app: the project itself as a wheel (package data, manifests and bundled models included).
+# ---------------------------------------------------------------------------------------------
+FROM builder AS app
+ARG PIP_CERT=
+COPY . /src
+RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    /opt/realtime/bin/pip wheel ${PIP_CERT:+--cert "$PIP_CERT"} --no-deps -w /wheels /src
+
+# ---------------------------------------------------------------------------------------------
+# runtime: what both variants share. No compiler, no pip cache, a non-root user, one volume.
+# ---------------------------------------------------------------------------------------------
+FROM ${BASE} AS runtime
+ARG VERSION=0.1.0
+ARG SOURCE=
+ARG REVISION=
+LABEL org.opencontainers.image.title="realtime" \
+      org.opencontainers.image.description="Live face swap from a webcam to a virtual camera" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# The user is written into /etc/passwd directly because a debootstrap minbase has no useradd.
+# It joins "video" (GID 44 on Debian) so a camera passed in with --device is readable; hosts
+# whose video group has another GID add it with --group-add (docs/containers.md).
+RUN echo 'realtime:x:10001:10001:realtime:/home/realtime:/usr/sbin/nologin' >> /etc/passwd \
+ && echo 'realtime:x:10001:' >> /etc/group \
+ && if grep -q '^video:' /etc/group; then sed -i '/^video:/ s/$/,realtime/; s/:,realtime$/:realtime/' /etc/group; \
+    else echo 'video:x:44:realtime' >> /etc/group; fi \
+ && mkdir -p /home/realtime /cache/models /cache/engines /cache/numba \
+ && chown -R 10001:10001 /home/realtime /cache
+# One volume holds every cache: downloaded models, TensorRT engines, numba's compiled kernels.
+ENV PATH=/opt/realtime/bin:$PATH \
+    HOME=/home/realtime \
+    PYTHONUNBUFFERED=1 \
+    REALTIME_CACHE_DIR=/cache \
+    REALTIME_MODELS_DIR=/cache/models \
+    REALTIME_ENGINES_DIR=/cache/engines \
+    NUMBA_CACHE_DIR=/cache/numba \
+    XDG_CACHE_HOME=/cache
+VOLUME ["/cache"]
+WORKDIR /home/realtime
+ENTRYPOINT ["realtime"]
+CMD ["--help"]
+
+# ---------------------------------------------------------------------------------------------
+# cuda: onnxruntime-gpu with CUDA, cuDNN and TensorRT from NVIDIA's pip wheels. Needs the
+# host's NVIDIA driver passed in (docker run --gpus all); no NVIDIA base image.
+# ---------------------------------------------------------------------------------------------
+FROM runtime AS cuda
+ENV REALTIME_IMAGE_VARIANT=cuda \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility,video
+LABEL realtime.variant="cuda"
+COPY --from=deps-cuda /opt/realtime /opt/realtime
+# The NVIDIA library folders go into the loader's search path as well, so TensorRT's
+# libnvinfer is found by ONNX Runtime's TensorRT provider without importing tensorrt first.
+RUN /opt/realtime/bin/python -c "import glob, sysconfig; sp = sysconfig.get_paths()['purelib']; print('\n'.join(sorted(glob.glob(sp + '/nvidia/*/lib') + glob.glob(sp + '/nvidia/cu*/lib') + glob.glob(sp + '/tensorrt_libs') + glob.glob(sp + '/tensorrt_*_libs'))))" \
+      > /etc/ld.so.conf.d/realtime-nvidia.conf \
+ && ldconfig
+RUN --mount=type=bind,from=app,source=/wheels,target=/wheels \
+    --mount=type=bind,from=builder,source=/opt/realtime,target=/opt/pip \
+    /opt/pip/bin/python -m pip --python /opt/realtime/bin/python install --no-deps --no-cache-dir /wheels/*.whl
+USER 10001:10001
+
+# ---------------------------------------------------------------------------------------------
+# cpu (the default target, so it is last): the project on plain ONNX Runtime.
+# ---------------------------------------------------------------------------------------------
+FROM runtime AS cpu
+ENV REALTIME_IMAGE_VARIANT=cpu
+LABEL realtime.variant="cpu"
+COPY --from=deps-cpu /opt/realtime /opt/realtime
+RUN --mount=type=bind,from=app,source=/wheels,target=/wheels \
+    --mount=type=bind,from=builder,source=/opt/realtime,target=/opt/pip \
+    /opt/pip/bin/python -m pip --python /opt/realtime/bin/python install --no-deps --no-cache-dir /wheels/*.whl
+USER 10001:10001
