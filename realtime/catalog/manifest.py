@@ -122,6 +122,7 @@ def _check_file_fields(data: dict[str, Any], where: str) -> None:
 def load_manifests(folder: Path | None = None) -> dict[str, ModelSpec]:
     """Every model of every ``*.toml`` in ``folder`` (default: the shipped manifests), by name."""
     specs: dict[str, ModelSpec] = {}
+    files: list[Any]
     if folder is None:
         files = sorted(
             (p for p in resources.files("realtime._manifests").iterdir() if p.name.endswith(".toml")),

@@ -86,7 +86,7 @@ def box_mask(
     """
     amount = int(size * 0.5 * blur)
     edge = max(amount // 2, 1)
-    mask = np.ones((size, size), np.float32)
+    mask: np.ndarray = np.ones((size, size), np.float32)
     top, right, bottom, left = (int(size * p / 100) for p in padding)
     mask[: max(edge, top), :] = 0
     mask[size - max(edge, bottom) :, :] = 0

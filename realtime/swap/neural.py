@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from realtime.catalog import open_model
-from realtime.catalog.manifest import ModelSpec
+from realtime.catalog.manifest import ModelSpec, load_manifests
 from realtime.errors import ConfigError, ModelError
 from realtime.faces.align import (
     box_mask,
@@ -306,6 +306,39 @@ class NeuralSwapper:
         select_faces([], face_select, reference_embedding)  # validate the mode now, not mid-stream
         if face_select == "reference" and reference_embedding is None:
             raise ConfigError("--face-select reference needs a reference face", fix="pass --reference PHOTO")
+
+    @classmethod
+    def from_models_dir(
+        cls,
+        swapper: str,
+        source_image: np.ndarray,
+        source_kps: np.ndarray,
+        models_dir: str | os.PathLike[str] | None = None,
+        *,
+        specs: Mapping[str, ModelSpec] | None = None,
+        prefer: str | Sequence[str] | None = None,
+        options: SessionOptions | None = None,
+        trust_unverified: bool = False,
+        **kwargs: Any,
+    ) -> NeuralSwapper:
+        """Open the swapper and the recognizer it requires from the cache, then build the processor.
+
+        ``kwargs`` go to ``__init__`` (face_select, reference_embedding, threshold, mask_blur,
+        masker, color_match). A missing file raises ``ModelError`` with the fetch command.
+        """
+        specs = load_manifests() if specs is None else specs
+        kw: dict[str, Any] = {
+            "specs": specs,
+            "prefer": prefer,
+            "options": options,
+            "trust_unverified": trust_unverified,
+        }
+        model = FaceSwapModel.from_models_dir(swapper, models_dir, **kw)
+        rec_names = [n for n in model.spec.requires if specs[n].kind == "recognizer"]
+        if not rec_names:
+            raise ModelError(f"swapper {swapper!r} declares no recognizer in `requires`")
+        recognizer = ArcFaceRecognizer.from_models_dir(models_dir, rec_names[0], **kw)
+        return cls(model, recognizer, source_image, source_kps, **kwargs)
 
     def __call__(self, frame: Frame) -> Frame:
         if not frame.faces:

@@ -69,9 +69,8 @@ class OcclusionMasker:
             cv2.resize(crop, (s, s)), self.spec.mean, self.spec.std, self.spec.color, self.layout
         )
         out = next(iter(self.session.run({self.spec.inputs[0].name: x}).values()))
-        m = np.asarray(out, np.float32).reshape(s, s)
-        m = cv2.resize(np.clip(m, 0, 1), (crop.shape[1], crop.shape[0]))
-        return soften(m)
+        small = np.clip(np.asarray(out, np.float32).reshape(s, s), 0, 1)
+        return soften(cv2.resize(small, (crop.shape[1], crop.shape[0])))
 
 
 class RegionMasker:
@@ -131,8 +130,8 @@ def mouth_keep_mask(size: int, crop_kps: np.ndarray, scale: float = 1.4) -> np.n
     c = (round(float(centre[0])), round(float(centre[1])))
     axes = (max(int(width / 2), 1), max(int(width / 4), 1))
     cv2.ellipse(hole, c, axes, angle, 0, 360, 1.0, -1)
-    hole = cv2.GaussianBlur(hole, (0, 0), max(width * 0.08, 1.0))
-    return np.clip(1.0 - hole, 0.0, 1.0)
+    soft = cv2.GaussianBlur(hole, (0, 0), max(width * 0.08, 1.0))
+    return np.clip(1.0 - soft, 0.0, 1.0).astype(np.float32)
 
 
 def combine_masks(*masks: np.ndarray | None) -> np.ndarray:

@@ -179,3 +179,28 @@ def test_box_mask_used_by_processor_matches_model_size(synthetic, photo, photo_k
     rec = ArcFaceRecognizer.from_models_dir(folder, specs=specs)
     s = NeuralSwapper(model, rec, photo, photo_kps, mask_blur=0.2)
     assert s.mask.shape == (256, 256) and np.array_equal(s.mask, box_mask(256, 0.2))
+
+
+def test_from_models_dir_with_masks_and_colour(synthetic, photo, photo_kps) -> None:
+    from realtime.swap.neural_masks import FaceMasker
+
+    folder, specs = synthetic
+    plain = NeuralSwapper.from_models_dir("inswapper_128", photo, photo_kps, folder, specs=specs)
+    keep = NeuralSwapper.from_models_dir(
+        "inswapper_128", photo, photo_kps, folder, specs=specs, masker=FaceMasker(keep_mouth=True)
+    )
+    face = Face(np.array([175, 76, 265, 166], np.float32), 0.9, photo_kps)
+    a, b = plain.swap_face(photo, face), keep.swap_face(photo, face)
+    mouth = np.round((photo_kps[3] + photo_kps[4]) / 2 + [0, 2]).astype(int)
+    eye = np.round(photo_kps[0]).astype(int)
+    px = lambda img, p: img[p[1], p[0]].astype(int)  # noqa: E731
+    assert np.abs(px(b, mouth) - px(photo, mouth)).max() <= 3  # the target's mouth is kept
+    assert np.abs(px(a, mouth) - px(photo, mouth)).max() > 10  # ... which the plain swap replaces
+    assert np.array_equal(px(a, eye), px(b, eye))  # elsewhere both swap alike
+    matched = NeuralSwapper.from_models_dir(
+        "inswapper_128", photo, photo_kps, folder, specs=specs, color_match=True
+    )
+    c = matched.swap_face(photo, face)
+    centre = (slice(110, 130), slice(215, 235))
+    # The swap brightened the face; colour matching pulls it back towards the target's tone.
+    assert abs(c[centre].mean() - photo[centre].mean()) < abs(a[centre].mean() - photo[centre].mean())
