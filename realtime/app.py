@@ -109,6 +109,7 @@ def make_sinks(settings: Settings, names: tuple[str, ...]) -> list[Sink]:
     from realtime.sinks import SINKS
 
     out = settings.output
+    live = mode_of(settings) == "live"
     sinks: list[Sink] = []
     for name in names:
         if name not in SINKS:
@@ -118,8 +119,11 @@ def make_sinks(settings: Settings, names: tuple[str, ...]) -> list[Sink]:
             sinks.append(cls(backend=out.vcam_backend, device=out.vcam_device))
         elif name == "file":
             assert out.output is not None
+            # A live recording shares two cores with the swap: encode fast, with no look-ahead.
+            preset = out.preset or ("ultrafast" if live else "veryfast")
+            tune = "zerolatency" if live and out.codec in ("libx264", "libx265") else None
             sinks.append(
-                cls(out.output, codec=out.codec, crf=out.crf, preset=out.preset, overwrite=out.force)
+                cls(out.output, codec=out.codec, crf=out.crf, preset=preset, tune=tune, overwrite=out.force)
             )
         elif name == "mjpeg":
             sinks.append(cls(host=out.mjpeg_host, port=out.mjpeg_port, token=out.mjpeg_token))
@@ -160,9 +164,7 @@ def make_processors(settings: Settings) -> tuple[list[Processor], dict[str, Any]
     analyzer = FaceAnalyzer(analysis, provider=settings.provider)
     processors.append(analyzer)
     if want_swap:
-        from realtime.swap import make_swapper
-
-        swapper, why = make_swapper(swapper_name, [Path(f) for f in faces], settings)
+        swapper, why = make_swapper(swapper_name, [Path(f) for f in faces], settings, analyzer)
         info["swapper"] = swapper.name if hasattr(swapper, "name") else swapper_name
         info["swapper_reason"] = why
         log.info("swapper: %s (%s)", info["swapper"], why)
@@ -172,6 +174,43 @@ def make_processors(settings: Settings) -> tuple[list[Processor], dict[str, Any]
 
         processors.append(LandmarkOverlay())
     return processors, info
+
+
+def _section(cls: type, values: dict[str, Any], section: str) -> Any:
+    """A settings dataclass of a processor from a ``[section]`` table, naming unknown keys."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(
+            f"[{section}]: unknown key(s) {', '.join(sorted(unknown))}",
+            fix=f"known keys: {', '.join(sorted(known))}",
+        )
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"[{section}]: {exc}") from exc
+
+
+def make_swapper(
+    name: str, face_paths: list[Path], settings: Settings, analyzer: Any
+) -> tuple[Processor, str]:
+    """The swap processor the settings ask for, with the reason it was chosen."""
+    from realtime.inference.session import available_backends
+    from realtime.swap.choose import choose_swapper
+
+    usable = [n for n, why in available_backends().items() if why is None]
+    chosen, why = choose_swapper(name, settings.models_dir, usable)
+    if chosen == "mesh":
+        from realtime.swap.mesh import MeshSettings, MeshSwapper
+        from realtime.swap.source import prepare_source
+
+        source = prepare_source(face_paths, settings.face_index, analyzer=analyzer)
+        return MeshSwapper(source, _section(MeshSettings, dict(settings.swap), "swap")), why
+    from realtime.swap.build import build_neural_swapper
+
+    return build_neural_swapper(chosen, face_paths, settings, analyzer), why
 
 
 def build_pipeline(settings: Settings) -> Pipeline:

@@ -51,7 +51,7 @@ class OutputSettings:
     mjpeg_token: str | None = None
     codec: str = "libx264"
     crf: int = 20
-    preset: str = "veryfast"
+    preset: str | None = None  # None: ultrafast for live recordings, veryfast for file jobs
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ class Settings:
     face_index: int | None = None
     swapper: str = "auto"
     provider: str | None = None
+    models_dir: str | None = None
     draw_landmarks: bool = False
     duration: float | None = None
     log_level: str = "info"

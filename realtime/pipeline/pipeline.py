@@ -502,6 +502,7 @@ class Pipeline:
             width=w,
             height=h,
             fps=self._fps,
+            live=self.live,
             request_stop=self.stop,
             toggle_processing=self.toggle_processing,
             status=self.status,

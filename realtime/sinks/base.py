@@ -24,6 +24,7 @@ class SinkContext:
     width: int
     height: int
     fps: float
+    live: bool = True
     request_stop: Callable[[], None] = _noop
     toggle_processing: Callable[[], None] = _noop
     status: Callable[[], Mapping[str, object]] = field(default=_no_status)

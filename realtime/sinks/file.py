@@ -14,7 +14,10 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import queue
 import struct
+import threading
+import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -94,16 +97,19 @@ class FileSink:
         crf: int = 20,
         preset: str = "veryfast",
         fps: float | None = None,
+        tune: str | None = None,
         *,
         overwrite: bool = False,
         fragmented: bool = True,
         opener: Callable[..., Any] = av.open,
+        queue_size: int = 8,
     ) -> None:
         self.path = Path(path)
         self.temp_path = self.path.with_name(self.path.name + ".partial")
         self.codec = codec
         self.crf = int(crf)
         self.preset = preset
+        self.tune = tune
         self.fps = fps
         self.overwrite = overwrite
         self.fragmented = fragmented
@@ -117,6 +123,11 @@ class FileSink:
         self._prev: tuple[float, float] | None = None  # (pts, captured_at) of the last frame
         self._error: SinkError | None = None
         self.frames_written = 0
+        self.frames_dropped = 0
+        self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=queue_size)
+        self._encoder: threading.Thread | None = None
+        self._live = True
+        self._reported = False
 
     # -- open -----------------------------------------------------------------------------
     def open(self, ctx: SinkContext) -> None:
@@ -149,6 +160,8 @@ class FileSink:
             codec_options = {"g": str(max(1, round(2 * float(rate))))}
             if self.codec in _X26X:
                 codec_options.update(crf=str(self.crf), preset=self.preset)
+                if self.tune:
+                    codec_options["tune"] = self.tune
             stream = container.add_stream(self.codec, rate=rate, options=codec_options)
             w, h = ctx.width, ctx.height
             self._pad = (w % 2, h % 2)
@@ -166,6 +179,10 @@ class FileSink:
         self._format = fmt
         self._tick, self._prev, self._error = -1, None, None
         self.frames_written = 0
+        self.frames_dropped = 0
+        self._live = ctx.live
+        self._encoder = threading.Thread(target=self._encode_loop, name="realtime-encoder", daemon=True)
+        self._encoder.start()
         log.info("recording to %s (%s, %dx%d)", self.path, self.codec, stream.width, stream.height)
 
     # -- write ----------------------------------------------------------------------------
@@ -190,11 +207,61 @@ class FileSink:
         return np.ascontiguousarray(image)
 
     def write(self, frame: Frame) -> None:
+        """Queue the frame for the encoder thread, so encoding never holds up the output
+        thread (and the virtual camera beside it). A file job waits for room; a live
+        recording that cannot keep up skips frames, counted and logged once."""
         if self._error is not None:
+            self._reported = True
             raise self._error
+        if self._container is None or self._encoder is None:
+            raise SinkError(f"recording {self.path} written before open()", fix="call open(ctx) first")
+        item = frame.with_image(frame.image.copy())  # the pipeline reuses its buffers
+        if not self._live:
+            while self._encoder.is_alive():
+                try:
+                    self._queue.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+            if self._error is not None:
+                self._reported = True
+                raise self._error
+            return
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.frames_dropped += 1
+            if self.frames_dropped == 1:
+                log.warning(
+                    "the encoder cannot keep up with the live stream; %s skips frames "
+                    "(a faster --preset such as ultrafast helps)",
+                    self.path,
+                )
+
+    def _encode_loop(self) -> None:
+        while True:
+            frame = self._queue.get()
+            try:
+                if frame is None or self._error is not None:
+                    return
+                self._encode(frame)
+            except SinkError:
+                return
+            finally:
+                self._queue.task_done()
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait until every queued frame is encoded (or the encoder stopped)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and self._encoder is not None and self._encoder.is_alive():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
+
+    def _encode(self, frame: Frame) -> None:
         container, stream = self._container, self._stream
         if container is None:
-            raise SinkError(f"recording {self.path} written before open()", fix="call open(ctx) first")
+            return
         tick = self._next_tick(frame)
         vf = av.VideoFrame.from_ndarray(self._prepare(frame.image), format="bgr24")
         vf.pts = tick
@@ -226,7 +293,19 @@ class FileSink:
 
     # -- close ----------------------------------------------------------------------------
     def close(self) -> None:
+        encoder, self._encoder = self._encoder, None
+        if encoder is not None:
+            while encoder.is_alive():  # let the encoder finish what was queued
+                try:
+                    self._queue.put(None, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            encoder.join()
         if self._container is None:
+            if self._error is not None and not self._reported:
+                self._reported = True
+                raise self._error  # failed after the last write: still say so once
             return
         self._finalise(flush=True, failed=False)
         if self._error is not None:

@@ -42,4 +42,4 @@ def make_frame() -> Callable[..., Frame]:
 
 @pytest.fixture
 def ctx() -> SinkContext:
-    return SinkContext(width=64, height=48, fps=30.0)
+    return SinkContext(width=64, height=48, fps=30.0, live=False)

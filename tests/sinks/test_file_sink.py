@@ -39,10 +39,11 @@ def test_records_a_playable_h264_mp4_with_frame_timestamps(tmp_path: Path, make_
     out = tmp_path / "out.mp4"
     sink = FileSink(out)
     assert isinstance(sink, Sink) and sink.steady is False
-    ctx = SinkContext(width=65, height=49, fps=30.0)  # odd: yuv420p needs even, padded
+    ctx = SinkContext(width=65, height=49, fps=30.0, live=False)  # odd: yuv420p needs even, padded
     sink.open(ctx)
     for i in range(30):
         sink.write(make_frame(i, width=65, height=49))
+    sink.drain()
     assert sink.temp_path.exists() and not out.exists()  # in place only once finished
     sink.close()
     sink.close()  # idempotent
@@ -190,7 +191,7 @@ def test_real_write_error_keeps_the_complete_fragments(tmp_path: Path) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
         sink = FileSink({str(out)!r})
-        sink.open(SinkContext(width=64, height=48, fps=30.0))
+        sink.open(SinkContext(width=64, height=48, fps=30.0, live=False))
         rng = np.random.default_rng(0)
         try:
             for i in range(300):  # ~1.8 kB a frame, ~0.5 MB in all
