@@ -359,10 +359,12 @@ class EngineCache:
         """
         path = self.path_for(key, label)
         cached = self.read(key, label)
+        rejected: bytes | None = None
         if cached is not None:
             engine = self._try_load(load, cached, path)
             if engine is not None:
                 return engine
+            rejected = cached
         ticker = BuildTicker(progress, label or path.stem)
         waited = [False]
 
@@ -375,7 +377,7 @@ class EngineCache:
         with file_lock(self._lock_path(path), on_wait=on_wait):
             # Another process may have built it while this one waited for the lock.
             cached = self.read(key, label)
-            if cached is not None:
+            if cached is not None and cached != rejected:
                 engine = self._try_load(load, cached, path)
                 if engine is not None:
                     ticker.emit("done")
