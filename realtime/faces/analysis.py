@@ -41,8 +41,8 @@ class AnalysisSettings:
     detect_every: int = 10
     presence_threshold: float = 0.5
     max_faces: int = 4
-    min_cutoff: float = 1.0
-    beta: float = 5.0
+    min_cutoff: float = 0.3
+    beta: float = 30.0
     threads: int = 1
     nms_threshold: float = 0.3
     iou_match: float = 0.3
@@ -65,7 +65,7 @@ class AnalysisSettings:
         if self.min_cutoff <= 0 or self.beta < 0:
             raise ConfigError(
                 f"faces.min_cutoff must be > 0 and beta >= 0, got {self.min_cutoff}, {self.beta}",
-                fix="e.g. min_cutoff=1.0, beta=5.0",
+                fix="e.g. min_cutoff=0.3, beta=30",
             )
         if self.threads < 1:
             raise ConfigError(f"faces.threads must be >= 1, got {self.threads}", fix="e.g. 1")
@@ -134,7 +134,12 @@ class FaceAnalyzer:
         if self._full is None:
             s = self.settings
             self._full = FaceDetector(
-                "full", nms_threshold=s.nms_threshold, threads=s.threads, provider=self.provider
+                "full",
+                score_threshold=s.score_threshold,
+                nms_threshold=s.nms_threshold,
+                max_faces=s.max_faces,
+                threads=s.threads,
+                provider=self.provider,
             )
         return self._full
 

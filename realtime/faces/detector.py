@@ -23,6 +23,7 @@ import numpy as np
 
 from realtime.catalog.manifest import ModelSpec, bundled_model
 from realtime.errors import ConfigError, ModelError
+from realtime.inference import litert as _litert  # noqa: F401  (registers the LiteRT backend)
 from realtime.inference.session import InferenceSession, SessionOptions, open_session
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,35 @@ def weighted_nms(
         out.append((box.astype(np.float32), kps.astype(np.float32), float(scores[i])))
         alive &= ~members
     return out
+
+
+def decode_raw(
+    regressors: np.ndarray,
+    logits: np.ndarray,
+    anchors: np.ndarray,
+    *,
+    box_scale: float,
+    num_keypoints: int = 6,
+    score_clip: float = 100.0,
+    score_threshold: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BlazeFace outputs -> boxes (N, 4) x1 y1 x2 y2, keypoints (N, K, 2) in [0, 1] input
+    units and sigmoid scores, for the anchors scoring at least ``score_threshold``.
+
+    Each regressor row is (dx, dy, w, h, kx0, ky0, ...) in input pixels relative to its
+    anchor centre (anchor size is fixed at 1, so ``box_scale`` is the input size).
+    """
+    raw = regressors.reshape(len(anchors), -1)
+    logit = np.clip(logits.reshape(-1).astype(np.float64), -score_clip, score_clip)
+    scores = 1.0 / (1.0 + np.exp(-logit))
+    keep = scores >= score_threshold
+    raw, kept_anchors, scores = raw[keep], anchors[keep], scores[keep]
+    centre = raw[:, 0:2] / box_scale + kept_anchors
+    half = raw[:, 2:4] / box_scale / 2
+    boxes = np.concatenate([centre - half, centre + half], axis=1)
+    k = num_keypoints
+    kps = raw[:, 4 : 4 + 2 * k].reshape(-1, k, 2) / box_scale + kept_anchors[:, None, :]
+    return boxes.astype(np.float32), kps.astype(np.float32), scores.astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -193,18 +223,15 @@ class FaceDetector:
 
     def decode(self, regressors: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw outputs -> boxes (N, 4), keypoints (N, K, 2) in [0, 1] input units, scores."""
-        raw = regressors.reshape(len(self.anchors), -1)
-        logit = np.clip(logits.reshape(-1).astype(np.float64), -self.score_clip, self.score_clip)
-        scores = 1.0 / (1.0 + np.exp(-logit))
-        keep = scores >= self.score_threshold
-        raw, anchors = raw[keep], self.anchors[keep]
-        scores = scores[keep]
-        centre = raw[:, 0:2] / self.box_scale + anchors
-        half = raw[:, 2:4] / self.box_scale / 2
-        boxes = np.concatenate([centre - half, centre + half], axis=1)
-        k = self.num_keypoints
-        kps = raw[:, 4 : 4 + 2 * k].reshape(-1, k, 2) / self.box_scale + anchors[:, None, :]
-        return boxes.astype(np.float32), kps.astype(np.float32), scores.astype(np.float32)
+        return decode_raw(
+            regressors,
+            logits,
+            self.anchors,
+            box_scale=self.box_scale,
+            num_keypoints=self.num_keypoints,
+            score_clip=self.score_clip,
+            score_threshold=self.score_threshold,
+        )
 
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
         """Faces in ``image_bgr`` (H, W, 3 uint8), highest score first."""

@@ -19,10 +19,21 @@ def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
 
 
 class OneEuroFilter:
-    """Filters an array (any shape) element-wise over time; ``reset()`` forgets the past."""
+    """Filters an array (any shape) over time; ``reset()`` forgets the past.
+
+    With ``vector=True`` the last axis holds one point's coordinates and the cutoff follows
+    that point's speed, so a face moving sideways is not smoothed (and lagged) vertically just
+    because its vertical speed passes through zero.
+    """
 
     def __init__(
-        self, min_cutoff: float = 1.0, beta: float = 0.0, d_cutoff: float = 1.0, default_dt: float = 1 / 30
+        self,
+        min_cutoff: float = 1.0,
+        beta: float = 0.0,
+        d_cutoff: float = 1.0,
+        default_dt: float = 1 / 30,
+        *,
+        vector: bool = False,
     ) -> None:
         if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0 or default_dt <= 0:
             raise ValueError("OneEuroFilter needs min_cutoff > 0, d_cutoff > 0, beta >= 0")
@@ -30,6 +41,7 @@ class OneEuroFilter:
         self.beta = float(beta)
         self.d_cutoff = float(d_cutoff)
         self.default_dt = float(default_dt)
+        self.vector = vector
         self.reset()
 
     def reset(self) -> None:
@@ -53,6 +65,8 @@ class OneEuroFilter:
         scale = scale if scale > 0 else 1.0
         dx = (x - self._x) / (dt * scale)
         self._dx = self._dx + _alpha(self.d_cutoff, dt) * (dx - self._dx)
-        cutoff = self.min_cutoff + self.beta * np.abs(self._dx)
+        # with ``vector`` one speed per point (the last axis holds its coordinates)
+        speed = np.linalg.norm(self._dx, axis=-1, keepdims=True) if self.vector else np.abs(self._dx)
+        cutoff = self.min_cutoff + self.beta * speed
         self._x = self._x + _alpha(cutoff, dt) * (x - self._x)
         return self._x.copy()

@@ -43,8 +43,8 @@ class TrackerConfig:
     detect_every: int = 10
     presence_threshold: float = 0.5
     max_faces: int = 4
-    min_cutoff: float = 1.0
-    beta: float = 5.0
+    min_cutoff: float = 0.3
+    beta: float = 30.0
     iou_match: float = 0.3
     iou_duplicate: float = 0.5
     reset_jump: float = 0.5
@@ -81,7 +81,7 @@ class FaceTracker:
         self.detected_last_step = False
 
     def _new_filter(self) -> OneEuroFilter:
-        return OneEuroFilter(self.config.min_cutoff, self.config.beta)
+        return OneEuroFilter(self.config.min_cutoff, self.config.beta, vector=True)
 
     def _detect(self, image: np.ndarray) -> list[Track]:
         """Run BlazeFace; start a track for every detection no current track explains."""
