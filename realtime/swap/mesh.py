@@ -1,0 +1,397 @@
+"""The landmark-mesh face swapper: a real-time swap on a CPU with no downloaded model.
+
+Per target face: the source texture is warped onto the target's (geometry-blended) mesh by
+one dense remap over the face's box, matched to the target's skin tone and light, given back
+the target's own mouth interior (and optionally eyes), and blended in with a feathered mask.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from realtime.errors import ConfigError
+from realtime.frame import Face, Frame
+from realtime.swap.blend import BLEND_MODES, composite, feather
+from realtime.swap.color import ColourStats, StatsSmoother, colour_stats, shading_offset, tone_transfer
+from realtime.swap.geometry import blend_geometry
+from realtime.swap.masks import EYE_LEFT, EYE_RIGHT, FACE_OVAL, LIPS_INNER, fill, skin_mask
+from realtime.swap.select import check_mode, select_faces
+from realtime.swap.source import SourceFace, prepare_source
+from realtime.swap.warp import dense_map, warp_texture
+
+if TYPE_CHECKING:
+    from realtime.faces.analysis import FaceAnalyzer
+
+log = logging.getLogger(__name__)
+
+# Fewer covered pixels than this and a face is too small (or too far outside the frame) to swap.
+MIN_FACE_PIXELS = 64
+# Pyramid levels of the multi-band blend.
+MULTIBAND_LEVELS = 4
+
+
+@dataclass(frozen=True)
+class MeshSettings:
+    """How the mesh swapper draws a face. Lengths are fractions of the face's size (the larger
+    side of its mesh box), so one preset suits near and far faces.
+
+    - ``geometry``: 0 keeps the target's face shape, 1 takes the source's eye spacing, nose,
+      brows and mouth placement (expression and outline stay the target's either way).
+    - ``mask_erode``, ``mask_feather``: the blend mask starts ``mask_erode`` inside the face
+      outline and ramps to full over ``mask_feather``; ``blend``: overall strength 0..1.
+    - ``blend_mode``: ``feather`` (alpha) or ``multiband`` (Laplacian pyramid).
+    - ``color``: strength of the LAB skin-tone transfer; ``shading``: how much of the target's
+      low-frequency light replaces the source's, blurred over ``shading_sigma``.
+    - ``color_smoothing``: weight of the newest frame in the per-track colour statistics
+      (1 = no smoothing).
+    - ``keep_mouth`` / ``keep_eyes``: show the target's own mouth interior / eyes.
+    - ``select``, ``track_id``: which faces to swap (see ``select_faces``).
+    """
+
+    geometry: float = 0.5
+    mask_erode: float = 0.02
+    mask_feather: float = 0.08
+    blend: float = 1.0
+    blend_mode: str = "feather"
+    color: float = 1.0
+    shading: float = 1.0
+    shading_sigma: float = 0.06
+    color_smoothing: float = 0.2
+    keep_mouth: bool = True
+    keep_eyes: bool = False
+    mouth_feather: float = 0.012
+    select: str = "all"
+    track_id: int | None = None
+
+    def __post_init__(self) -> None:
+        unit = ("geometry", "blend", "color", "shading")
+        for name in unit:
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"swap.{name} must be within [0, 1], got {v}", fix="e.g. 0.5")
+        for name in ("mask_erode", "mask_feather", "shading_sigma", "mouth_feather"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 0.5:
+                raise ConfigError(
+                    f"swap.{name} must be within [0, 0.5] (a fraction of the face size), got {v}",
+                    fix="e.g. 0.05",
+                )
+        if not 0.0 < self.color_smoothing <= 1.0:
+            raise ConfigError(
+                f"swap.color_smoothing must be within (0, 1], got {self.color_smoothing}",
+                fix="e.g. 0.2; 1 turns smoothing off",
+            )
+        if self.blend_mode not in BLEND_MODES:
+            raise ConfigError(
+                f"swap.blend_mode must be one of {', '.join(BLEND_MODES)}, got {self.blend_mode!r}",
+                fix="use 'feather'",
+            )
+        check_mode(self.select, self.track_id)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> MeshSettings:
+        """Settings from a preset's ``[swap]`` table or keywords; unknown keys and values of the
+        wrong type raise ``ConfigError`` naming them."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"unknown mesh swapper setting(s): {', '.join(unknown)}",
+                fix=f"use one of {', '.join(known)}",
+            )
+        values: dict[str, Any] = {}
+        for key, value in options.items():
+            default = getattr(cls(), key)
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, float):
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+                value = float(value) if ok else value
+            elif isinstance(default, str):
+                ok = isinstance(value, str)
+            else:  # track_id: int or None
+                ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
+            if not ok:
+                raise ConfigError(
+                    f"swap.{key} must be {type(default).__name__ if default is not None else 'an int'}"
+                    f", got {value!r}",
+                    fix=f"e.g. {key} = {default!r}",
+                )
+            values[key] = value
+        return cls(**values)
+
+
+def _region(mesh: np.ndarray, width: int, height: int, pad: int) -> tuple[int, int, int, int] | None:
+    """The mesh's integer bounding box plus ``pad``, clipped to the frame, or None if empty."""
+    lo = np.floor(mesh[:, :2].min(axis=0)) - pad
+    hi = np.ceil(mesh[:, :2].max(axis=0)) + pad + 1
+    x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
+    x1, y1 = min(width, int(hi[0])), min(height, int(hi[1]))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    return x0, y0, x1, y1
+
+
+def _shifted(m: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """A 2x3 affine on frame pixels re-expressed with its output in a patch at (dx, dy)."""
+    out = m.astype(np.float64).copy()
+    out[0, 2] -= dx
+    out[1, 2] -= dy
+    return out
+
+
+def _is_identity(m: np.ndarray) -> bool:
+    return bool(np.allclose(m, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], atol=1e-3))
+
+
+Keep = tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]
+
+
+def _target_feature(
+    image: np.ndarray,
+    outline: np.ndarray,
+    move: np.ndarray,
+    origin: tuple[int, int],
+    shape: tuple[int, int],
+    sigma: float,
+) -> Keep | None:
+    """The target's own pixels of one feature (mouth interior, an eye) where the blended mesh
+    puts it: its box in the patch, its pixels (moved by ``move``, target pixels -> blended
+    pixels) and its soft mask (``outline`` is where it lands, blurred over ``sigma``)."""
+    h, w = shape
+    pad = math.ceil(3 * sigma) + 2
+    x0, y0 = origin
+    lo = np.floor(outline.min(axis=0)).astype(int) - pad - (x0, y0)
+    hi = np.ceil(outline.max(axis=0)).astype(int) + pad + 1 - (x0, y0)
+    bx0, by0 = max(0, int(lo[0])), max(0, int(lo[1]))
+    bx1, by1 = min(w, int(hi[0])), min(h, int(hi[1]))
+    if bx1 - bx0 < 2 or by1 - by0 < 2:
+        return None
+    mask = fill((by1 - by0, bx1 - bx0), outline, (x0 + bx0, y0 + by0))
+    if not mask.any():
+        return None
+    soft = cv2.GaussianBlur(mask.astype(np.float32) * (1.0 / 255.0), (0, 0), max(sigma, 0.5))
+    fx0, fy0 = x0 + bx0, y0 + by0
+    if _is_identity(move):
+        pixels = image[fy0 : fy0 + by1 - by0, fx0 : fx0 + bx1 - bx0].copy()
+    else:
+        pixels = cv2.warpAffine(
+            image,
+            _shifted(move, fx0, fy0),
+            (bx1 - bx0, by1 - by0),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+    return (bx0, by0, bx1, by1), pixels, soft
+
+
+class MeshSwapper:
+    """The swap processor: ``MeshSwapper(source, settings)(frame) -> frame``.
+
+    Swaps every selected face that has a mesh; frames without one pass through untouched.
+    ``set_source`` switches the face between frames from any thread.
+    """
+
+    name = "swap"
+
+    def __init__(
+        self,
+        source: SourceFace,
+        settings: MeshSettings = MeshSettings(),
+        *,
+        analyzer: FaceAnalyzer | None = None,
+    ) -> None:
+        self.settings = settings
+        self._source = source
+        self._lock = threading.Lock()
+        self._colour = StatsSmoother(settings.color_smoothing)
+        self._analyzer = analyzer
+        self._warm_up()
+
+    @property
+    def source(self) -> SourceFace:
+        return self._source
+
+    def set_source(self, source: SourceFace) -> None:
+        """Use another source face from the next frame on (thread-safe)."""
+        with self._lock:
+            self._source = source
+            self._colour.reset()
+        log.info("swap source changed to %s", source.path or "an in-memory face")
+
+    def load_source(self, paths: Sequence[Path] | Path, face_index: int | None = None) -> SourceFace:
+        """Prepare a face from photos and switch to it (for a hotkey or a file watch).
+
+        The preparation runs in the caller's thread while frames keep flowing; on
+        ``NoFaceError``/``InputError`` the current face stays.
+        """
+        source = prepare_source(paths, face_index, analyzer=self._analyzer)
+        self.set_source(source)
+        return source
+
+    def _warm_up(self) -> None:
+        """Compile (or load from numba's cache) the rasteriser now, not on the first frame."""
+        tri = np.array([[0, 1, 2]], np.int32)
+        pts = np.array([[0, 0, 0], [3, 0, 0], [0, 3, 0]], np.float32)
+        dense_map(pts, pts[:, :2], tri, (0, 0), (4, 4))
+
+    def __call__(self, frame: Frame) -> Frame:
+        s = self.settings
+        faces = [
+            f
+            for f in select_faces(frame.faces, s.select, s.track_id)
+            if f.mesh is not None and f.mesh.shape[0] >= 468
+        ]
+        if not faces:
+            return frame
+        with self._lock:
+            source = self._source
+        image = frame.image.copy()
+        swapped = 0
+        for face in faces:
+            swapped += self.swap_face(image, face, source, frame.index)
+        return frame.with_image(image) if swapped else frame
+
+    def swap_face(self, image: np.ndarray, face: Face, source: SourceFace, frame_index: int = 0) -> bool:
+        """Swap one face into ``image`` in place; False (image untouched) when it cannot be."""
+        s = self.settings
+        if face.mesh is None or face.mesh.shape[0] < 468 or not np.all(np.isfinite(face.mesh)):
+            return False
+        tgt = face.mesh
+        height, width = image.shape[:2]
+        size = float(max(np.ptp(tgt[:, 0]), np.ptp(tgt[:, 1])))
+        if size < 8:
+            return False
+        shape = blend_geometry(source.mesh, tgt, source.weights, s.geometry)
+        dst = shape.mesh
+        region = _region(dst, width, height, pad=2)
+        if region is None:
+            return False
+        x0, y0, x1, y1 = region
+        rh, rw = y1 - y0, x1 - x0
+        origin = (x0, y0)
+        texture, tex_scale = source.level_for(size)
+        map1, map2, cover = dense_map(dst, source.mesh[:, :2] * tex_scale, source.triangles, origin, (rh, rw))
+        face_mask = cv2.bitwise_and(fill((rh, rw), dst[FACE_OVAL], origin), cover * 255)
+        if cv2.countNonZero(face_mask) < MIN_FACE_PIXELS:
+            return False
+        patch = image[y0:y1, x0:x1]
+        warped = warp_texture(texture, map1, map2)
+
+        colour = np.eye(3, 4, dtype=np.float32)
+        shade = None
+        if s.color > 0 or s.shading > 0:
+            tone = self._match_colour(patch, warped, cover, tgt, dst, origin, size, face, frame_index)
+            if tone is not None:
+                colour, shade = tone
+
+        sigma = s.mouth_feather * size
+        features = []
+        if s.keep_mouth:
+            features.append((LIPS_INNER, shape.mouth))
+        if s.keep_eyes:
+            features += [(EYE_LEFT, shape.eye_left), (EYE_RIGHT, shape.eye_right)]
+        keep = []
+        for loop_idx, move in features:
+            outline = tgt[loop_idx, :2] @ move[:, :2].T + move[:, 2]
+            piece = _target_feature(image, outline, move, origin, (rh, rw), sigma)
+            if piece is not None:
+                keep.append(piece)
+
+        open_edges = (
+            float(tgt[:, 1].min()) < 0,
+            float(tgt[:, 1].max()) > height - 1,
+            float(tgt[:, 0].min()) < 0,
+            float(tgt[:, 0].max()) > width - 1,
+        )
+        alpha = feather(face_mask, s.mask_erode * size, s.mask_feather * size, open_edges)
+        if s.blend < 1.0:
+            alpha *= s.blend
+        levels = MULTIBAND_LEVELS if s.blend_mode == "multiband" else 0
+        composite(patch, warped, colour, shade, alpha, keep, levels)
+        return True
+
+    def _colour_stats(
+        self, face: Face, frame_index: int, src: ColourStats, tgt: ColourStats
+    ) -> tuple[ColourStats, ColourStats]:
+        with self._lock:
+            return self._colour.update(face.track_id, frame_index, src, tgt)
+
+    def _match_colour(
+        self,
+        patch: np.ndarray,
+        warped: np.ndarray,
+        cover: np.ndarray,
+        tgt: np.ndarray,
+        dst: np.ndarray,
+        origin: tuple[int, int],
+        size: float,
+        face: Face,
+        frame_index: int,
+    ) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """The 3x4 colour matrix and the luma offset (int16, patch-sized, or None) that put the
+        warped source in the target's tone and light; None when too little skin is visible.
+
+        Statistics come from a half-resolution sample, shading from a quarter-resolution one.
+        """
+        s = self.settings
+        rh, rw = patch.shape[:2]
+        half = ((rw + 1) // 2, (rh + 1) // 2)
+        src_ycc = cv2.cvtColor(cv2.resize(warped, half, interpolation=cv2.INTER_NEAREST), cv2.COLOR_BGR2YCrCb)
+        tgt_ycc = cv2.cvtColor(cv2.resize(patch, half, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2YCrCb)
+        grow = 0.02 * size
+        hshape = (half[1], half[0])
+        cover_half = cv2.resize(cover, half, interpolation=cv2.INTER_NEAREST)
+        src_skin = cv2.bitwise_and(skin_mask(dst, hshape, origin, grow, 0.5), cover_half * 255)
+        tgt_skin = skin_mask(tgt, hshape, origin, grow, 0.5)
+        src_stats = colour_stats(src_ycc, src_skin)
+        tgt_stats = colour_stats(tgt_ycc, tgt_skin)
+        if src_stats is None or tgt_stats is None:
+            return None
+        src_stats, tgt_stats = self._colour_stats(face, frame_index, src_stats, tgt_stats)
+        transfer = tone_transfer(src_stats, tgt_stats, s.color)
+        if s.shading <= 0:
+            return transfer.bgr_matrix(), None
+        quarter = (max(1, half[0] // 2), max(1, half[1] // 2))
+
+        def small(a: np.ndarray) -> np.ndarray:
+            return cv2.resize(a.astype(np.float32), quarter, interpolation=cv2.INTER_AREA)
+
+        low = shading_offset(
+            small(tgt_ycc[:, :, 0]),
+            small(tgt_skin) * (1.0 / 255.0),
+            small(src_ycc[:, :, 0]),
+            small(src_skin) * (1.0 / 255.0),
+            transfer,
+            s.shading_sigma * size / 4.0,
+            s.shading,
+        )
+        shade = cv2.resize(low, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        return transfer.bgr_matrix(), np.round(shade).astype(np.int16)
+
+
+def create_mesh_swapper(
+    faces: Sequence[Path] | Path,
+    face_index: int | None = None,
+    *,
+    analyzer: FaceAnalyzer | None = None,
+    **options: Any,
+) -> MeshSwapper:
+    """The ``SWAPPERS["mesh"]`` factory: prepare the source face (raising ``NoFaceError``
+    before any camera opens) and build the swapper; ``options`` are ``MeshSettings`` fields."""
+    settings = MeshSettings.from_options(options)
+    if analyzer is None:
+        from realtime.faces.analysis import FaceAnalyzer
+
+        analyzer = FaceAnalyzer()
+    source = prepare_source(faces, face_index, analyzer=analyzer)
+    return MeshSwapper(source, settings, analyzer=analyzer)

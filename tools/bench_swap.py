@@ -1,0 +1,99 @@
+"""Time the mesh swap (warp, colour match, blend; no landmarks) per face at 1280x720.
+
+Prints JSON with p50/p95 milliseconds of wall time and of this thread's CPU time (the
+latter is what the swap costs when other processes share the cores; the load average is
+printed alongside so a busy machine shows). The target face is one of the bundled photos scaled
+so its mesh is ``--face-px`` tall and placed in a 1280x720 frame; landmarks are computed
+once beforehand and are not part of the timing. One OpenCV thread, as in the pipeline.
+
+    .venv/bin/python tools/bench_swap.py [--face-px 300] [--iters 300] [--blend-mode feather]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from realtime.faces.analysis import FaceAnalyzer  # noqa: E402
+from realtime.frame import Frame  # noqa: E402
+from realtime.swap.mesh import MeshSettings, MeshSwapper  # noqa: E402
+from realtime.swap.source import prepare_source  # noqa: E402
+
+FACES = ROOT / "realtime" / "assets" / "faces"
+
+
+def build_frame(analyzer: FaceAnalyzer, photo: Path, face_px: int, size: tuple[int, int]) -> Frame:
+    """A ``size`` (w, h) frame holding ``photo`` scaled to a ``face_px``-tall face, with faces."""
+    img = cv2.imread(str(photo))
+    mesh = analyzer.analyze_image(img)[0].mesh
+    assert mesh is not None
+    scale = face_px / float(np.ptp(mesh[:, 1]))
+    big = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    w, h = size
+    canvas = np.full((h, w, 3), 90, np.uint8)
+    cx, cy = (mesh[:, :2].mean(axis=0) * scale).astype(int)
+    ox, oy = w // 2 - cx, h // 2 - cy
+    ys, xs = slice(max(0, oy), min(h, oy + big.shape[0])), slice(max(0, ox), min(w, ox + big.shape[1]))
+    canvas[ys, xs] = big[ys.start - oy : ys.stop - oy, xs.start - ox : xs.stop - ox]
+    faces = analyzer.analyze_image(canvas)
+    return Frame(0, 0.0, canvas, tuple(faces[:1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--face-px", type=int, default=300, help="height of the face mesh in pixels")
+    ap.add_argument("--iters", type=int, default=300)
+    ap.add_argument("--blend-mode", default="feather")
+    ap.add_argument("--geometry", type=float, default=None)
+    args = ap.parse_args()
+    cv2.setNumThreads(1)
+    analyzer = FaceAnalyzer()
+    source = prepare_source(FACES / "grace_hopper.jpg", analyzer=analyzer)
+    frame = build_frame(analyzer, FACES / "astronaut.jpg", args.face_px, (1280, 720))
+    kw = {"blend_mode": args.blend_mode}
+    if args.geometry is not None:
+        kw["geometry"] = args.geometry
+    settings = MeshSettings(**kw)  # type: ignore[arg-type]
+    swapper = MeshSwapper(source, settings)
+    for _ in range(10):
+        swapper(frame)
+    wall, cpu = [], []
+    for i in range(args.iters):
+        f = Frame(i, 0.0, frame.image, frame.faces)
+        t0, c0 = time.perf_counter(), time.thread_time()
+        swapper(f)
+        cpu.append((time.thread_time() - c0) * 1000)
+        wall.append((time.perf_counter() - t0) * 1000)
+    t, c = np.array(wall), np.array(cpu)
+    face = frame.faces[0]
+    print(
+        json.dumps(
+            {
+                "frame": [1280, 720],
+                "face_box_px": [round(face.width), round(face.height)],
+                "blend_mode": settings.blend_mode,
+                "geometry": settings.geometry,
+                "iters": args.iters,
+                "p50_ms": round(float(np.percentile(t, 50)), 3),
+                "p95_ms": round(float(np.percentile(t, 95)), 3),
+                "mean_ms": round(float(t.mean()), 3),
+                "cpu_p50_ms": round(float(np.percentile(c, 50)), 3),
+                "cpu_p95_ms": round(float(np.percentile(c, 95)), 3),
+                "load_avg_1m": round(os.getloadavg()[0], 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
