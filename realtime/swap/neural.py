@@ -293,9 +293,9 @@ class NeuralSwapper:
     ) -> None:
         self.model = model
         self.recognizer = recognizer
-        raw, normed = recognizer.embed(source_image, source_kps)
-        self.source_embedding = normed
-        self.source = model.source_vector(raw)
+        self.source_embedding = np.zeros(0, np.float32)
+        self.source = np.zeros((1, 0), np.float32)
+        self.set_source_face(source_image, source_kps)
         self.face_select = face_select
         self.reference_embedding = reference_embedding
         self.threshold = threshold
@@ -306,6 +306,14 @@ class NeuralSwapper:
         select_faces([], face_select, reference_embedding)  # validate the mode now, not mid-stream
         if face_select == "reference" and reference_embedding is None:
             raise ConfigError("--face-select reference needs a reference face", fix="pass --reference PHOTO")
+
+    def set_source_face(self, image: np.ndarray, kps: np.ndarray) -> None:
+        """Switch to another identity from the next frame on (one recognizer run). The new
+        vector is computed first and then swapped in by one assignment, so a frame in flight
+        uses either the old or the new identity, never a mix."""
+        raw, normed = self.recognizer.embed(image, kps)
+        source = self.model.source_vector(raw)
+        self.source_embedding, self.source = normed, source
 
     @classmethod
     def from_models_dir(

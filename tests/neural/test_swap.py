@@ -204,3 +204,14 @@ def test_from_models_dir_with_masks_and_colour(synthetic, photo, photo_kps) -> N
     centre = (slice(110, 130), slice(215, 235))
     # The swap brightened the face; colour matching pulls it back towards the target's tone.
     assert abs(c[centre].mean() - photo[centre].mean()) < abs(a[centre].mean() - photo[centre].mean())
+
+
+def test_set_source_face_changes_identity(synthetic, photo, photo_kps) -> None:
+    folder, specs = synthetic
+    s = NeuralSwapper.from_models_dir("simswap_256", photo, photo_kps, folder, specs=specs)
+    before = s.source.copy()
+    dark = (photo // 4).astype(np.uint8)  # another input mean: another raw embedding scale
+    s.set_source_face(dark, photo_kps)
+    # simswap's converter sees the raw embedding; its normalised output keeps the direction
+    np.testing.assert_allclose(s.source, before, atol=1e-5)
+    assert s.source.shape == (1, 512)
