@@ -485,24 +485,24 @@ class TorchMemory:
         self._streams[stream].synchronize()
 
 
-# Module name probed -> implementation, in order of preference (lightest import first).
-MEMORY_APIS: tuple[tuple[str, type], ...] = (
-    ("cuda", CudaPythonMemory),
-    ("cupy", CupyMemory),
-    ("torch", TorchMemory),
+# (module probed, name, implementation), in order of preference (lightest import first).
+MEMORY_APIS: tuple[tuple[str, str, Callable[[int], DeviceMemory]], ...] = (
+    ("cuda", CudaPythonMemory.name, CudaPythonMemory),
+    ("cupy", CupyMemory.name, CupyMemory),
+    ("torch", TorchMemory.name, TorchMemory),
 )
 
 
 def installed_memory_apis() -> list[str]:
     """Which CUDA memory packages are importable here (without importing them)."""
     out = []
-    for module, impl in MEMORY_APIS:
+    for module, name, _impl in MEMORY_APIS:
         try:
             found = importlib.util.find_spec(module) is not None
         except (ImportError, ValueError):
             found = False
         if found:
-            out.append(impl.name)
+            out.append(name)
     return out
 
 
@@ -510,13 +510,13 @@ def open_device_memory(device_id: int = 0, *, prefer: str | None = None) -> Devi
     """The first working ``DeviceMemory``; ``ProviderError`` naming the fix when none works."""
     prefer = prefer or os.environ.get("REALTIME_CUDA_MEMORY") or None
     failures = []
-    for _module, impl in MEMORY_APIS:
-        if prefer and impl.name != prefer:
+    for _module, name, impl in MEMORY_APIS:
+        if prefer and name != prefer:
             continue
         try:
             return impl(device_id)
         except Exception as exc:  # ImportError, missing driver, no device
-            failures.append(f"{impl.name}: {exc}")
+            failures.append(f"{name}: {exc}")
     raise ProviderError(
         "no CUDA memory API for TensorRT buffers (" + "; ".join(failures) + ")",
         fix="pip install cuda-python",

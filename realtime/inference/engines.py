@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import struct
+import sys
 import tempfile
 import threading
 import time
@@ -189,7 +190,7 @@ def file_lock(
         os.close(fd)
 
 
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
 
     def _try_lock(fd: int) -> bool:

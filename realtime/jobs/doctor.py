@@ -383,7 +383,7 @@ def probe_virtual_camera(
                 caps = [_truthy(t) for t in caps_file.read_text().strip().split(",") if t.strip()]
             except OSError:
                 caps = None
-        devices = []
+        devices: list[dict[str, Any]] = []
         for node in sorted(
             (sys_root / "class" / "video4linux").glob("video*"),
             key=lambda p: int(re.sub(r"\D", "", p.name) or 0),
@@ -420,10 +420,10 @@ def probe_virtual_camera(
 
 
 def _registry_key_exists(subkey: str) -> bool:
-    try:
-        import winreg
-    except ImportError:
+    if sys.platform != "win32":
         return False
+    import winreg
+
     try:
         with winreg.OpenKey(winreg.HKEY_CLASSES_ROOT, subkey):
             return True

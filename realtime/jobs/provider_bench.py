@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from realtime.catalog.manifest import ModelSpec
 from realtime.errors import ConfigError, ModelError, ProviderError
 from realtime.inference.session import (
     InferenceSession,
+    ProbeResult,
     SessionOptions,
     TensorInfo,
     open_session,
@@ -43,7 +45,7 @@ def _feeds(
     inputs: Sequence[TensorInfo], shapes: Mapping[str, tuple[int, ...]], rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """Random inputs of each model input's shape; ``ConfigError`` for an unknown dynamic size."""
-    feeds = {}
+    feeds: dict[str, np.ndarray] = {}
     for t in inputs:
         if t.name in shapes:
             shape = tuple(shapes[t.name])
@@ -65,14 +67,42 @@ def _feeds(
     return feeds
 
 
-def _models(models: Mapping[str, Path] | Sequence[Path]) -> dict[str, Path]:
+def _spec_path(spec: ModelSpec) -> Path:
+    if spec.bundled:
+        return spec.bundled_path
+    from realtime.catalog import store
+
+    return store.model_path(spec)
+
+
+def _spec_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
+    """The manifest's input shapes, where every dimension is a number."""
+    return {
+        t.name: tuple(int(d) for d in t.shape)
+        for t in spec.inputs
+        if t.shape and all(isinstance(d, int) and d > 0 for d in t.shape)
+    }
+
+
+def _models(
+    models: Mapping[str, Path] | Sequence[Path | ModelSpec],
+) -> tuple[dict[str, Path], dict[str, dict[str, tuple[int, ...]]]]:
+    """(name -> file, name -> input shapes known from a manifest)."""
     if isinstance(models, Mapping):
-        return {str(k): Path(v) for k, v in models.items()}
-    return {Path(p).stem: Path(p) for p in models}
+        return {str(k): Path(v) for k, v in models.items()}, {}
+    paths: dict[str, Path] = {}
+    shapes: dict[str, dict[str, tuple[int, ...]]] = {}
+    for m in models:
+        if isinstance(m, ModelSpec):
+            paths[m.name] = _spec_path(m)
+            shapes[m.name] = _spec_shapes(m)
+        else:
+            paths[Path(m).stem] = Path(m)
+    return paths, shapes
 
 
 def bench_providers(
-    models: Mapping[str, Path] | Sequence[Path],
+    models: Mapping[str, Path] | Sequence[Path | ModelSpec],
     providers: Sequence[str] | None = None,
     runs: int = 50,
     *,
@@ -85,6 +115,9 @@ def bench_providers(
 ) -> dict[str, Any]:
     """Time every model on every provider (default: every provider usable here).
 
+    ``models`` are files (named by their stem), a name -> file mapping, or manifest
+    ``ModelSpec`` records (whose fixed input shapes are used for dynamic inputs).
+
     Returns ``{"runs", "warmup", "providers": {name: {"available", "reason"}}, "results": [...]}``
     with one result per (model, provider): ``status`` ok / unavailable / failed / skipped,
     and for ``ok`` the load time, first-run time and p50/p95/mean/min/max in milliseconds.
@@ -92,8 +125,8 @@ def bench_providers(
     if runs < 1:
         raise ConfigError(f"runs must be at least 1, got {runs}")
     options = options or SessionOptions()
-    shapes = shapes or {}
-    named = _models(models)
+    named, spec_shapes = _models(models)
+    shapes = {**spec_shapes, **(shapes or {})}
     probes = probe_backends()
     wanted = list(providers) if providers else [n for n, p in probes.items() if p is None]
     unknown = [p for p in wanted if p not in probes]
@@ -102,10 +135,7 @@ def bench_providers(
     report: dict[str, Any] = {
         "runs": runs,
         "warmup": warmup,
-        "providers": {
-            n: {"available": probes[n] is None, "reason": None if probes[n] is None else probes[n].text()}
-            for n in wanted
-        },
+        "providers": {n: {"available": probes[n] is None, "reason": _reason(probes[n])} for n in wanted},
         "results": [],
     }
     rng = np.random.default_rng(seed)
@@ -137,6 +167,10 @@ def bench_providers(
                 log.debug("bench %s on %s failed", name, provider, exc_info=True)
                 row.update(status="failed", detail=f"{type(exc).__name__}: {exc}")
     return report
+
+
+def _reason(probe: ProbeResult | None) -> str | None:
+    return None if probe is None else probe.text()
 
 
 def _time(

@@ -118,3 +118,13 @@ def test_bad_arguments() -> None:
     with pytest.raises(ConfigError):
         bench_providers([DETECTOR], ["cpu"], runs=0)
     assert bench_providers([Path("/nonexistent.onnx")], ["cpu"], runs=1)["results"][0]["status"] == "failed"
+
+
+def test_manifest_specs_as_the_bench_subcommand_passes_them() -> None:
+    from realtime.catalog.manifest import load_manifests
+
+    specs = [s for s in load_manifests().values() if s.bundled and s.file.endswith(".onnx")]
+    report = bench_providers(specs, ["cpu"], runs=2, warmup=0)
+    rows = {r["model"]: r for r in report["results"]}
+    assert set(rows) == {s.name for s in specs}
+    assert all(r["status"] == "ok" and r["p50_ms"] > 0 for r in rows.values())
