@@ -241,7 +241,7 @@ def test_driver_rows_for_a_major() -> None:
 
 def test_shipped_table_covers_every_major_it_lists() -> None:
     table = cc.load_driver_table()
-    majors = {str(cc._version_tuple(r["cuda"])[0]) for r in table["toolkit"]}
+    majors = {str(cc.version_tuple(r["cuda"])[0]) for r in table["toolkit"]}
     assert majors and majors <= set(table["minor_compat"])
     for major in majors:
         assert cc.minimum_driver(table, f"{major}.0")

@@ -67,7 +67,7 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def _version_tuple(text: str | None) -> tuple[int, ...]:
+def version_tuple(text: str | None) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", text or ""))
 
 
@@ -80,7 +80,7 @@ def installed_cuda_runtime(version_of: Callable[[str], str] = importlib.metadata
     """``"13.0"`` when an NVIDIA CUDA runtime wheel is installed (the cuda image), else None."""
     for dist in CUDA_RUNTIME_DISTS:
         try:
-            v = _version_tuple(version_of(dist))
+            v = version_tuple(version_of(dist))
         except importlib.metadata.PackageNotFoundError:
             continue
         if len(v) >= 2:
@@ -126,7 +126,7 @@ def load_driver_table(text: str | None = None) -> dict[str, Any]:
 def minimum_driver(table: Mapping[str, Any], cuda: str, system: str = "linux") -> str | None:
     """The oldest driver that runs any CUDA ``cuda``'s major release (minor version
     compatibility), or None where NVIDIA lists none."""
-    major = str(_version_tuple(cuda)[:1][0]) if _version_tuple(cuda) else ""
+    major = str(version_tuple(cuda)[:1][0]) if version_tuple(cuda) else ""
     row = table["minor_compat"].get(major) or {}
     return row.get(system) or None
 
@@ -134,7 +134,7 @@ def minimum_driver(table: Mapping[str, Any], cuda: str, system: str = "linux") -
 def driver_rows(table: Mapping[str, Any], cuda: str) -> list[dict[str, str]]:
     """The table's rows for ``cuda``'s major release: the minor-compatibility minimum first,
     then each toolkit release of that major, newest first (what tools/driver_table.py prints)."""
-    v = _version_tuple(cuda)
+    v = version_tuple(cuda)
     if not v:
         return []
     major = str(v[0])
@@ -149,8 +149,8 @@ def driver_rows(table: Mapping[str, Any], cuda: str) -> list[dict[str, str]]:
                 "windows": compat.get("windows", ""),
             }
         )
-    toolkit = [r for r in table["toolkit"] if _version_tuple(r.get("cuda"))[:1] == (v[0],)]
-    toolkit.sort(key=lambda r: _version_tuple(r.get("cuda")), reverse=True)
+    toolkit = [r for r in table["toolkit"] if version_tuple(r.get("cuda"))[:1] == (v[0],)]
+    toolkit.sort(key=lambda r: version_tuple(r.get("cuda")), reverse=True)
     rows.extend(
         {
             "cuda": str(r.get("cuda", "")),
@@ -231,7 +231,7 @@ def check_gpu(
         return []
     system = "windows" if is_wsl(root) else "linux"
     need = minimum_driver(table, runtime, system)
-    if need and _version_tuple(driver) < _version_tuple(need):
+    if need and version_tuple(driver) < version_tuple(need):
         return [
             _problem(
                 "error",
