@@ -215,7 +215,7 @@ class TensorRTSession:
             if device is None:
                 raise ProviderError(f"no NVIDIA GPU {options.device_id}: {state.error or 'not found'}")
         self._mem = memory if memory is not None else cudamod.open_device_memory(options.device_id)
-        logger = trt.Logger(trt.Logger.WARNING)
+        logger = make_logger(trt)
         precision, why = cudamod.choose_precision(
             options.precision, device, builder_supports_fp16=hasattr(trt.BuilderFlag, "FP16")
         )
@@ -338,12 +338,47 @@ def _dims(shape: Shape) -> tuple[int | str | None, ...]:
 
 
 def _sha256(path: Path) -> str:
-    from realtime.catalog.manifest import sha256_file
+    """The model's SHA-256 for the engine key; downloaded models use the store's cached hash
+    (hashing a 500 MB swapper at every start costs seconds)."""
+    from realtime.catalog.manifest import BUNDLED_DIR, sha256_file
 
     try:
+        if BUNDLED_DIR not in path.resolve().parents:
+            try:
+                from realtime.catalog.store import cached_sha256
+            except ImportError:
+                pass
+            else:
+                return cached_sha256(path)
         return sha256_file(path)
     except OSError as exc:
         raise ModelError(f"cannot read model {path}: {exc}") from exc
+
+
+_TRT_LEVELS = {
+    "INTERNAL_ERROR": logging.ERROR,
+    "ERROR": logging.ERROR,
+    "WARNING": logging.WARNING,
+    "INFO": logging.DEBUG,
+    "VERBOSE": logging.DEBUG,
+}
+
+
+def make_logger(trt: Any) -> Any:
+    """A TensorRT logger that forwards to ``logging`` instead of writing to stderr."""
+    base = getattr(trt, "ILogger", None)
+    if base is None:
+        return trt.Logger(trt.Logger.WARNING)
+
+    class _Forward(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            base.__init__(self)
+
+        def log(self, severity: Any, msg: str) -> None:
+            name = getattr(severity, "name", str(severity)).split(".")[-1]
+            log.log(_TRT_LEVELS.get(name, logging.DEBUG), "TensorRT: %s", msg)
+
+    return _Forward()
 
 
 # ---------------------------------------------------------------------------------------------

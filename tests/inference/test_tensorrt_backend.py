@@ -377,3 +377,45 @@ def test_real_tensorrt_matches_cpu_on_the_bundled_detector(tmp_path: Path) -> No
     for name in b:
         np.testing.assert_allclose(a[name], b[name], atol=1e-3)
     assert list(tmp_path.glob("*.engine"))
+
+
+def test_tensorrt_messages_go_to_logging(caplog) -> None:
+    import enum
+    import logging
+
+    class Severity(enum.Enum):
+        ERROR = 1
+        WARNING = 2
+        INFO = 3
+
+    class ILogger:
+        def __init__(self) -> None:
+            self.base_initialised = True
+
+    logger = T.make_logger(types.SimpleNamespace(ILogger=ILogger))
+    assert logger.base_initialised
+    with caplog.at_level(logging.DEBUG, logger="realtime.inference.tensorrt"):
+        logger.log(Severity.WARNING, "weights are fp32")
+        logger.log(Severity.INFO, "building")
+    levels = {r.getMessage(): r.levelno for r in caplog.records}
+    assert levels == {"TensorRT: weights are fp32": logging.WARNING, "TensorRT: building": logging.DEBUG}
+
+
+def test_engine_key_uses_the_model_hash(tmp_path: Path, model: Path) -> None:
+    import hashlib
+
+    mem = FakeMemory()
+    sess = T.TensorRTSession(
+        model,
+        SessionOptions(),
+        trt=make_trt(mem, {"x": (1, 2)}),
+        memory=mem,
+        device=RTX,
+        cache=EngineCache(tmp_path),
+    )
+    assert sess.engine_key.model_sha256 == hashlib.sha256(model.read_bytes()).hexdigest()
+    known = SessionOptions(model_sha256="f" * 64)
+    sess = T.TensorRTSession(
+        model, known, trt=make_trt(mem, {"x": (1, 2)}), memory=mem, device=RTX, cache=EngineCache(tmp_path)
+    )
+    assert sess.engine_key.model_sha256 == "f" * 64
