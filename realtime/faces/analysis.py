@@ -147,17 +147,19 @@ class FaceAnalyzer:
         """Faces in a still image (no tracking, ``track_id`` -1), largest first.
 
         Each face gets two FaceMesh passes: the second on the crop placed by the first
-        one's landmarks, which is tighter and better levelled than the detector's. When the
-        short-range detector finds nothing the full-range one gets a try (small faces in a
-        large photo are common in source photos).
+        one's landmarks, which is tighter and better levelled than the detector's. With the
+        short-range detector, the full-range one runs too, for the small faces of a large
+        photo (common in source photos); a still is not a frame budget.
         """
         image = _check_image(image_bgr)
         s = self.settings
         h, w = image.shape[:2]
         with self._lock:
             dets = self.detector.detect(image)
-            if not dets and s.detector == "short":
-                dets = self._full_range().detect(image)
+            if s.detector == "short":  # also look for small faces the short-range model misses
+                for extra in self._full_range().detect(image):
+                    if not dets or box_iou(extra.box, np.stack([d.box for d in dets])).max() <= 0.3:
+                        dets.append(extra)
             faces: list[Face] = []
             for det in dets:
                 mesh, presence = self.mesh.run(image, self.mesh.roi_from_detection(det))

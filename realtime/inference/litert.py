@@ -4,8 +4,8 @@ Measured on this project's 2-core CPU with one thread, FaceMesh runs ~3x faster 
 ONNX Runtime (tools/bench_faces.py), so models that ship a ``.tflite`` twin next to their
 ``.onnx`` file run on LiteRT. The session speaks the ONNX model's language: the same tensor
 names, and NCHW layout for 4-D inputs and outputs (transposed to and from LiteRT's NHWC),
-so callers never know which backend ran. A model without a twin is refused, and
-``open_session`` moves on to the next backend.
+so callers never know which backend ran. A model without a twin is refused with
+``ModelNotSupported``, and ``open_session`` quietly moves on to the next backend.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ import numpy as np
 
 from realtime.catalog.manifest import load_manifests, sha256_file
 from realtime.errors import ModelError
-from realtime.inference.session import SessionOptions, TensorInfo, register_backend
+from realtime.inference.session import (
+    ModelNotSupported,
+    SessionOptions,
+    TensorInfo,
+    register_backend,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +60,7 @@ class LiteRtSession:
     def __init__(self, model: Path, options: SessionOptions) -> None:
         twin = tflite_twin(model)
         if twin is None:
-            raise FileNotFoundError(f"no .tflite twin of {model.name} (LiteRT runs only those)")
+            raise ModelNotSupported(f"no .tflite twin of {model.name} (LiteRT runs only those)")
         _verify_twin(twin)
         self._nchw = model.suffix != ".tflite"  # present the ONNX model's layout
         try:
@@ -108,4 +113,10 @@ def _factory(model: Path, options: SessionOptions) -> LiteRtSession:
     return LiteRtSession(model, options)
 
 
-register_backend("litert", _factory, _probe, rank=90)
+register_backend(
+    "litert",
+    _factory,
+    _probe,
+    rank=90,
+    description="LiteRT (TFLite) + XNNPACK on the CPU, for models shipped with a .tflite twin",
+)
