@@ -169,6 +169,10 @@ def make_processors(settings: Settings) -> tuple[list[Processor], dict[str, Any]
         info["swapper_reason"] = why
         log.info("swapper: %s (%s)", info["swapper"], why)
         processors.append(swapper)
+        if settings.enhance:
+            from realtime.swap.build import build_enhancer
+
+            processors.append(build_enhancer(settings))
     if settings.draw_landmarks:
         from realtime.faces.overlay import LandmarkOverlay
 
@@ -201,6 +205,8 @@ def make_swapper(
     from realtime.swap.choose import choose_swapper
 
     usable = [n for n, why in available_backends().items() if why is None]
+    if settings.provider:
+        usable = [n for n in usable if n == settings.provider]
     chosen, why = choose_swapper(name, settings.models_dir, usable)
     if chosen == "mesh":
         from realtime.swap.mesh import MeshSettings, MeshSwapper

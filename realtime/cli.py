@@ -61,6 +61,20 @@ def main_parser() -> argparse.ArgumentParser:
     face.add_argument("--face-index", type=int, help="which face of the photo to use (0 = largest)")
     face.add_argument("--swapper", help="mesh, a neural swapper name, auto, or none")
     face.add_argument("--provider", help="force an inference provider (see `realtime doctor`)")
+    face.add_argument(
+        "--face-select", choices=["one", "many", "reference"], help="which faces a neural swapper swaps"
+    )
+    face.add_argument(
+        "--reference", action="append", help="photo of the person to swap (--face-select reference)"
+    )
+    face.add_argument("--enhance", help="face enhancer model to run after the swap, e.g. gfpgan_1.4")
+    face.add_argument("--enhance-every", type=int, help="run the enhancer on every Nth frame only")
+    face.add_argument(
+        "--models-dir", help="model cache folder (default: $REALTIME_MODELS_DIR or the user cache)"
+    )
+    face.add_argument(
+        "--trust-unverified", action="store_true", help="accept a model that has no published sha256"
+    )
     face.add_argument("--draw-landmarks", action="store_true", help="overlay boxes, ids and landmarks")
     out = p.add_argument_group("output")
     out.add_argument("--sink", action="append", help="vcam, window, file, mjpeg, null (repeatable)")
@@ -120,7 +134,22 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         ov["pipeline.workers"] = args.workers
     if args.face:
         ov["face"] = args.face
-    for key in ("face_index", "swapper", "provider", "duration", "stats_json", "log_level"):
+    if args.reference:
+        ov["reference"] = args.reference
+    if args.trust_unverified:
+        ov["trust_unverified"] = True
+    for key in (
+        "face_index",
+        "swapper",
+        "provider",
+        "duration",
+        "stats_json",
+        "log_level",
+        "face_select",
+        "enhance",
+        "enhance_every",
+        "models_dir",
+    ):
         if getattr(args, key) is not None:
             ov[key] = getattr(args, key)
     if args.draw_landmarks:

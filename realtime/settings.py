@@ -76,6 +76,11 @@ class Settings:
     swapper: str = "auto"
     provider: str | None = None
     models_dir: str | None = None
+    trust_unverified: bool = False
+    face_select: str = "many"  # one | many | reference (neural swappers)
+    reference: tuple[str, ...] = ()
+    enhance: str | None = None  # an enhancer model name, e.g. gfpgan_1.4
+    enhance_every: int = 1
     draw_landmarks: bool = False
     duration: float | None = None
     log_level: str = "info"
