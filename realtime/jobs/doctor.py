@@ -904,7 +904,8 @@ def render_text(report: Report) -> str:
     summary = report.get("summary") or {}
     lines.append("")
     lines.append(
-        f"Runs on     {summary.get('provider') or 'nothing'}"
+        "Runs on     "
+        + (" > ".join((report.get("providers") or {}).get("usable") or []) or "nothing")
         + (" (CPU only)" if summary.get("cpu_only") else "")
     )
     problems = report.get("problems") or []
