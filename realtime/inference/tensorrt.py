@@ -372,7 +372,7 @@ def make_logger(trt: Any) -> Any:
 
     class _Forward(base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
-            base.__init__(self)
+            super().__init__()
 
         def log(self, severity: Any, msg: str) -> None:
             name = getattr(severity, "name", str(severity)).split(".")[-1]
