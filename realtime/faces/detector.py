@@ -69,6 +69,19 @@ def ssd_anchors(
     return np.concatenate(out, axis=0).astype(np.float32)
 
 
+def to_tensor(image: np.ndarray, mean: np.ndarray, inv_std: np.ndarray, *, rgb: bool) -> np.ndarray:
+    """(H, W, 3) uint8 BGR -> (1, 3, H, W) float32 ``(x - mean) * inv_std``, channels in RGB
+    order when ``rgb``. One strided pass per channel: several times faster than numpy's
+    flip + astype + transpose chain, which matters at ~1 ms of a 10 ms frame budget."""
+    h, w = image.shape[:2]
+    out = np.empty((1, 3, h, w), np.float32)
+    for c in range(3):
+        ch = out[0, c]
+        np.subtract(image[:, :, 2 - c if rgb else c], np.float32(mean[c]), out=ch, dtype=np.float32)
+        ch *= np.float32(inv_std[c])
+    return out
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of boxes ``a`` (N, 4) and ``b`` (M, 4), x1 y1 x2 y2 -> (N, M)."""
     a = np.asarray(a, np.float32).reshape(-1, 4)
@@ -202,7 +215,7 @@ class FaceDetector:
         self.max_faces = int(max_faces)
         self._mean = np.asarray(spec.mean, np.float32)
         self._inv_std = 1.0 / np.asarray(spec.std, np.float32)
-        self._session: InferenceSession = open_session(
+        self.session: InferenceSession = open_session(
             path, prefer=provider, options=SessionOptions(threads=threads), label=spec.name
         )
         self._input = spec.inputs[0].name
@@ -217,9 +230,7 @@ class FaceDetector:
     def preprocess(self, image_bgr: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         """Letterboxed RGB NCHW tensor normalised by the manifest's mean/std."""
         boxed, lb = letterbox(image_bgr, self.size)
-        rgb = boxed[:, :, ::-1] if self.spec.color == "rgb" else boxed
-        x = (rgb.astype(np.float32) - self._mean) * self._inv_std
-        return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), lb
+        return to_tensor(boxed, self._mean, self._inv_std, rgb=self.spec.color == "rgb"), lb
 
     def decode(self, regressors: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw outputs -> boxes (N, 4), keypoints (N, K, 2) in [0, 1] input units, scores."""
@@ -236,7 +247,7 @@ class FaceDetector:
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
         """Faces in ``image_bgr`` (H, W, 3 uint8), highest score first."""
         x, lb = self.preprocess(image_bgr)
-        out = self._session.run({self._input: x})
+        out = self.session.run({self._input: x})
         boxes, kps, scores = self.decode(out[self._regressors], out[self._classifiers])
         if len(scores) == 0:
             return []

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from realtime.catalog.manifest import ModelSpec, bundled_model
-from realtime.faces.detector import KP_LEFT_EYE, KP_RIGHT_EYE, Detection
+from realtime.faces.detector import KP_LEFT_EYE, KP_RIGHT_EYE, Detection, to_tensor
 from realtime.inference.session import InferenceSession, SessionOptions, open_session
 
 log = logging.getLogger(__name__)
@@ -161,9 +161,9 @@ class FaceMesh:
         self.roi_scale = float(spec.extra.get("roi_scale", 1.5))
         eyes = spec.extra.get("eye_corners", [33, 263])
         self.eye_corners = (int(eyes[0]), int(eyes[1]))
-        self._scale = (1.0 / np.asarray(spec.std, np.float32)).reshape(1, 1, 3)
-        self._mean = np.asarray(spec.mean, np.float32).reshape(1, 1, 3)
-        self._session: InferenceSession = open_session(
+        self._inv_std = 1.0 / np.asarray(spec.std, np.float32)
+        self._mean = np.asarray(spec.mean, np.float32)
+        self.session: InferenceSession = open_session(
             path, prefer=provider, options=SessionOptions(threads=threads), label=spec.name
         )
         self._input = spec.inputs[0].name
@@ -178,9 +178,8 @@ class FaceMesh:
 
     def infer_crop(self, crop_bgr: np.ndarray) -> tuple[np.ndarray, float]:
         """Landmarks (468, 3) in crop pixels and the face-presence probability for a crop."""
-        rgb = crop_bgr[:, :, ::-1] if self.spec.color == "rgb" else crop_bgr
-        x = ((rgb.astype(np.float32) - self._mean) * self._scale).transpose(2, 0, 1)[None]
-        out = self._session.run({self._input: np.ascontiguousarray(x)})
+        x = to_tensor(crop_bgr, self._mean, self._inv_std, rgb=self.spec.color == "rgb")
+        out = self.session.run({self._input: x})
         pts = out[self._points].reshape(NUM_LANDMARKS, 3)
         logit = float(np.clip(out[self._flag].reshape(-1)[0], -80.0, 80.0))
         return pts, 1.0 / (1.0 + math.exp(-logit))
