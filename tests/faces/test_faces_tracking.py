@@ -175,3 +175,21 @@ def test_rolling_head_is_tracked(photos) -> None:
         seen = -np.degrees(np.arctan2(eye_r[1] - eye_l[1], eye_r[0] - eye_l[0]))
         assert seen == pytest.approx(angle, abs=6.0)
     assert analyzer.tracker.detections_run == 1
+
+
+def test_a_large_jump_resets_the_filter_instead_of_gliding(portrait) -> None:
+    """With pure low-pass smoothing (beta 0) a jump would take many frames to catch up;
+    the reset puts the points on the face in the very frame it jumped."""
+    settings = AnalysisSettings(min_cutoff=0.3, beta=0.0, detect_every=100)
+    analyzer = FaceAnalyzer(settings)
+    for i in range(10):
+        analyzer(_frame(i, place((1280, 720), portrait, 400, 180)))
+    out = analyzer(_frame(10, place((1280, 720), portrait, 470, 180)))  # ~0.7 eye distances
+    assert [f.track_id for f in out.faces] == [0]
+    raw = five_points(analyzer.tracker.tracks[0].raw)
+    iod = float(np.linalg.norm(raw[1] - raw[0]))
+    assert float(np.linalg.norm(out.faces[0].kps - raw, axis=1).max()) < 0.01 * iod
+    # a small step, by contrast, is smoothed (the filter was not reset)
+    out = analyzer(_frame(11, place((1280, 720), portrait, 476, 180)))
+    raw = five_points(analyzer.tracker.tracks[0].raw)
+    assert float(np.linalg.norm(out.faces[0].kps - raw, axis=1).max()) > 0.02 * iod
