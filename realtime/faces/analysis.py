@@ -32,7 +32,7 @@ class AnalysisSettings:
     - ``presence_threshold``: FaceMesh presence below which a track is lost.
     - ``max_faces``: faces tracked at most (0: no limit).
     - ``min_cutoff`` (Hz), ``beta``: One Euro smoothing; lower ``min_cutoff`` = steadier at
-      rest, higher ``beta`` = less lag in motion (speed measured in eye-distances per second).
+      rest, higher ``beta`` = less lag in motion (speed in outer-eye-corner distances per s).
     - ``threads``: intra-op threads of each model (1 leaves the other core to the pipeline).
     """
 

@@ -66,7 +66,6 @@ class FaceTracker:
         self.tracks: list[Track] = []
         self._next_id = 0
         self._since_detect = 0
-        self._lost = False
         self.frames = 0
         self.detections_run = 0
         self.detected_last_step = False
@@ -75,7 +74,6 @@ class FaceTracker:
         self.tracks = []
         self._next_id = 0
         self._since_detect = 0
-        self._lost = False
         self.frames = 0
         self.detections_run = 0
         self.detected_last_step = False
@@ -108,16 +106,18 @@ class FaceTracker:
             log.debug("new face track(s): %s", [t.track_id for t in born])
         return born
 
-    def _follow(self, image: np.ndarray, tracks: list[Track], t: float) -> list[Track]:
-        """Run FaceMesh on each track's crop; keep those still holding a face."""
+    def _follow(self, image: np.ndarray, tracks: list[Track], t: float) -> tuple[list[Track], bool]:
+        """Run FaceMesh on each track's crop; keep those still holding a face. Also says
+        whether any track was lost."""
         kept: list[Track] = []
+        lost = False
         h, w = image.shape[:2]
         eyes = self.mesh.eye_corners
         for tr in tracks:
             raw, presence = self.mesh.run(image, tr.roi)
             if presence < self.config.presence_threshold:
                 log.debug("face track %d lost (presence %.2f)", tr.track_id, presence)
-                self._lost = True
+                lost = True
                 continue
             scale = _face_scale(raw, eyes)
             if tr.raw is not None:
@@ -131,7 +131,7 @@ class FaceTracker:
             tr.roi = self.mesh.roi_from_mesh(raw)
             tr.box = mesh_box(raw, w, h)
             kept.append(tr)
-        return kept
+        return kept, lost
 
     def _dedupe(self, tracks: list[Track]) -> list[Track]:
         """Two tracks on one face (e.g. a re-detection drifting onto it): keep the older."""
@@ -156,13 +156,11 @@ class FaceTracker:
         pending: list[Track] = list(self.tracks)
         if not self.tracks or due:
             pending += self._detect(image)
-        self._lost = False
-        tracks = self._follow(image, pending, t)
-        if self._lost and not self.detected_last_step:
+        tracks, lost = self._follow(image, pending, t)
+        if lost and not self.detected_last_step:
             # a face was lost: look again now rather than show a frame without it
             self.tracks = tracks
-            tracks += self._follow(image, self._detect(image), t)
-            self._lost = False
+            tracks += self._follow(image, self._detect(image), t)[0]
         self.tracks = self._dedupe(tracks)
         h, w = image.shape[:2]
         return [self._face(tr, w, h) for tr in self.tracks]
