@@ -251,9 +251,19 @@ def _provider_in_use(processors: list[Processor]) -> str | None:
     return None
 
 
-def run(settings: Settings, on_start: Callable[[Pipeline], None] | None = None) -> dict[str, Any]:
-    """Run the program the settings describe and return the final stats."""
+def run(
+    settings: Settings,
+    on_start: Callable[[Pipeline], None] | None = None,
+    on_progress: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
+    """Run the program the settings describe and return the final stats (or job summary)."""
     mode = mode_of(settings)
+    if mode == "file":
+        check_settings(settings)
+        from realtime.jobs.video import run_file_job
+
+        processors, info = make_processors(settings)
+        return run_file_job(settings, processors, info, on_start=on_start, on_progress=on_progress)
     if mode == "still":
         check_settings(settings)
         from realtime.swap.still import swap_image

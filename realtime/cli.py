@@ -81,6 +81,12 @@ def main_parser() -> argparse.ArgumentParser:
     out.add_argument("--preview", action="store_true", help="also show a preview window")
     out.add_argument("--output", "-o", help="output file (video or image)")
     out.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    out.add_argument("--output-size", type=_size, help="size of the output video (file jobs)")
+    out.add_argument("--codec", help="video codec of the output: h264 (default), h265, vp9")
+    out.add_argument("--crf", type=int, help="constant quality (lower is better; default 20)")
+    out.add_argument("--bitrate", type=int, help="target bits per second (instead of --crf)")
+    out.add_argument("--preset", help="encoder preset, e.g. ultrafast, veryfast, medium")
+    out.add_argument("--no-audio", action="store_true", help="do not carry the input's audio over")
     out.add_argument("--vcam-backend", help="pyvirtualcam backend (v4l2loopback, obs, unitycapture)")
     out.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10")
     out.add_argument("--mjpeg-host", help="address of the MJPEG preview (default 127.0.0.1)")
@@ -130,6 +136,13 @@ def settings_from_args(args: argparse.Namespace) -> Any:
             ov[f"output.{key}"] = getattr(args, key)
     if args.force:
         ov["output.force"] = True
+    if args.output_size:
+        ov["output.size"] = list(args.output_size)
+    if args.no_audio:
+        ov["output.audio"] = False
+    for key in ("codec", "crf", "bitrate", "preset"):
+        if getattr(args, key) is not None:
+            ov[f"output.{key}"] = getattr(args, key)
     if args.workers is not None:
         ov["pipeline.workers"] = args.workers
     if args.face:
@@ -198,18 +211,74 @@ def _run_main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    mode = app.mode_of(settings)
+    show = not args.quiet and sys.stderr.isatty()
+
     def on_start(pipeline: Any) -> None:
         holder["pipeline"] = pipeline
         if stop_event.is_set():
             pipeline.stop()
-        if not args.quiet and sys.stderr.isatty():
+        if show and mode == "live":
             threading.Thread(target=_live_status, args=(pipeline,), daemon=True).start()
 
-    result = app.run(settings, on_start=on_start)
+    bar = _ProgressBar(show) if mode == "file" else None
+    try:
+        result = app.run(settings, on_start=on_start, on_progress=bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
     if settings.stats_json:
         Path(settings.stats_json).write_text(json.dumps(result, indent=2, default=str) + "\n")
-    log.info("done: %s", _status_line(result) if "fps_out" in result else result)
+    if mode == "file":
+        _print_summary(result)
+    elif mode == "live":
+        log.info("done: %s", _status_line(result))
     return 0
+
+
+class _ProgressBar:
+    """A rich progress bar for file jobs (frames, fps, ETA); a log line now and then otherwise."""
+
+    def __init__(self, show: bool) -> None:
+        self.show = show
+        self._last_log = 0.0
+        self._task: Any = None
+        self._progress: Any = None
+        if show:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("swapping"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[fps]:.1f} fps"),
+                TimeRemainingColumn(),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("swap", total=None, fps=0.0)
+
+    def update(self, p: Any) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=p.done, total=p.total, fps=p.fps)
+        elif time.monotonic() - self._last_log > 5:
+            self._last_log = time.monotonic()
+            log.info("%d/%s frames, %.1f fps", p.done, p.total or "?", p.fps)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def _print_summary(r: dict[str, Any]) -> None:
+    missing = r.get("frames_without_face")
+    faces = "" if missing is None else f", {missing} without a face"
+    head = "interrupted: partial output" if r.get("interrupted") else "wrote"
+    print(
+        f"{head} {r['output']}: {r['frames']} frames{faces}, {r['seconds']:.1f} s, "
+        f"{r['fps']:.1f} fps ({r.get('realtime_factor') or 0:.1f}x real time), audio {r['audio']}",
+        file=sys.stderr,
+    )
 
 
 def _live_status(pipeline: Any) -> None:

@@ -49,8 +49,11 @@ class OutputSettings:
     mjpeg_host: str = "127.0.0.1"
     mjpeg_port: int = 8080
     mjpeg_token: str | None = None
-    codec: str = "libx264"
+    codec: str = "libx264"  # or h264, h265, vp9
     crf: int = 20
+    bitrate: int | None = None  # bits per second; replaces crf when set
+    size: tuple[int, ...] | None = None  # output (width, height) of a file job
+    audio: bool = True  # carry the input's audio into a file job
     preset: str | None = None  # None: ultrafast for live recordings, veryfast for file jobs
 
 

@@ -158,6 +158,7 @@ class Pipeline:
         self._sink_state: dict[int, dict[str, Any]] = {}
         self.t0 = time.monotonic()
         self.lost_source = False
+        self.source_ended = False  # the source ran out (as opposed to a stop)
         self._resize_warned = False
         self._size: tuple[int, int] = (0, 0)
 
@@ -364,6 +365,7 @@ class Pipeline:
             got = self._read_source()
             if got is None:
                 if not self._stop.is_set():
+                    self.source_ended = True
                     log.info("source %s ended", self.source.name)
                 self.ring_in.close()
                 return

@@ -29,6 +29,7 @@ import numpy as np
 
 from realtime.errors import SinkError
 from realtime.frame import Frame
+from realtime.sinks.audio import AudioCopier
 from realtime.sinks.base import SinkContext
 from realtime.sinks.vcam import fit_to
 
@@ -98,6 +99,10 @@ class FileSink:
         preset: str = "veryfast",
         fps: float | None = None,
         tune: str | None = None,
+        audio_from: str | Path | None = None,
+        size: tuple[int, int] | None = None,
+        bitrate: int | None = None,
+        keep_pts: bool = False,
         *,
         overwrite: bool = False,
         fragmented: bool = True,
@@ -110,6 +115,11 @@ class FileSink:
         self.crf = int(crf)
         self.preset = preset
         self.tune = tune
+        self.audio_from = Path(audio_from) if audio_from else None
+        self.size = size
+        self.bitrate = bitrate
+        self.keep_pts = keep_pts  # file jobs keep the input's timeline (and its audio's)
+        self._audio: AudioCopier | None = None
         self.fps = fps
         self.overwrite = overwrite
         self.fragmented = fragmented
@@ -159,11 +169,19 @@ class FileSink:
         try:
             codec_options = {"g": str(max(1, round(2 * float(rate))))}
             if self.codec in _X26X:
-                codec_options.update(crf=str(self.crf), preset=self.preset)
+                codec_options["preset"] = self.preset
+                if not self.bitrate:
+                    codec_options["crf"] = str(self.crf)
                 if self.tune:
                     codec_options["tune"] = self.tune
+                if options:  # fragmented MP4 has no edit list: B-frames would delay the start
+                    codec_options["bf"] = "0"
+            elif self.codec == "libvpx-vp9" and not self.bitrate:
+                codec_options.update(crf=str(self.crf), b="0", deadline="realtime", **{"cpu-used": "8"})
             stream = container.add_stream(self.codec, rate=rate, options=codec_options)
-            w, h = ctx.width, ctx.height
+            if self.bitrate:
+                stream.bit_rate = int(self.bitrate)
+            w, h = self.size or (ctx.width, ctx.height)
             self._pad = (w % 2, h % 2)
             stream.width, stream.height = w + w % 2, h + h % 2
             stream.pix_fmt = "yuv420p"
@@ -174,8 +192,14 @@ class FileSink:
             raise SinkError(
                 f"video codec {self.codec!r} cannot be used: {_reason(exc)}", fix="use libx264"
             ) from exc
+        try:
+            self._audio = self._open_audio(container, fmt)
+        except SinkError:
+            container.close()
+            self.temp_path.unlink(missing_ok=True)
+            raise
         self._container, self._stream = container, stream
-        self._size = (ctx.width, ctx.height)
+        self._size = (w, h)
         self._format = fmt
         self._tick, self._prev, self._error = -1, None, None
         self.frames_written = 0
@@ -185,13 +209,27 @@ class FileSink:
         self._encoder.start()
         log.info("recording to %s (%s, %dx%d)", self.path, self.codec, stream.width, stream.height)
 
+    def _open_audio(self, container: Any, fmt: str) -> AudioCopier | None:
+        if self.audio_from is None:
+            return None
+        try:
+            return AudioCopier(self.audio_from, container, fmt)
+        except ValueError:
+            log.info("%s has no audio track", self.audio_from)
+            return None
+        except (av.FFmpegError, OSError) as exc:
+            raise SinkError(
+                f"cannot carry the audio of {self.audio_from} into {self.path}: {_reason(exc)}",
+                fix="pass --no-audio, or another --output container",
+            ) from exc
+
     # -- write ----------------------------------------------------------------------------
     def _next_tick(self, frame: Frame) -> int:
         """Strictly increasing pts in TIME_BASE units, from the frames' own timing."""
         if self.fps:
             tick = round(self.frames_written / float(self.fps) / TIME_BASE)
         elif self._prev is None:
-            tick = 0
+            tick = round(max(frame.pts, 0.0) / TIME_BASE) if self.keep_pts else 0
         else:
             prev_pts, prev_cap = self._prev
             step = frame.pts - prev_pts if frame.pts > prev_pts else frame.captured_at - prev_cap
@@ -269,6 +307,8 @@ class FileSink:
         try:
             for packet in stream.encode(vf):
                 container.mux(packet)
+            if self._audio is not None:
+                self._audio.pump(float(tick * TIME_BASE))
         except (av.FFmpegError, OSError) as exc:
             raise self._fail(exc) from exc
         self._tick = tick
@@ -321,10 +361,15 @@ class FileSink:
         self._container = self._stream = None
         if container is None:
             return False
+        audio, self._audio = self._audio, None
         try:
             if flush:
                 for packet in stream.encode(None):
                     container.mux(packet)
+                if audio is not None:  # the sound up to the end of the last frame
+                    step = 1.0 / float(stream.average_rate or 30)
+                    audio.finish(float(self._tick * TIME_BASE) + step)
+                    audio = None
         except (av.FFmpegError, OSError) as exc:
             failed = True
             log.error("flushing %s failed: %r", self.path, exc)
@@ -332,6 +377,8 @@ class FileSink:
                 f"finishing {self.path} failed: {_reason(exc)}", fix="free some disk space and check the disk"
             )
         finally:
+            if audio is not None:
+                audio.close()
             try:
                 container.close()
             except (av.FFmpegError, OSError) as exc:

@@ -1,0 +1,100 @@
+"""Carrying a source file's audio into a recording, interleaved with the video as it is written.
+
+Stream copy (no re-encode) where the output container takes the codec; otherwise the audio is
+decoded and re-encoded to AAC. Packets are muxed up to the time of the last video frame
+written, so a recording cut short by Ctrl-C or a full disk keeps its sound up to that point.
+"""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+log = logging.getLogger(__name__)
+
+# Audio codecs each container takes as they are (stream copy).
+COPYABLE = {
+    "mp4": {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"},
+    "mov": {"aac", "mp3", "alac", "ac3", "pcm_s16le", "pcm_s24le"},
+    "matroska": {"aac", "mp3", "opus", "vorbis", "flac", "ac3", "eac3", "pcm_s16le", "alac"},
+}
+
+
+class AudioCopier:
+    """Moves the first audio stream of ``source`` into ``output`` (an open PyAV container)."""
+
+    def __init__(self, source: Path, output: Any, container_format: str) -> None:
+        self._in = av.open(str(source))
+        if not self._in.streams.audio:
+            self._in.close()
+            raise ValueError(f"{source} has no audio")
+        self._src = self._in.streams.audio[0]
+        codec = self._src.codec_context.name
+        self.copy = codec in COPYABLE.get(container_format, set())
+        if self.copy:
+            self._out = output.add_stream_from_template(self._src)
+        else:
+            rate = self._src.codec_context.sample_rate or 48000
+            self._out = output.add_stream("aac", rate=rate)
+            self._out.layout = self._src.codec_context.layout
+            self._resampler = av.AudioResampler(format="fltp", layout=self._out.layout, rate=rate)
+        self._packets = self._in.demux(self._src)
+        self._pending: Any = None
+        self._done = False
+        self._output = output
+        log.info("audio: %s %s", codec, "copied" if self.copy else "re-encoded to AAC")
+
+    def _next(self) -> Any:
+        if self._pending is None and not self._done:
+            for pkt in self._packets:
+                if pkt.dts is None and pkt.pts is None:
+                    continue  # the demuxer's final flush packet
+                if pkt.pts is not None and pkt.pts + (pkt.duration or 0) <= 0:
+                    # Encoder priming before the video's time 0: a fragmented MP4 has no edit
+                    # list, and a negative time would shift every later frame.
+                    continue
+                self._pending = pkt
+                break
+            else:
+                self._done = True
+        return self._pending
+
+    def pump(self, until_s: float | None) -> None:
+        """Mux every audio packet that starts before ``until_s`` (all of them when None)."""
+        while (pkt := self._next()) is not None:
+            t = float((pkt.pts if pkt.pts is not None else pkt.dts) * pkt.time_base)
+            if until_s is not None and t > until_s:
+                return
+            self._pending = None
+            if self.copy:
+                pkt.stream = self._out
+                self._output.mux(pkt)
+            else:
+                for frame in pkt.decode():
+                    for rf in self._resampler.resample(frame):
+                        for out_pkt in self._out.encode(rf):
+                            self._output.mux(out_pkt)
+
+    def finish(self, until_s: float | None) -> None:
+        """Mux what belongs before ``until_s``, flush an encoder, close the source."""
+        try:
+            self.pump(until_s)
+            if not self.copy:
+                for rf in self._resampler.resample(None):
+                    for out_pkt in self._out.encode(rf):
+                        self._output.mux(out_pkt)
+                for out_pkt in self._out.encode(None):
+                    self._output.mux(out_pkt)
+        finally:
+            self._in.close()
+
+    def close(self) -> None:
+        self._in.close()
+
+
+def seconds(ticks: int, time_base: Fraction) -> float:
+    return float(ticks * time_base)
