@@ -186,11 +186,20 @@ def detector_inputs(size: int, images: list[np.ndarray]) -> list[np.ndarray]:
 
 def face_crops(detector: Lite, images: list[np.ndarray]) -> list[np.ndarray]:
     """Upright 192x192 face crops in [0, 1], NHWC, placed by the source short-range model."""
-    anchors = ssd_anchors(128, [8, 16, 16, 16], 0.5, 1.0)
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    entries = tomllib.loads(MANIFEST.read_text(encoding="utf-8"))["model"]
+    ex = next(e for e in entries if e["name"] == "face_detection_short_range")["extra"]
+    anchors = ssd_anchors(128, ex["strides"], ex["anchor_offset"], ex["interpolated_scale_aspect_ratio"])
     crops = []
     for img, x in zip(images, detector_inputs(detector.size, images)):
         out = detector(x)
-        boxes, kps, scores = decode_raw(out["regressors"], out["classificators"], anchors, box_scale=128.0)
+        boxes, kps, scores = decode_raw(
+            out["regressors"], out["classificators"], anchors, box_scale=float(ex["box_scale"])
+        )
         if len(scores) == 0:
             raise ConversionError("the source detector found no face in a bundled photo")
         box, pts, score = weighted_nms(boxes, kps, scores, 0.3)[0]
