@@ -43,17 +43,42 @@ CHIN = 152
 
 
 def fill(
-    shape: tuple[int, int], pts: np.ndarray, origin: tuple[int, int] = (0, 0), scale: float = 1.0
+    shape: tuple[int, int],
+    pts: np.ndarray,
+    origin: tuple[int, int] = (0, 0),
+    scale: float = 1.0,
+    grow: float = 0.0,
 ) -> np.ndarray:
     """A uint8 0/255 mask of ``shape`` with the polygon ``pts`` (N, 2) filled.
 
     ``origin`` is the frame position of the mask's top-left pixel and ``scale`` its resolution
     relative to the frame's; coordinates keep 4 bits of sub-pixel precision so that small
-    regions (a closed mouth) do not snap to whole pixels.
+    regions (a closed mouth) do not snap to whole pixels. ``grow`` (pixels) widens the
+    polygon by drawing its outline that thick, so a closed mouth still covers its lip seam.
     """
     mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [_fixed(pts, origin, scale)], 255, cv2.LINE_8, shift=4)
+    poly = _fixed(pts, origin, scale)
+    cv2.fillPoly(mask, [poly], 255, cv2.LINE_8, shift=4)
+    if grow * scale >= 0.5:
+        thickness = max(1, round(2 * grow * scale))
+        cv2.polylines(mask, [poly], True, 255, thickness, cv2.LINE_8, shift=4)
     return mask
+
+
+def face_outline(mesh: np.ndarray, forehead: float = 1.0) -> np.ndarray:
+    """The face oval (36, 2), its part above the brows lowered to ``forehead`` (0..1) of its
+    height: the top of the mesh often holds hair or a hat brim rather than skin."""
+    oval = np.asarray(mesh, np.float64)[FACE_OVAL, :2].copy()
+    if forehead >= 1.0:
+        return oval
+    m = np.asarray(mesh, np.float64)[:, :2]
+    brow = m[np.concatenate([BROW_LEFT, BROW_RIGHT])].mean(axis=0)
+    up = brow - m[CHIN]
+    up /= max(float(np.linalg.norm(up)), 1e-9)
+    height = (oval - brow) @ up
+    above = height > 0
+    oval[above] -= (1.0 - forehead) * height[above, None] * up
+    return oval
 
 
 def _fixed(pts: np.ndarray, origin: tuple[int, int], scale: float) -> np.ndarray:

@@ -1,0 +1,35 @@
+"""Fixtures of the mesh-swapper tests: one face analyser, the prepared bundled faces, and the
+meshes of the bundled photos (analysed once per session; the models are slow to open)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtime.faces.analysis import FaceAnalyzer
+from realtime.frame import Face
+from realtime.swap.source import SourceFace
+from tests.swap.harness import sources
+from tests.swap.judge import PHOTOS, load_photo
+
+
+@pytest.fixture(scope="session")
+def analyzer() -> FaceAnalyzer:
+    return FaceAnalyzer()
+
+
+@pytest.fixture(scope="session")
+def bundled_sources(analyzer: FaceAnalyzer) -> dict[str, SourceFace]:
+    return sources(analyzer)
+
+
+@pytest.fixture(scope="session")
+def photo_faces(analyzer: FaceAnalyzer) -> dict[str, tuple[np.ndarray, Face]]:
+    """Each bundled photo with its largest analysed face."""
+    out = {}
+    for name in PHOTOS:
+        img = load_photo(name)
+        faces = analyzer.analyze_image(img)
+        assert faces, f"no face found in the bundled photo {name}"
+        out[name] = (img, faces[0])
+    return out
