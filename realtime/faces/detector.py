@@ -167,17 +167,32 @@ class Letterbox:
         return (pts - pad) / np.array([self.scale_x, self.scale_y], np.float32)
 
 
+def _shrink(image: np.ndarray, nw: int, nh: int) -> tuple[np.ndarray, int, int]:
+    """Resize to (nw, nh) with area averaging, cheaply: OpenCV's area resize is fast only for
+    whole-number factors, so average by the largest whole factor first (dropping the < k
+    leftover pixels at the right and bottom), then finish on the small image. Returns the
+    image and the width and height of the source region it covers."""
+    h, w = image.shape[:2]
+    k = min(w // nw, h // nh)
+    if k >= 2:
+        w, h = (w // k) * k, (h // k) * k
+        image = cv2.resize(image[:h, :w], (w // k, h // k), interpolation=cv2.INTER_AREA)
+    if image.shape[1] != nw or image.shape[0] != nh:
+        shrink = image.shape[1] > nw or image.shape[0] > nh
+        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return image, w, h
+
+
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     """Resize ``image`` to fit a ``size`` square keeping its aspect ratio, centred on black."""
     h, w = image.shape[:2]
     scale = size / max(h, w)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    small = cv2.resize(image, (nw, nh), interpolation=interp)
+    small, sw, sh = _shrink(image, nw, nh)
     px, py = (size - nw) // 2, (size - nh) // 2
     out = np.zeros((size, size, 3), np.uint8)
     out[py : py + nh, px : px + nw] = small
-    return out, Letterbox(nw / w, nh / h, float(px), float(py))
+    return out, Letterbox(nw / sw, nh / sh, float(px), float(py))
 
 
 class FaceDetector:

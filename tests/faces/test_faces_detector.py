@@ -14,7 +14,7 @@ from realtime.faces.detector import (
     weighted_nms,
 )
 
-from .conftest import WALL, SensorNoise, warp_photo
+from .conftest import WALL, SensorNoise, face_crop, warp_photo
 
 
 def test_short_range_anchor_grid_matches_896_outputs() -> None:
@@ -125,18 +125,16 @@ def test_wide_frame_is_letterboxed_not_squashed(short: FaceDetector, photos) -> 
     assert ratio == pytest.approx(1.0, abs=0.1)
 
 
-def test_several_faces_per_frame(full: FaceDetector, photos) -> None:
-    left, _ = warp_photo(photos["astronaut"], scale=0.8)
-    right, _ = warp_photo(photos["grace_hopper"], scale=0.8)
-    h = max(left.shape[0], right.shape[0])
-    canvas = np.empty((h, left.shape[1] + right.shape[1], 3), np.uint8)
+@pytest.mark.parametrize("model", ["short", "full"])
+def test_several_faces_per_frame(short: FaceDetector, full: FaceDetector, photos, model: str) -> None:
+    canvas = np.empty((720, 1280, 3), np.uint8)
     canvas[:] = WALL
-    canvas[: left.shape[0], : left.shape[1]] = left
-    canvas[: right.shape[0], left.shape[1] :] = right
-    dets = full.detect(canvas)
+    canvas[160:560, 150:550] = face_crop(photos["astronaut"], 225, 130, 120, 400)
+    canvas[160:560, 730:1130] = face_crop(photos["grace_hopper"], 262, 240, 170, 400)
+    dets = (short if model == "short" else full).detect(canvas)
     assert len(dets) == 2
     xs = sorted(float(d.box[0] + d.box[2]) / 2 for d in dets)
-    assert xs[0] < left.shape[1] < xs[1]
+    assert 150 < xs[0] < 550 and 730 < xs[1] < 1130
 
 
 def test_full_range_finds_a_distant_face_the_short_range_model_misses(short, full, photos) -> None:
