@@ -3,8 +3,10 @@
 For source S, target T and result R, with d the dlib descriptor distance:
 identity = d(R,T) / (d(R,S) + d(R,T)); expression = mouth/eye-opening ratios of R vs T;
 flicker = frame-to-frame change in the face of the output over the input's, on a still photo
-with fresh noise (sigma 3) per frame. Runs both directions on the two bundled photos, stills
-and synthetic moving sequences (smooth rotation, scale, shift), and prints JSON.
+with fresh noise (sigma 3) per frame; seam = edge energy where the blend fades out, relative
+to the target, for the feather and the multi-band blend (with and without colour matching).
+Runs both directions on the two bundled photos, stills and synthetic moving sequences
+(smooth rotation, scale, shift), and prints JSON.
 
     .venv/bin/python tools/eval_quality.py [--frames 24] [--geometry 0.5]
     .venv/bin/python tools/eval_quality.py --sweep 0,0.25,0.5,0.75,1   # choose `geometry`
@@ -29,8 +31,8 @@ import numpy as np  # noqa: E402
 
 from realtime.faces.analysis import FaceAnalyzer  # noqa: E402
 from realtime.swap.mesh import MeshSettings  # noqa: E402
-from tests.swap.harness import DIRECTIONS, evaluate_direction, sources  # noqa: E402
-from tests.swap.judge import Judge  # noqa: E402
+from tests.swap.harness import DIRECTIONS, evaluate_direction, seam_comparison, sources  # noqa: E402
+from tests.swap.judge import Judge, load_photo  # noqa: E402
 
 
 def evaluate(settings: MeshSettings, frames: int, noise_frames: int) -> dict[str, Any]:
@@ -56,7 +58,14 @@ def evaluate(settings: MeshSettings, frames: int, noise_frames: int) -> dict[str
     summary["identity_mean"] = float(np.mean(identities))
     if noise_frames > 1:
         summary["flicker_max"] = max(r["flicker"] for r in runs)
-    return {"settings": dataclasses.asdict(settings), "summary": summary, "runs": runs}
+    seams = {
+        f"{s}->{t}": {
+            "matched": seam_comparison(analyzer, srcs[s], load_photo(t)),
+            "unmatched": seam_comparison(analyzer, srcs[s], load_photo(t), color=0.0, shading=0.0),
+        }
+        for s, t in DIRECTIONS
+    }
+    return {"settings": dataclasses.asdict(settings), "summary": summary, "runs": runs, "seam": seams}
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,14 +40,16 @@ def _check_output(input_path: Path, output_path: Path) -> None:
         )
 
 
-def write_image(path: Path, image: object) -> None:
+def write_image(path: Path, image: object, params: Sequence[int] = ()) -> None:
     """Encode and write an image atomically: to a temporary name beside it, then rename, so a
-    crash never leaves a half-written file under the real name."""
-    ok, data = cv2.imencode(path.suffix, image)  # type: ignore[call-overload]
+    crash never leaves a half-written file under the real name. The file gets the usual
+    permissions (0666 less the umask). ``params`` go to ``cv2.imencode``."""
+    ok, data = cv2.imencode(path.suffix, image, list(params))  # type: ignore[call-overload]
     if not ok:
         raise InputError(f"cannot encode the output image {path}", fix="use .jpg or .png")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.tobytes())
         os.replace(tmp, path)

@@ -26,6 +26,7 @@ from tests.swap.judge import (
     load_photo,
     moving_sequence,
     noisy_still,
+    seam_energy,
 )
 
 DIRECTIONS = (("astronaut", "grace_hopper"), ("grace_hopper", "astronaut"))
@@ -86,3 +87,16 @@ def evaluate_direction(
         res = run_sequence(noisy, [FaceAnalyzer(analyzer.settings), MeshSwapper(source, settings)])
         out["flicker"] = flicker_ratio(noisy, res, face_region(t_face.points, t_img.shape[:2]))
     return out
+
+
+def seam_comparison(
+    analyzer: FaceAnalyzer, source: SourceFace, target: np.ndarray, **options: Any
+) -> dict[str, float]:
+    """``seam_energy`` of the feather and the multi-band blend on one still (``options``:
+    other ``MeshSettings`` fields, e.g. a weakened colour match that leaves a tone step)."""
+    outs = [
+        swap_still(analyzer, source, target, MeshSettings(blend_mode=mode, **options))
+        for mode in ("feather", "multiband")
+    ]
+    feather, multiband = seam_energy(outs, target)
+    return {"feather": feather, "multiband": multiband}

@@ -209,3 +209,30 @@ def judge_sequence(
         mouth_error_max=float(np.max(mouth_err)) if n else math.inf,
         swapped=float(np.mean(swapped)) if n else 0.0,
     )
+
+
+def seam_energy(
+    results: Sequence[np.ndarray], target: np.ndarray, core: float = 0.2, sigma: float = 2.0
+) -> list[float]:
+    """How much edge each result adds where its blend fades out, relative to the target.
+
+    The zone compared is the same for all results: every pixel any of them changed, less a
+    core deeper than ``core`` times the face's size inside the first one's changed region
+    (where all are fully swapped). Gradients are taken on a blurred luma (``sigma``) so that
+    texture and noise count less than a seam's step. Lower is smoother; 1.0 is the target's.
+    """
+    changed = [np.any(r != target, axis=2).astype(np.uint8) for r in results]
+    union = np.bitwise_or.reduce(changed)
+    size = math.sqrt(max(int(changed[0].sum()), 1))
+    deep = cv2.distanceTransform(changed[0], cv2.DIST_L2, cv2.DIST_MASK_3) > core * size
+    zone = (union > 0) & ~deep
+    if not zone.any():
+        return [1.0 for _ in results]
+
+    def energy(img: np.ndarray) -> float:
+        y = cv2.GaussianBlur(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32), (0, 0), sigma)
+        gx, gy = cv2.Sobel(y, cv2.CV_32F, 1, 0), cv2.Sobel(y, cv2.CV_32F, 0, 1)
+        return float(np.hypot(gx, gy)[zone].mean())
+
+    base = max(energy(target), 1e-6)
+    return [energy(r) / base for r in results]

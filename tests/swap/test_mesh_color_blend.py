@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.swap.blend import alpha_blend, composite, feather, multiband
+from realtime.swap.blend import alpha_blend, composite, feather, two_band
 from realtime.swap.color import (
     ColourStats,
     StatsSmoother,
@@ -108,8 +108,9 @@ def test_blends_at_their_extremes() -> None:
     ones, zeros = np.ones((64, 64), np.float32), np.zeros((64, 64), np.float32)
     np.testing.assert_array_equal(alpha_blend(base, top, ones), top)
     np.testing.assert_array_equal(alpha_blend(base, top, zeros), base)
-    assert np.abs(multiband(base, top, ones).astype(int) - top).max() <= 1
-    assert np.abs(multiband(base, top, zeros).astype(int) - base).max() <= 1
+    np.testing.assert_array_equal(two_band(base, top, zeros, 8.0), base)
+    inner = (slice(20, 44), slice(20, 44))
+    assert np.abs(two_band(base, top, ones, 8.0)[inner].astype(int) - top[inner]).max() <= 1
 
 
 def test_composite_applies_colour_shade_keep_and_alpha() -> None:
