@@ -6,8 +6,11 @@
 #
 # BASE needs nothing but python3 with the venv module, so a base built from Debian packages
 # (tools/container_smoke.sh makes one with debootstrap) works as well as the official image.
-# Behind a TLS-intercepting proxy, mount the proxy's CA bundle into the build and name it
-# with PIP_CERT; it is used by pip in the builder stages only and never reaches an image.
+# Behind a TLS-intercepting proxy, bring the proxy's CA bundle into the build and name its
+# path with PIP_CERT; pip uses it in the builder stages only, and it never reaches an image:
+#   buildah bud -v /etc/ssl/certs:/host-certs:ro --build-arg PIP_CERT=/host-certs/ca-certificates.crt .
+#   docker build --secret id=pip_cert,src=/etc/ssl/certs/ca-certificates.crt \
+#                --build-arg PIP_CERT=/run/secrets/pip_cert .
 # docs/containers.md explains every run flag.
 
 ARG BASE=python:3.11-slim-bookworm
@@ -17,7 +20,7 @@ ARG BASE=python:3.11-slim-bookworm
 # layers below are rebuilt only when pyproject.toml changes, never for a change to realtime/.
 # ---------------------------------------------------------------------------------------------
 FROM ${BASE} AS builder
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/realtime
 WORKDIR /src
 COPY pyproject.toml ./
@@ -49,28 +52,40 @@ RUN printf '%s\n' \
 
 # ---------------------------------------------------------------------------------------------
 # deps-cpu / deps-cuda: the third-party packages of each variant, in the venv.
+# Wheels are collected in a wheelhouse on a cache mount and installed from there: `pip wheel`
+# skips a file it already has, so a rebuild fetches only index pages, and anything published
+# only as an sdist is built here, in the builder. (pip's own HTTP cache obeys the responses'
+# cache headers, which a TLS-intercepting proxy may drop.)
 # ---------------------------------------------------------------------------------------------
 FROM builder AS deps-cpu
 ARG PIP_CERT=
-RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+RUN --mount=type=cache,target=/wheelhouse,sharing=locked --mount=type=secret,id=pip_cert,required=false \
     /opt/realtime/bin/python /usr/local/bin/requirements.py cpu > /tmp/requirements.txt \
- && /opt/realtime/bin/pip install ${PIP_CERT:+--cert "$PIP_CERT"} -r /tmp/requirements.txt \
+ && /opt/realtime/bin/pip wheel ${PIP_CERT:+--cert "$PIP_CERT"} -w /wheelhouse -r /tmp/requirements.txt \
+ && /opt/realtime/bin/pip install --no-index --find-links /wheelhouse -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt && slim-venv.sh
 
 FROM builder AS deps-cuda
 ARG PIP_CERT=
 # TensorRT's libraries are published on NVIDIA's package index (the packages on PyPI are
-# stubs that fetch from it); set TENSORRT=0 to build the CUDA variant without TensorRT.
+# stubs that fetch from it), so that index is added when TENSORRT=1; TENSORRT=0 builds the
+# CUDA variant without TensorRT where it cannot be reached. The project's [tensorrt] extra
+# would take TensorRT 11, but ONNX Runtime's TensorRT provider links libnvinfer.so.10, so
+# the image takes the TensorRT 10 build for ONNX Runtime's CUDA major instead.
 ARG TENSORRT=1
+ARG TENSORRT_REQUIREMENT="tensorrt-cu13>=10,<11"
 ARG NVIDIA_INDEX=https://pypi.nvidia.com
 # onnxruntime-gpu[cuda,cudnn] pulls NVIDIA's CUDA runtime and cuDNN wheels that match the
 # ONNX Runtime build; onnxruntime.preload_dlls() finds them at run time.
-RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
-    extras="gpu" && if [ "$TENSORRT" = 1 ]; then extras="gpu tensorrt"; fi \
- && /opt/realtime/bin/python /usr/local/bin/requirements.py $extras > /tmp/requirements.txt \
+RUN --mount=type=cache,target=/wheelhouse,sharing=locked --mount=type=secret,id=pip_cert,required=false \
+    /opt/realtime/bin/python /usr/local/bin/requirements.py gpu > /tmp/requirements.txt \
  && echo 'onnxruntime-gpu[cuda,cudnn]' >> /tmp/requirements.txt \
- && /opt/realtime/bin/pip install ${PIP_CERT:+--cert "$PIP_CERT"} \
-      $( [ "$TENSORRT" = 1 ] && echo --extra-index-url "$NVIDIA_INDEX" ) -r /tmp/requirements.txt \
+ && index="" \
+ && if [ "$TENSORRT" = 1 ]; then \
+      echo "$TENSORRT_REQUIREMENT" >> /tmp/requirements.txt; index="--extra-index-url $NVIDIA_INDEX"; \
+    fi \
+ && /opt/realtime/bin/pip wheel ${PIP_CERT:+--cert "$PIP_CERT"} $index -w /wheelhouse -r /tmp/requirements.txt \
+ && /opt/realtime/bin/pip install --no-index --find-links /wheelhouse -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt && slim-venv.sh
 
 # ---------------------------------------------------------------------------------------------
@@ -79,8 +94,8 @@ RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
 FROM builder AS app
 ARG PIP_CERT=
 COPY . /src
-RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
-    /opt/realtime/bin/pip wheel ${PIP_CERT:+--cert "$PIP_CERT"} --no-deps -w /wheels /src
+RUN --mount=type=cache,target=/wheelhouse,sharing=locked --mount=type=secret,id=pip_cert,required=false \
+    /opt/realtime/bin/pip wheel --find-links /wheelhouse ${PIP_CERT:+--cert "$PIP_CERT"} --no-deps -w /wheels /src
 
 # ---------------------------------------------------------------------------------------------
 # runtime: what both variants share. No compiler, no pip cache, a non-root user, one volume.
@@ -110,7 +125,7 @@ ENV PATH=/opt/realtime/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     REALTIME_CACHE_DIR=/cache \
     REALTIME_MODELS_DIR=/cache/models \
-    REALTIME_ENGINES_DIR=/cache/engines \
+    REALTIME_ENGINE_DIR=/cache/engines \
     NUMBA_CACHE_DIR=/cache/numba \
     XDG_CACHE_HOME=/cache
 VOLUME ["/cache"]
@@ -130,7 +145,7 @@ LABEL realtime.variant="cuda"
 COPY --from=deps-cuda /opt/realtime /opt/realtime
 # The NVIDIA library folders go into the loader's search path as well, so TensorRT's
 # libnvinfer is found by ONNX Runtime's TensorRT provider without importing tensorrt first.
-RUN /opt/realtime/bin/python -c "import glob, sysconfig; sp = sysconfig.get_paths()['purelib']; print('\n'.join(sorted(glob.glob(sp + '/nvidia/*/lib') + glob.glob(sp + '/nvidia/cu*/lib') + glob.glob(sp + '/tensorrt_libs') + glob.glob(sp + '/tensorrt_*_libs'))))" \
+RUN /opt/realtime/bin/python -c "import glob, sysconfig; sp = sysconfig.get_paths()['purelib']; print('\n'.join(sorted(set(glob.glob(sp + '/nvidia/*/lib') + glob.glob(sp + '/tensorrt*libs')))))" \
       > /etc/ld.so.conf.d/realtime-nvidia.conf \
  && ldconfig
 RUN --mount=type=bind,from=app,source=/wheels,target=/wheels \

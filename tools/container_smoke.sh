@@ -161,27 +161,39 @@ python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$WORK/doctor.json" \
 # doctor exits 1 when it found problems to fix; anything else is a crash.
 [ "$rc" -le 1 ] || fail "doctor exited $rc"
 
+step "container checks (what realtime doctor adds inside a container)"
+inside python -c 'import json; from realtime.jobs.container_checks import container_checks; print(json.dumps(container_checks(), indent=1))' \
+  | tee "$WORK/checks.json" || fail "container_checks"
+if [ "$TARGET" = cuda ] && ! ls /dev/nvidiactl >/dev/null 2>&1; then
+  grep -q -- "--gpus all" "$WORK/checks.json" || fail "no GPU here, but the checks do not say --gpus all"
+fi
+
 if [ "$TARGET" = cuda ]; then
   step "CUDA libraries and providers"
-  # Loading each provider library resolves every CUDA, cuDNN and TensorRT library it links,
-  # which proves the wheels are found without a GPU being present.
+  # ldd resolves every library each provider links; only the driver's libcuda may be missing
+  # (the NVIDIA Container Toolkit brings it in from the host), so this proves the CUDA, cuDNN
+  # and TensorRT wheels are found without a GPU being present.
   inside python - <<'EOF' || fail "CUDA provider libraries"
-import ctypes, glob, importlib.util, os, onnxruntime as ort
+import importlib.util, os, subprocess, onnxruntime as ort
 ort.preload_dlls()
 providers = ort.get_available_providers()
-print("providers:", providers)
-assert "CUDAExecutionProvider" in providers, providers
+print("onnxruntime", ort.__version__, "providers:", providers)
+assert {"TensorrtExecutionProvider", "CUDAExecutionProvider"} <= set(providers), providers
 capi = os.path.join(os.path.dirname(ort.__file__), "capi")
-ctypes.CDLL(os.path.join(capi, "libonnxruntime_providers_cuda.so"))
-print("CUDA provider library loads with all its dependencies")
+def unresolved(lib):
+    out = subprocess.run(["ldd", os.path.join(capi, lib)], capture_output=True, text=True, check=True).stdout
+    return {line.split()[0] for line in out.splitlines() if "not found" in line} - {"libcuda.so.1"}
+missing = unresolved("libonnxruntime_providers_cuda.so")
+assert not missing, f"the CUDA provider cannot find {sorted(missing)}"
+print("CUDA provider: every library resolves (libcuda.so.1 comes from the host driver)")
+missing = unresolved("libonnxruntime_providers_tensorrt.so")
 if importlib.util.find_spec("tensorrt") is not None:
     import tensorrt
-    print("tensorrt", tensorrt.__version__)
-    assert "TensorrtExecutionProvider" in providers, providers
-    ctypes.CDLL(os.path.join(capi, "libonnxruntime_providers_tensorrt.so"))
-    print("TensorRT provider library loads with all its dependencies")
+    print("import tensorrt:", tensorrt.__version__)
+    assert not missing, f"the TensorRT provider cannot find {sorted(missing)}"
+    print("TensorRT provider: every library resolves")
 else:
-    print("tensorrt: not installed in this image (built with TENSORRT=0)")
+    print("tensorrt is not installed (built with TENSORRT=0); the TensorRT provider lacks", sorted(missing))
 EOF
 fi
 
