@@ -27,14 +27,14 @@ sys.path.insert(0, str(ROOT))
 from realtime.faces.analysis import FaceAnalyzer  # noqa: E402
 from realtime.frame import Frame  # noqa: E402
 from realtime.swap.mesh import MeshSettings, MeshSwapper  # noqa: E402
-from realtime.swap.source import prepare_source  # noqa: E402
+from realtime.swap.source import prepare_source, read_image  # noqa: E402
 
 FACES = ROOT / "realtime" / "assets" / "faces"
 
 
 def build_frame(analyzer: FaceAnalyzer, photo: Path, face_px: int, size: tuple[int, int]) -> Frame:
     """A ``size`` (w, h) frame holding ``photo`` scaled to a ``face_px``-tall face, with faces."""
-    img = cv2.imread(str(photo))
+    img = read_image(photo)
     mesh = analyzer.analyze_image(img)[0].mesh
     assert mesh is not None
     scale = face_px / float(np.ptp(mesh[:, 1]))

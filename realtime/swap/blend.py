@@ -88,8 +88,7 @@ def two_band(base: np.ndarray, top: np.ndarray, alpha: np.ndarray, sigma: float)
     wide = cv2.GaussianBlur(a, (0, 0), s)
     # Both factors are smooth, so the correction is formed at quarter resolution too.
     corr = (wide - a)[:, :, None] * (low_t - low_b)
-    corr = cv2.resize(corr, (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.add(out, corr, dtype=cv2.CV_8U)
+    return cv2.add(out, cv2.resize(corr, (w, h), interpolation=cv2.INTER_LINEAR), dtype=cv2.CV_8U)
 
 
 def composite(

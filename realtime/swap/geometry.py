@@ -45,6 +45,11 @@ class ShapeWeights:
     eye_left: np.ndarray
     eye_right: np.ndarray
 
+    @property
+    def members(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Memberships in the order of ``UNIT_AVERAGE``: mouth, left eye, right eye."""
+        return self.mouth, self.eye_left, self.eye_right
+
 
 def _membership(layout: np.ndarray, loop: np.ndarray, ramp: float) -> np.ndarray:
     """1 inside the closed contour ``loop``, falling to 0 over ``ramp`` outside it."""
@@ -89,22 +94,32 @@ def similarity_3d(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, 
     return s, r, mb - s * r @ ma
 
 
-def _unit_transform(
-    aligned: np.ndarray, target: np.ndarray, loop: np.ndarray, corners: tuple[int, int], amount: float
-) -> np.ndarray:
-    """2x3 affine (target pixels -> blended pixels) moving a feature as a rigid unit
-    ``amount`` of the way to the source's position and width."""
-    ct = target[loop, :2].mean(axis=0)
-    ca = aligned[loop, :2].mean(axis=0)
-    wt = float(np.linalg.norm(target[corners[0], :2] - target[corners[1], :2]))
-    wa = float(np.linalg.norm(aligned[corners[0], :2] - aligned[corners[1], :2]))
-    k = 1.0 + amount * (wa / max(wt, 1e-6) - 1.0)
-    t = ct + amount * (ca - ct) - k * ct
-    return np.array([[k, 0.0, t[0]], [0.0, k, t[1]]], np.float64)
+def _unit_average() -> np.ndarray:
+    """(3, 468): row j averages the outline of unit j (mouth, left eye, right eye)."""
+    avg = np.zeros((3, 468))
+    for j, loop in enumerate((LIPS_OUTER, EYE_LEFT, EYE_RIGHT)):
+        avg[j, loop] = 1.0 / len(loop)
+    return avg
 
 
-def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    return pts @ m[:, :2].T + m[:, 2]
+# Constant tables of the three rigid units: their outline averages and their two corners.
+UNIT_AVERAGE = _unit_average()
+UNIT_CORNERS = np.array([MOUTH_CORNERS, EYE_LEFT_CORNERS, EYE_RIGHT_CORNERS], np.intp)
+
+
+def _unit_transforms(aligned: np.ndarray, target: np.ndarray, amount: float) -> np.ndarray:
+    """(3, 2, 3) affines (target pixels -> blended pixels) moving the mouth and each eye as a
+    rigid unit ``amount`` of the way to the source's position and width."""
+    ct = UNIT_AVERAGE @ target[:, :2]
+    ca = UNIT_AVERAGE @ aligned[:, :2]
+    wt = np.linalg.norm(target[UNIT_CORNERS[:, 0], :2] - target[UNIT_CORNERS[:, 1], :2], axis=1)
+    wa = np.linalg.norm(aligned[UNIT_CORNERS[:, 0], :2] - aligned[UNIT_CORNERS[:, 1], :2], axis=1)
+    k = 1.0 + amount * (wa / np.maximum(wt, 1e-6) - 1.0)
+    t = ct + amount * (ca - ct) - k[:, None] * ct
+    m = np.zeros((3, 2, 3))
+    m[:, 0, 0] = m[:, 1, 1] = k
+    m[:, :, 2] = t
+    return m
 
 
 @dataclass(frozen=True)
@@ -122,21 +137,17 @@ def blend_geometry(
 ) -> BlendedShape:
     """The target mesh moved ``amount`` (0..1) of the way toward the source's own shape."""
     tgt = np.asarray(target_mesh, np.float64)
-    ident = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     if amount <= 0.0:
+        ident = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
         return BlendedShape(np.asarray(target_mesh, np.float32), ident, ident, ident)
     src = np.asarray(source_mesh, np.float64)
     s, r, t = similarity_3d(src[weights.rigid], tgt[weights.rigid])
     aligned = (s * (r @ src.T)).T + t
     xy = tgt[:, :2]
-    free = xy + (amount * weights.free)[:, None] * (aligned[:, :2] - xy)
-    units = (
-        (weights.mouth, _unit_transform(aligned, tgt, LIPS_OUTER, MOUTH_CORNERS, amount)),
-        (weights.eye_left, _unit_transform(aligned, tgt, EYE_LEFT, EYE_LEFT_CORNERS, amount)),
-        (weights.eye_right, _unit_transform(aligned, tgt, EYE_RIGHT, EYE_RIGHT_CORNERS, amount)),
-    )
-    out = free
-    for member, m in units:
-        out = out + member[:, None] * (_apply(m, xy) - out)
+    out = xy + (amount * weights.free)[:, None] * (aligned[:, :2] - xy)
+    units = _unit_transforms(aligned, tgt, amount)
+    for member, m in zip(weights.members, units):
+        moved = xy * m[0, 0] + m[:, 2]
+        out += member[:, None] * (moved - out)
     mesh = np.concatenate([out, tgt[:, 2:3]], axis=1).astype(np.float32)
-    return BlendedShape(mesh, units[0][1], units[1][1], units[2][1])
+    return BlendedShape(mesh, units[0], units[1], units[2])

@@ -105,5 +105,6 @@ def skin_mask(
         cv2.fillConvexPoly(holes, hull, 255, cv2.LINE_8, shift=4)
     r = round(grow * scale)
     if r > 0:
-        holes = cv2.dilate(holes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        cv2.dilate(holes, kernel, dst=holes)
     return cv2.bitwise_and(m, cv2.bitwise_not(holes))

@@ -189,7 +189,7 @@ def _target_feature(
     puts it: its box in the patch, its pixels (moved by ``move``, target pixels -> blended
     pixels) and its soft mask (``outline`` is where it lands, blurred over ``sigma``)."""
     h, w = shape
-    pad = math.ceil(3 * sigma) + 2
+    pad = math.ceil(2 * sigma) + 2  # the band (sigma / 2) plus three blur sigmas (sigma / 2)
     x0, y0 = origin
     lo = np.floor(outline.min(axis=0)).astype(int) - pad - (x0, y0)
     hi = np.ceil(outline.max(axis=0)).astype(int) + pad + 1 - (x0, y0)
@@ -197,10 +197,14 @@ def _target_feature(
     bx1, by1 = min(w, int(hi[0])), min(h, int(hi[1]))
     if bx1 - bx0 < 2 or by1 - by0 < 2:
         return None
-    mask = fill((by1 - by0, bx1 - bx0), outline, (x0 + bx0, y0 + by0), grow=0.5 * sigma)
-    if not mask.any():
+    bw, bh = bx1 - bx0, by1 - by0
+    # The soft mask is smooth: drawn and blurred at half resolution, then enlarged.
+    half = fill(((bh + 1) // 2, (bw + 1) // 2), outline, (x0 + bx0, y0 + by0), 0.5, grow=0.5 * sigma)
+    if not half.any():
         return None
-    soft = cv2.GaussianBlur(mask.astype(np.float32) * (1.0 / 255.0), (0, 0), max(0.5 * sigma, 0.5))
+    half = cv2.GaussianBlur(half.astype(np.float32) * (1.0 / 255.0), (0, 0), max(0.25 * sigma, 0.5))
+    soft = cv2.resize(half, (2 * half.shape[1], 2 * half.shape[0]), interpolation=cv2.INTER_LINEAR)
+    soft = np.ascontiguousarray(soft[:bh, :bw])
     fx0, fy0 = x0 + bx0, y0 + by0
     if _is_identity(move):
         pixels = image[fy0 : fy0 + by1 - by0, fx0 : fx0 + bx1 - bx0].copy()

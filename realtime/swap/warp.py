@@ -48,7 +48,7 @@ def triangulate(points: np.ndarray) -> np.ndarray:
     q = ((pts - lo) * scale).astype(np.float32)
     size = ((hi - lo) * scale).astype(np.float64)
     subdiv = cv2.Subdiv2D((0, 0, math.ceil(size[0]) + 1, math.ceil(size[1]) + 1))
-    index = {}
+    index: dict[tuple[float, float], int] = {}
     for i, (x, y) in enumerate(q):
         index.setdefault((float(x), float(y)), i)
         subdiv.insert((float(x), float(y)))

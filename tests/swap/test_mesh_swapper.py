@@ -15,7 +15,7 @@ from realtime.swap import SWAPPERS, MeshSettings, MeshSwapper
 from realtime.swap.geometry import blend_geometry
 from realtime.swap.masks import LIPS_INNER
 from realtime.swap.source import SourceFace
-from tests.swap.judge import PHOTOS
+from tests.swap.judge import PHOTOS, load_photo
 
 PhotoFaces = dict[str, tuple[np.ndarray, Face]]
 
@@ -205,3 +205,23 @@ def test_registry_builds_the_mesh_swapper(analyzer: object) -> None:
     sw = SWAPPERS["mesh"](PHOTOS["astronaut"], analyzer=analyzer, geometry=0.0, keep_eyes=True)
     assert isinstance(sw, MeshSwapper)
     assert sw.settings.geometry == 0.0 and sw.settings.keep_eyes
+
+
+def test_a_face_leaving_the_frame_through_the_live_chain(bundled_sources: dict[str, SourceFace]) -> None:
+    from realtime.faces.analysis import FaceAnalyzer
+
+    img = load_photo("grace_hopper")
+    h, w = img.shape[:2]
+    analyzer, swapper = FaceAnalyzer(), MeshSwapper(bundled_sources["astronaut"])
+    seen = unseen = 0
+    for i, dx in enumerate(np.linspace(0, 0.75 * w, 12)):  # slides out to the right
+        shifted = cv2.warpAffine(img, np.float32([[1, 0, dx], [0, 1, 0]]), (w, h))
+        frame = analyzer(Frame(i, i / 30, shifted))
+        out = swapper(frame)
+        assert out.image.shape == shifted.shape
+        if frame.faces:
+            seen += 1
+        else:
+            unseen += 1
+            assert out is frame  # no face: the frame passes through untouched
+    assert seen >= 3 and unseen >= 1
