@@ -211,7 +211,7 @@ if [ "$DEMO" = 1 ]; then
   echo "start-up to the first frame written, inside the image: ${STARTUP} s"
 fi
 
-step "what takes the space (du inside the image, MB, largest first)"
+step "what takes the space (du inside the image, MiB, largest first)"
 inside sh -c 'du -xsm /opt/realtime/lib/python3*/site-packages/* 2>/dev/null | sort -rn | head -15; echo; du -xsm /opt/realtime /usr /var /cache 2>/dev/null | sort -rn'
 
 step "summary"

@@ -48,8 +48,9 @@ CUDA_RUNTIME_DISTS = (
 )
 
 # Below two CPUs the capture, processing and output threads take turns on one core, and
-# the output cannot keep pace; 1 GiB holds the bundled models, the face models of the
-# neural swappers (inswapper is ~530 MB) would not fit with the frame buffers beside them.
+# the output cannot keep pace. The demo (mesh swap, bundled models) peaks at ~360 MiB RSS at
+# 720p, but a neural swapper loads a 555 MB model (inswapper_128) plus a 174 MB recognizer
+# into ONNX Runtime, whose session holds the weights and its arena: 2 GiB leaves headroom.
 MIN_CPUS = 2
 MIN_MEMORY = 2 << 30
 
