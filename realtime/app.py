@@ -169,6 +169,9 @@ def make_processors(settings: Settings) -> tuple[list[Processor], dict[str, Any]
         info["swapper_reason"] = why
         log.info("swapper: %s (%s)", info["swapper"], why)
         processors.append(swapper)
+        from realtime.swap.reload import FaceReloader
+
+        info["reloader"] = FaceReloader([Path(f) for f in faces], swapper, analyzer, settings.face_index)
         if settings.enhance:
             from realtime.swap.build import build_enhancer
 
@@ -238,8 +241,18 @@ def build_pipeline(settings: Settings) -> Pipeline:
     stages = None
     if settings.pipeline.split and settings.pipeline.workers == 1 and len(processors) > 1:
         stages = [processors[:1], processors[1:]]  # analysis | swap and overlay
-    pipeline = Pipeline(source, processors, sinks, cfg, stages=stages, status_extra=lambda: dict(info))
+    reloader = info.pop("reloader", None)
+    pipeline = Pipeline(
+        source,
+        processors,
+        sinks,
+        cfg,
+        stages=stages,
+        status_extra=lambda: dict(info),
+        on_reload_face=reloader.reload_async if reloader else None,
+    )
     pipeline.stats.info.update(info)
+    pipeline.face_reloader = reloader  # type: ignore[attr-defined]
     return pipeline
 
 
@@ -263,6 +276,7 @@ def run(
         from realtime.jobs.video import run_file_job
 
         processors, info = make_processors(settings)
+        info.pop("reloader", None)
         return run_file_job(settings, processors, info, on_start=on_start, on_progress=on_progress)
     if mode == "still":
         check_settings(settings)
@@ -277,9 +291,16 @@ def run(
             settings,
         )
     pipeline = build_pipeline(settings)
+    reloader = getattr(pipeline, "face_reloader", None)
     if on_start is not None:
         on_start(pipeline)
-    return pipeline.run(duration=settings.duration)
+    if reloader is not None and mode == "live":
+        reloader.start()  # a new --face photo saved over the old one is picked up live
+    try:
+        return pipeline.run(duration=settings.duration)
+    finally:
+        if reloader is not None:
+            reloader.stop()
 
 
 def configure_threads(total_cores: int | None = None) -> int:

@@ -120,6 +120,7 @@ class Pipeline:
         *,
         stages: Sequence[Sequence[Processor]] | None = None,
         status_extra: Callable[[], dict[str, Any]] | None = None,
+        on_reload_face: Callable[[], None] | None = None,
     ) -> None:
         if not sinks:
             raise ValueError("a pipeline needs at least one sink")
@@ -153,6 +154,7 @@ class Pipeline:
         self._lock = threading.Lock()
         self._discarded = 0
         self._status_extra = status_extra
+        self._on_reload_face = on_reload_face
         self._fatal: BaseException | None = None
         self._hung: set[str] = set()
         self._sink_state: dict[int, dict[str, Any]] = {}
@@ -507,6 +509,7 @@ class Pipeline:
             live=self.live,
             request_stop=self.stop,
             toggle_processing=self.toggle_processing,
+            reload_face=self._on_reload_face or (lambda: None),
             status=self.status,
         )
 

@@ -27,6 +27,7 @@ class SinkContext:
     live: bool = True
     request_stop: Callable[[], None] = _noop
     toggle_processing: Callable[[], None] = _noop
+    reload_face: Callable[[], None] = _noop
     status: Callable[[], Mapping[str, object]] = field(default=_no_status)
 
 

@@ -176,6 +176,8 @@ class WindowSink:
             ctx.request_stop()
         elif key == ord(" "):
             ctx.toggle_processing()
+        elif key in (ord("r"), ord("R")):
+            ctx.reload_face()
 
     def close(self) -> None:
         ctx, self._ctx = self._ctx, None

@@ -22,7 +22,7 @@ GPU_PROVIDERS = frozenset(
     {
         "CUDAExecutionProvider", "TensorrtExecutionProvider", "DmlExecutionProvider",
         "ROCMExecutionProvider", "MIGraphXExecutionProvider", "CoreMLExecutionProvider",
-        "cuda", "tensorrt", "directml", "rocm", "coreml",
+        "cuda", "tensorrt", "ort-tensorrt", "directml", "rocm", "coreml",
     }
 )  # fmt: skip
 
