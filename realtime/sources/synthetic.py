@@ -73,6 +73,7 @@ class SyntheticSource:
         motion: float = 1.0,
         noise: float = 3.0,
         duration: float | None = None,
+        faces: int = 1,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -91,6 +92,9 @@ class SyntheticSource:
         self.motion = float(motion)
         self.noise = float(noise)
         self.duration = duration
+        if faces < 1:
+            raise ConfigError(f"faces must be at least 1, got {faces}", fix="e.g. --faces 2")
+        self.faces = int(faces)
         self._face_in = face
         self._pacer = Pacer(clock=clock, sleep=sleep)
         self._index = 0
@@ -124,6 +128,9 @@ class SyntheticSource:
         h, w = self.height, self.width
         sh = max(8, round(h * _FACE_HEIGHT))
         sw = max(8, round(face.shape[1] * sh / face.shape[0]))
+        if self.faces > 1:  # several people side by side: shrink each to its share of the width
+            k = min(1.0, 0.9 * w / self.faces / sw)
+            sh, sw = max(8, round(sh * k)), max(8, round(sw * k))
         sprite = cv2.resize(face, (sw, sh), interpolation=cv2.INTER_AREA)
         # A feathered oval cut-out: head and shoulders, no hard rectangle edge to track.
         mask = np.zeros((sh, sw), np.uint8)
@@ -160,19 +167,16 @@ class SyntheticSource:
             gain=float(1.0 + v[4] * _AMP_LIGHT),
         )
 
-    def face_center(self, index: int) -> tuple[float, float]:
-        """Where the centre of the face photo lands in frame ``index``, in pixels."""
+    def face_center(self, index: int, face: int = 0) -> tuple[float, float]:
+        """Where the centre of face photo ``face`` lands in frame ``index``, in pixels."""
         p = self.pose(index)
-        return self.width / 2 + p.dx, self.height / 2 + p.dy
+        slot = self.width / self.faces
+        return slot * (face + 0.5) + p.dx / self.faces, self.height / 2 + p.dy
 
-    def render(self, index: int) -> np.ndarray:
-        """Frame ``index`` as a new HxWx3 uint8 BGR array."""
-        self._prepare()
-        p = self.pose(index)
-        frame = self._background.copy()
+    def _draw_face(self, frame: np.ndarray, p: Pose, cx: float, cy: float) -> None:
+        """Blend the feathered face sprite into ``frame`` at (cx, cy) with pose ``p``."""
         sw, sh = self._sprite_size
         m = cv2.getRotationMatrix2D((sw / 2, sh / 2), p.angle, p.scale)
-        cx, cy = self.face_center(index)
         m[0, 2] += cx - sw / 2
         m[1, 2] += cy - sh / 2
         corners = np.array([[0, 0, 1], [sw, 0, 1], [0, sh, 1], [sw, sh, 1]], np.float64) @ m.T
@@ -195,6 +199,14 @@ class SyntheticSource:
             alpha = warped[:, :, 3].astype(np.float32) * (1.0 / 255.0)
             face = cv2.cvtColor(warped, cv2.COLOR_BGRA2BGR)
             roi[...] = cv2.blendLinear(face, np.ascontiguousarray(roi), alpha, 1.0 - alpha)
+
+    def render(self, index: int) -> np.ndarray:
+        """Frame ``index`` as a new HxWx3 uint8 BGR array."""
+        self._prepare()
+        p = self.pose(index)
+        frame = self._background.copy()
+        for k in range(self.faces):
+            self._draw_face(frame, p, *self.face_center(index, k))
         if abs(p.gain - 1.0) > 1e-6:
             lut = np.clip(np.arange(256, dtype=np.float32) * p.gain + 0.5, 0, 255).astype(np.uint8)
             cv2.LUT(frame, lut, dst=frame)
