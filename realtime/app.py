@@ -164,8 +164,8 @@ def make_processors(settings: Settings) -> tuple[list[Processor], dict[str, Any]
     analyzer = FaceAnalyzer(analysis, provider=settings.provider)
     processors.append(analyzer)
     if want_swap:
-        swapper, why = make_swapper(swapper_name, [Path(f) for f in faces], settings, analyzer)
-        info["swapper"] = swapper.name if hasattr(swapper, "name") else swapper_name
+        swapper, chosen, why = make_swapper(swapper_name, [Path(f) for f in faces], settings, analyzer)
+        info["swapper"] = chosen
         info["swapper_reason"] = why
         log.info("swapper: %s (%s)", info["swapper"], why)
         processors.append(swapper)
@@ -202,8 +202,8 @@ def _section(cls: type, values: dict[str, Any], section: str) -> Any:
 
 def make_swapper(
     name: str, face_paths: list[Path], settings: Settings, analyzer: Any
-) -> tuple[Processor, str]:
-    """The swap processor the settings ask for, with the reason it was chosen."""
+) -> tuple[Processor, str, str]:
+    """The swap processor the settings ask for, its name, and the reason it was chosen."""
     from realtime.inference.session import available_backends
     from realtime.swap.choose import choose_swapper
 
@@ -216,10 +216,10 @@ def make_swapper(
         from realtime.swap.source import prepare_source
 
         source = prepare_source(face_paths, settings.face_index, analyzer=analyzer)
-        return MeshSwapper(source, _section(MeshSettings, dict(settings.swap), "swap")), why
+        return MeshSwapper(source, _section(MeshSettings, dict(settings.swap), "swap")), chosen, why
     from realtime.swap.build import build_neural_swapper
 
-    return build_neural_swapper(chosen, face_paths, settings, analyzer), why
+    return build_neural_swapper(chosen, face_paths, settings, analyzer), chosen, why
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
