@@ -20,8 +20,8 @@ def feather(
     ramp: float,
     open_edges: tuple[bool, bool, bool, bool] = (False, False, False, False),
 ) -> np.ndarray:
-    """Alpha (float32, 0..1) that is 0 within ``erode`` pixels of the mask's edge and rises
-    smoothly to 1 over the next ``ramp`` pixels inward.
+    """Alpha (float32, 0..1) that is 0 within ``erode`` pixels (at least 2) of the mask's edge
+    and rises smoothly to 1 over the next ``ramp`` pixels inward.
 
     ``open_edges`` (top, bottom, left, right) marks sides of the patch where the mask goes on
     beyond the frame: there the mask is extended instead of ending, so a face cut by the
@@ -45,13 +45,12 @@ def feather(
     if right:
         pad[1:-1, -1] = small[:, -1]
     dist = cv2.distanceTransform(pad, cv2.DIST_L2, cv2.DIST_MASK_3)[1:-1, 1:-1]
-    # Distances in full-resolution pixels, minus half a pixel of the sampling step.
-    t = (dist * 2.0 - 1.0 - erode) * (1.0 / max(ramp, 1e-3))
+    # Distances in full-resolution pixels, minus half a pixel of the sampling step. At least
+    # 2 pixels of erosion keep the enlarged ramp from reaching past the mask's edge.
+    t = (dist * 2.0 - 1.0 - max(erode, 2.0)) * (1.0 / max(ramp, 1e-3))
     np.clip(t, 0.0, 1.0, out=t)
     t = t * t * (3.0 - 2.0 * t)
-    alpha = cv2.resize(t, (w, h), interpolation=cv2.INTER_LINEAR)
-    alpha[m == 0] = 0.0  # the upsampled ramp must not reach past the mask
-    return alpha
+    return cv2.resize(t, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def alpha_blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:

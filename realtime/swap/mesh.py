@@ -45,13 +45,15 @@ class MeshSettings:
     - ``geometry``: 0 keeps the target's face shape, 1 takes the source's eye spacing, nose,
       brows and mouth placement (expression and outline stay the target's either way). The
       default is the judge's choice (``tools/eval_quality.py --sweep``): mean dlib identity
-      0.625 at 0, 0.626 at 0.25, 0.625 at 0.5, 0.616 at 0.75, 0.607 at 1 on the bundled
-      photos; identity comes from the texture, and more source shape fits the target worse.
+      0.626 at 0, 0.629 at 0.25, 0.629 at 0.5, 0.622 at 0.75, 0.613 at 1 on the bundled
+      photos (stills and moving sequences, both directions). Identity comes mostly from the
+      texture; past 0.5 the source's shape fits the target's head and light worse.
     - ``mask_erode``, ``mask_feather``: the blend mask starts ``mask_erode`` inside the face
       outline and ramps to full over ``mask_feather``; ``blend``: overall strength 0..1.
     - ``blend_mode``: ``feather`` (alpha) or ``multiband`` (a two-band Laplacian blend that
       spreads any residual tone step wider; ~1 ms more per face).
-    - ``color``: strength of the LAB skin-tone transfer; ``shading``: how much of the target's
+    - ``color``: strength of the skin-tone transfer (mean/std of luma and chroma over the
+      skin, see ``realtime.swap.color``); ``shading``: how much of the target's
       low-frequency light replaces the source's, blurred over ``shading_sigma``.
     - ``color_smoothing``: weight of the newest frame in the per-track colour statistics
       (1 = no smoothing).
@@ -63,7 +65,7 @@ class MeshSettings:
     - ``select``, ``track_id``: which faces to swap (see ``select_faces``).
     """
 
-    geometry: float = 0.25
+    geometry: float = 0.5
     mask_erode: float = 0.02
     mask_feather: float = 0.08
     blend: float = 1.0
@@ -307,7 +309,7 @@ class MeshSwapper:
         texture, tex_scale = source.level_for(size)
         map1, map2, cover = dense_map(dst, source.mesh[:, :2] * tex_scale, source.triangles, origin, (rh, rw))
         outline = face_outline(dst, s.forehead)
-        face_mask = cv2.bitwise_and(fill((rh, rw), outline, origin), cover * 255)
+        face_mask = cv2.bitwise_and(fill((rh, rw), outline, origin), cover)
         if cv2.countNonZero(face_mask) < MIN_FACE_PIXELS:
             return False
         patch = image[y0:y1, x0:x1]
@@ -378,7 +380,7 @@ class MeshSwapper:
         # most, which the holes' margin (``grow``) absorbs.
         tgt_skin = skin_mask(tgt, (half[1], half[0]), origin, 0.02 * size, 0.5)
         cover_half = cv2.resize(cover, half, interpolation=cv2.INTER_NEAREST)
-        src_skin = cv2.bitwise_and(tgt_skin, cover_half * 255)
+        src_skin = cv2.bitwise_and(tgt_skin, cover_half)
         src_stats = colour_stats(src_ycc, src_skin)
         tgt_stats = colour_stats(tgt_ycc, tgt_skin)
         if src_stats is None or tgt_stats is None:

@@ -77,6 +77,7 @@ def _rasterise(
     map1: np.ndarray,
     map2: np.ndarray,
     zbuf: np.ndarray,
+    cover: np.ndarray,
 ) -> None:
     h, w = zbuf.shape
     for t in range(tris.shape[0]):
@@ -132,16 +133,22 @@ def _rasterise(
                     lo, hi = 1.0, 0.0
             xs = max(math.ceil(lo), 0)
             xe = min(math.floor(hi), w - 1)
+            # Stepped along the row; +0.5 and floor round to the nearest 1/32 pixel.
+            z = zc + zy * fy + zx * xs
+            u = uc + uy * fy + ux * xs + 0.5
+            v = vc + vy * fy + vx * xs + 0.5
             for x in range(xs, xe + 1):
-                fx = float(x)
-                z = zc + zx * fx + zy * fy
                 if z < zbuf[y, x]:
                     zbuf[y, x] = z
-                    iu = round(uc + ux * fx + uy * fy)
-                    iv = round(vc + vx * fx + vy * fy)
+                    iu = math.floor(u)
+                    iv = math.floor(v)
                     map1[y, x, 0] = iu >> TAB_BITS
                     map1[y, x, 1] = iv >> TAB_BITS
                     map2[y, x] = (iv & (TAB_SIZE - 1)) * TAB_SIZE + (iu & (TAB_SIZE - 1))
+                    cover[y, x] = 255
+                z += zx
+                u += ux
+                v += vx
 
 
 def dense_map(
@@ -156,12 +163,13 @@ def dense_map(
     ``dst`` (N, 3) is the target mesh in frame pixels (z: smaller is nearer), ``src`` (N, 2) the
     same points in the texture (within int16 range). Returns cv2.remap's fixed-point maps
     (``map1`` int16 (h, w, 2), ``map2`` uint16 (h, w); uncovered pixels point outside the
-    texture) and the coverage as a uint8 0/1 mask.
+    texture) and the coverage as a uint8 0/255 mask.
     """
     h, w = shape
     map1 = np.full((h, w, 2), -4, np.int16)
     map2 = np.zeros((h, w), np.uint16)
     zbuf = np.full((h, w), np.inf, np.float32)
+    cover = np.zeros((h, w), np.uint8)
     _rasterise(
         np.ascontiguousarray(dst, np.float32),
         np.ascontiguousarray(src, np.float32),
@@ -171,8 +179,9 @@ def dense_map(
         map1,
         map2,
         zbuf,
+        cover,
     )
-    return map1, map2, (zbuf < np.inf).view(np.uint8)
+    return map1, map2, cover
 
 
 def warp_texture(texture: np.ndarray, map1: np.ndarray, map2: np.ndarray) -> np.ndarray:

@@ -179,7 +179,8 @@ class SequenceReport:
     frames: int
     closer_to_source: float  # fraction of frames with d(R, S) < d(R, T)
     identity_mean: float
-    mouth_error_max: float  # max |mouth ratio R - T| over frames
+    mouth_error_mean: float  # mean |mouth ratio R - T| over frames
+    mouth_error_max: float
     swapped: float  # fraction of frames in which the output differs from the input
 
 
@@ -206,6 +207,7 @@ def judge_sequence(
         frames=n,
         closer_to_source=float(np.mean(closer)) if n else 0.0,
         identity_mean=float(np.mean(ids)) if n else 0.0,
+        mouth_error_mean=float(np.mean(mouth_err)) if n else math.inf,
         mouth_error_max=float(np.max(mouth_err)) if n else math.inf,
         swapped=float(np.mean(swapped)) if n else 0.0,
     )
