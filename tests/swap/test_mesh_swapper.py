@@ -13,7 +13,7 @@ from realtime.frame import Face, Frame
 from realtime.processor import Processor
 from realtime.swap import SWAPPERS, MeshSettings, MeshSwapper
 from realtime.swap.geometry import blend_geometry
-from realtime.swap.masks import LIPS_INNER
+from realtime.swap.masks import EYE_LEFT, LIPS_INNER
 from realtime.swap.source import SourceFace
 from tests.swap.judge import PHOTOS, load_photo
 
@@ -225,3 +225,38 @@ def test_a_face_leaving_the_frame_through_the_live_chain(bundled_sources: dict[s
             unseen += 1
             assert out is frame  # no face: the frame passes through untouched
     assert seen >= 3 and unseen >= 1
+
+
+def test_keep_eyes_shows_the_target_eyes(
+    bundled_sources: dict[str, SourceFace], photo_faces: PhotoFaces
+) -> None:
+    frame = _frame(photo_faces, "astronaut")
+    mesh = frame.faces[0].mesh
+    assert mesh is not None
+    eye = np.zeros(frame.image.shape[:2], np.uint8)
+    cv2.fillPoly(eye, [np.round(mesh[EYE_LEFT, :2]).astype(np.int32)], 1)
+    eye = eye.astype(bool)
+    source = bundled_sources["grace_hopper"]
+    kept = MeshSwapper(source, MeshSettings(geometry=0.0, keep_eyes=True))(frame).image
+    swapped = MeshSwapper(source, MeshSettings(geometry=0.0))(frame).image
+    assert np.abs(kept.astype(int) - frame.image)[eye].mean() < 6
+    assert np.abs(swapped.astype(int) - frame.image)[eye].mean() > 15
+
+
+def test_select_swaps_only_the_chosen_track(
+    bundled_sources: dict[str, SourceFace], photo_faces: PhotoFaces
+) -> None:
+    img, face = photo_faces["grace_hopper"]
+    w = img.shape[1]
+    canvas = np.ascontiguousarray(np.concatenate([img, img], axis=1))  # the same face twice
+    mesh = face.mesh
+    assert mesh is not None
+    shift = np.array([w, 0, 0], np.float32)
+    box = face.box + np.array([w, 0, w, 0], np.float32)
+    right = face.with_(box=box, kps=face.kps + shift[:2], mesh=mesh + shift, track_id=8)
+    frame = Frame(0, 0.0, canvas, (face.with_(track_id=4), right))
+    out = MeshSwapper(bundled_sources["astronaut"], MeshSettings(select="track", track_id=8))(frame).image
+    assert np.array_equal(out[:, :w], img)  # track 4 untouched
+    assert np.any(out[:, w:] != img)
+    both = MeshSwapper(bundled_sources["astronaut"])(frame).image
+    assert np.any(both[:, :w] != img) and np.any(both[:, w:] != img)
