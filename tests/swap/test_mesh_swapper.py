@@ -215,7 +215,7 @@ def test_a_face_leaving_the_frame_through_the_live_chain(bundled_sources: dict[s
     analyzer, swapper = FaceAnalyzer(), MeshSwapper(bundled_sources["astronaut"])
     seen = unseen = 0
     for i, dx in enumerate(np.linspace(0, 0.75 * w, 12)):  # slides out to the right
-        shifted = cv2.warpAffine(img, np.float32([[1, 0, dx], [0, 1, 0]]), (w, h))
+        shifted = cv2.warpAffine(img, np.array([[1, 0, dx], [0, 1, 0]], np.float32), (w, h))
         frame = analyzer(Frame(i, i / 30, shifted))
         out = swapper(frame)
         assert out.image.shape == shifted.shape
