@@ -11,9 +11,10 @@ import pytest
 from realtime.errors import ConfigError, NoFaceError
 from realtime.frame import Face, Frame
 from realtime.processor import Processor
-from realtime.swap import SWAPPERS, MeshSettings, MeshSwapper
+from realtime.swap import SWAPPERS
 from realtime.swap.geometry import blend_geometry
 from realtime.swap.masks import EYE_LEFT, LIPS_INNER
+from realtime.swap.mesh import MeshSettings, MeshSwapper
 from realtime.swap.source import SourceFace
 from tests.swap.judge import PHOTOS, load_photo
 
