@@ -39,14 +39,39 @@ RUN printf '%s\n' \
       '        sys.exit(f"requirements.py: self-referencing extra {req!r} is not supported")' \
       '    print(re.sub(r"^opencv-python(?![-\w])", "opencv-python-headless", req))' \
       > /usr/local/bin/requirements.py
-# slim-venv.sh drops what only installing needs (pip, setuptools) and the packages' own test
-# suites (numba's and numpy's are 30+ MB) from the venv that the final image copies; the app
-# itself is installed there with this builder's pip (see the final stages).
-RUN printf '%s\n' \
+# slim-venv.sh takes out of the venv that the final image copies what a run never uses:
+# - pip and setuptools (the app is installed with this builder's pip, see the final stages);
+# - the packages' own test suites (numba's and numpy's are 30+ MB);
+# - ONNX Runtime's model-optimisation tools (transformers/, quantization/), LiteRT's NPU
+#   vendor plugins (phones, Qualcomm, MediaTek, ...) and its WebGPU accelerator, for which a
+#   container has no device; LiteRT looks these up at run time and goes on without them;
+# - symbol tables of shared libraries that still carry them (llvmlite's alone is 18 MB), with
+#   binutils' strip, where the base has apt to install it: it stays in this builder stage.
+#   Libraries that auditwheel patched may not load once stripped (numpy's OpenBLAS: "ELF load
+#   command address/offset not page-aligned"), so each is loaded after stripping and put back
+#   as it was when that fails.
+RUN if command -v apt-get >/dev/null; then \
+      apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends binutils \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi \
+ && printf '%s\n' \
       '#!/bin/sh' \
       'set -eu' \
+      'sp=$(/opt/realtime/bin/python -c "import sysconfig; print(sysconfig.get_paths()[\"purelib\"])")' \
       '/opt/realtime/bin/pip uninstall -q -y pip setuptools' \
-      'find /opt/realtime/lib -depth -type d -name tests -path "*/site-packages/*" -exec rm -rf {} +' \
+      'find "$sp" -depth -type d -name tests -exec rm -rf {} +' \
+      'rm -rf "$sp/onnxruntime/transformers" "$sp/onnxruntime/quantization" \' \
+      '       "$sp/ai_edge_litert/vendors" "$sp"/ai_edge_litert/libLiteRtWebGpuAccelerator*.so' \
+      'command -v strip >/dev/null || { echo "slim-venv: no strip here; libraries keep their symbols"; exit 0; }' \
+      'find "$sp" -type f \( -name "*.so" -o -name "*.so.*" \) | while read -r lib; do' \
+      '  readelf -S "$lib" 2>/dev/null | grep -q "\.symtab" || continue' \
+      '  cp -p "$lib" "$lib.orig"' \
+      '  if strip --strip-unneeded "$lib" && /opt/realtime/bin/python -c "import ctypes, sys; ctypes.CDLL(sys.argv[1])" "$lib"; then' \
+      '    rm "$lib.orig"' \
+      '  else' \
+      '    mv "$lib.orig" "$lib"; echo "slim-venv: $lib does not load once stripped; kept as it was"' \
+      '  fi' \
+      'done' \
       > /usr/local/bin/slim-venv.sh \
  && chmod +x /usr/local/bin/slim-venv.sh
 

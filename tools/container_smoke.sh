@@ -146,6 +146,28 @@ if inside sh -c 'command -v gcc || command -v cc || ls /root/.cache/pip' >/dev/n
   fail "a compiler or a pip cache is in the final image"
 fi
 
+step "inference on the bundled models (ONNX Runtime and LiteRT, after the image's trimming)"
+inside python - <<'EOF' || fail "inference on the bundled models"
+import importlib.resources as r, numpy as np, onnxruntime as ort
+models = r.files("realtime") / "assets" / "models"
+sess = ort.InferenceSession(str(models / "face_detection_short_range.onnx"), providers=["CPUExecutionProvider"])
+inp = sess.get_inputs()[0]
+shape = [d if isinstance(d, int) else 1 for d in inp.shape]
+outs = sess.run(None, {inp.name: np.zeros(shape, np.float32)})
+print("onnxruntime", ort.__version__, "ran", inp.name, shape, "->", [o.shape for o in outs])
+try:
+    from ai_edge_litert.interpreter import Interpreter
+except ImportError:
+    print("ai_edge_litert is not installed")
+else:
+    it = Interpreter(model_path=str(models / "face_detection_short_range.tflite"))
+    it.allocate_tensors()
+    d = it.get_input_details()[0]
+    it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+    it.invoke()
+    print("LiteRT ran", d["shape"].tolist(), "->", [o["shape"].tolist() for o in it.get_output_details()])
+EOF
+
 step "resources"
 inside python -c 'from realtime.resources import startup_banner; print(startup_banner())' \
   || fail "realtime.resources"
