@@ -211,15 +211,9 @@ def make_swapper(
     if settings.provider:
         usable = [n for n in usable if n == settings.provider]
     chosen, why = choose_swapper(name, settings.models_dir, usable)
-    if chosen == "mesh":
-        from realtime.swap.mesh import MeshSettings, MeshSwapper
-        from realtime.swap.source import prepare_source
+    from realtime.swap import swapper_factory
 
-        source = prepare_source(face_paths, settings.face_index, analyzer=analyzer)
-        return MeshSwapper(source, _section(MeshSettings, dict(settings.swap), "swap")), chosen, why
-    from realtime.swap.build import build_neural_swapper
-
-    return build_neural_swapper(chosen, face_paths, settings, analyzer), chosen, why
+    return swapper_factory(chosen)(face_paths, settings, analyzer), chosen, why
 
 
 def build_pipeline(settings: Settings) -> Pipeline:

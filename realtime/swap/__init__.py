@@ -1,8 +1,9 @@
 """Face swapping: the swappers by name (``SWAPPERS``), face selection and stills.
 
-A swapper factory takes the source photos, an optional ``face_index`` and the swapper's own
-settings as keywords, and returns a processor (``name = "swap"``) with ``set_source`` and
-``load_source`` for changing the face at run time. Neural swappers register here too.
+A swapper factory takes the source photos, the app's ``Settings`` and the face analyzer, and
+returns a processor (``name = "swap"``) that can change its face at run time. ``SWAPPERS``
+names the built-in swappers; every ``kind = "swapper"`` model of the manifests in ``models/``
+is built by the one neural factory, so a new neural model is data, not code.
 
 Importing the package stays cheap: each factory imports its module (numba, models) when
 called.
@@ -10,23 +11,50 @@ called.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from realtime.errors import ConfigError
 from realtime.processor import Processor
 
-SwapperFactory = Callable[..., Processor]
+SwapperFactory = Callable[[Sequence[Path], Any, Any], Processor]
 
 
-def create_mesh_swapper(*args: Any, **kwargs: Any) -> Processor:
-    """``realtime.swap.mesh.create_mesh_swapper``, imported on first use."""
+def create_mesh_swapper(faces: Sequence[Path], settings: Any, analyzer: Any) -> Processor:
+    """The landmark-mesh swapper; ``settings.swap`` holds its ``MeshSettings`` fields."""
     from realtime.swap.mesh import create_mesh_swapper as create
 
-    return create(*args, **kwargs)
+    return create(faces, settings.face_index, analyzer=analyzer, **dict(settings.swap))
+
+
+def create_neural_swapper(name: str) -> SwapperFactory:
+    """The factory of the manifest swapper ``name`` (inswapper_128, hyperswap_1a_256, ...)."""
+
+    def factory(faces: Sequence[Path], settings: Any, analyzer: Any) -> Processor:
+        from realtime.swap.build import build_neural_swapper
+
+        return build_neural_swapper(name, list(faces), settings, analyzer)
+
+    return factory
 
 
 SWAPPERS: dict[str, SwapperFactory] = {
     "mesh": create_mesh_swapper,
 }
 
-__all__ = ["SWAPPERS", "SwapperFactory", "create_mesh_swapper"]
+
+def swapper_factory(name: str) -> SwapperFactory:
+    """The factory for ``name``: a built-in swapper or a swapper model of the manifests."""
+    if name in SWAPPERS:
+        return SWAPPERS[name]
+    from realtime.swap.choose import neural_swappers
+
+    if name in neural_swappers():
+        return create_neural_swapper(name)
+    raise ConfigError(
+        f"unknown swapper {name!r}", fix=f"choose one of {', '.join(['auto', *SWAPPERS, *neural_swappers()])}"
+    )
+
+
+__all__ = ["SWAPPERS", "SwapperFactory", "create_mesh_swapper", "create_neural_swapper", "swapper_factory"]

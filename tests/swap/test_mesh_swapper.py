@@ -203,9 +203,17 @@ def test_bad_settings_are_config_errors(options: dict[str, object]) -> None:
 
 
 def test_registry_builds_the_mesh_swapper(analyzer: object) -> None:
-    sw = SWAPPERS["mesh"](PHOTOS["astronaut"], analyzer=analyzer, geometry=0.0, keep_eyes=True)
+    from realtime.settings import Settings
+    from realtime.swap import swapper_factory
+
+    settings = Settings(swap={"geometry": 0.0, "keep_eyes": True})
+    sw = SWAPPERS["mesh"]([PHOTOS["astronaut"]], settings, analyzer)
     assert isinstance(sw, MeshSwapper)
     assert sw.settings.geometry == 0.0 and sw.settings.keep_eyes
+    assert swapper_factory("mesh") is SWAPPERS["mesh"]
+    assert callable(swapper_factory("inswapper_128"))
+    with pytest.raises(ConfigError, match="unknown swapper"):
+        swapper_factory("nope")
 
 
 def test_a_face_leaving_the_frame_through_the_live_chain(bundled_sources: dict[str, SourceFace]) -> None:
