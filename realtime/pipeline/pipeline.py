@@ -494,6 +494,8 @@ class Pipeline:
                         self._hung.add(name)
                         self.stats.error(f"hang:{name}")
                         log.error("%s has been stuck for %.1f s on one frame", name, now - since)
+                        if name == "capture" and self.live:
+                            self.lost_source = True  # a stalled camera: show it, don't freeze
                 elif name in self._hung:
                     self._hung.discard(name)
                     log.warning("%s is moving again", name)
