@@ -143,6 +143,30 @@ def build(cls: type, data: dict[str, Any], where: str, prefix: str = "") -> Any:
     return cls(**kwargs)
 
 
+# Keys of a preset that name files or folders the program writes to.
+WRITE_PATHS = (("output", "output"), (None, "stats_json"), (None, "models_dir"))
+
+
+def _contain_paths(data: dict[str, Any], path: Path) -> None:
+    """A preset may only write inside its own folder: relative paths are resolved there, and
+    an absolute path or one that climbs out with ``..`` is refused. Paths outside it must be
+    named by the user on the command line."""
+    root = path.resolve().parent
+    for section, key in WRITE_PATHS:
+        table = data.get(section, {}) if section else data
+        if not isinstance(table, dict) or not isinstance(table.get(key), str):
+            continue
+        raw = table[key]
+        name = f"{section}.{key}" if section else key
+        target = (root / raw).resolve()
+        if Path(raw).is_absolute() or not target.is_relative_to(root):
+            raise ConfigError(
+                f"{path}: {name!r} = {raw!r} points outside the preset's folder {root}",
+                fix=f"give it on the command line instead (--{key.replace('_', '-')})",
+            )
+        table[key] = str(target)
+
+
 def load_preset(path: Path) -> Settings:
     """Read a TOML preset into ``Settings``."""
     if not path.is_file():
@@ -151,6 +175,7 @@ def load_preset(path: Path) -> Settings:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    _contain_paths(data, path)
     return build(Settings, data, str(path))
 
 

@@ -44,3 +44,20 @@ def test_flags_override_the_preset():
     assert (s.source.width, s.source.height, s.source.fps) == (640, 360, 30.0)
     assert s.face == ("a.jpg",) and s.faces["detect_every"] == 3 and s.faces["detector"] == "full"
     assert s.pipeline.workers == 2  # untouched preset value
+
+
+@pytest.mark.parametrize("value", ["/etc/cron.d/x.mp4", "../../outside.mp4", "sub/../../up.mp4"])
+def test_a_preset_cannot_write_outside_its_folder(tmp_path: Path, value: str):
+    f = tmp_path / "p.toml"
+    f.write_text(f'[output]\noutput = "{value}"\n')
+    with pytest.raises(ConfigError, match="outside the preset's folder"):
+        load_preset(f)
+    f.write_text(f'stats_json = "{value}"\n')
+    with pytest.raises(ConfigError, match="outside"):
+        load_preset(f)
+
+
+def test_a_preset_path_inside_its_folder_is_resolved_there(tmp_path: Path):
+    f = tmp_path / "p.toml"
+    f.write_text('[output]\noutput = "rec/out.mp4"\n')
+    assert load_preset(f).output.output == str(tmp_path / "rec" / "out.mp4")
