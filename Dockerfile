@@ -40,7 +40,7 @@ RUN printf '%s\n' \
       '    print(re.sub(r"^opencv-python(?![-\w])", "opencv-python-headless", req))' \
       > /usr/local/bin/requirements.py
 # slim-venv.sh takes out of the venv that the final image copies what a run never uses:
-# - pip and setuptools (the app is installed with this builder's pip, see the final stages);
+# - pip and setuptools (the app is installed by the app stage, see there);
 # - the packages' own test suites (numba's and numpy's are 30+ MB);
 # - ONNX Runtime's model-optimisation tools (transformers/, quantization/), LiteRT's NPU
 #   vendor plugins (phones, Qualcomm, MediaTek, ...) and its WebGPU accelerator, for which a
@@ -114,27 +114,21 @@ RUN --mount=type=cache,target=/wheelhouse,sharing=locked --mount=type=secret,id=
  && rm /tmp/requirements.txt && slim-venv.sh
 
 # ---------------------------------------------------------------------------------------------
-# app: the project itself as a wheel (package data, manifests and bundled models included).
+# app: the project itself as a wheel (package data, manifests and bundled models included),
+# installed into the venv's own paths under /staging, so that the final stages add it with one
+# small COPY on top of the cached dependency layer, and need neither pip nor the wheel.
 # ---------------------------------------------------------------------------------------------
 FROM builder AS app
 ARG PIP_CERT=
 COPY . /src
 RUN --mount=type=cache,target=/wheelhouse,sharing=locked --mount=type=secret,id=pip_cert,required=false \
-    /opt/realtime/bin/pip wheel --find-links /wheelhouse ${PIP_CERT:+--cert "$PIP_CERT"} --no-deps -w /wheels /src
+    /opt/realtime/bin/pip wheel --find-links /wheelhouse ${PIP_CERT:+--cert "$PIP_CERT"} --no-deps -w /wheels /src \
+ && /opt/realtime/bin/pip install --no-deps --root /staging /wheels/*.whl
 
 # ---------------------------------------------------------------------------------------------
 # runtime: what both variants share. No compiler, no pip cache, a non-root user, one volume.
 # ---------------------------------------------------------------------------------------------
 FROM ${BASE} AS runtime
-ARG VERSION=0.1.0
-ARG SOURCE=
-ARG REVISION=
-LABEL org.opencontainers.image.title="realtime" \
-      org.opencontainers.image.description="Live face swap from a webcam to a virtual camera" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.source="${SOURCE}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.licenses="Apache-2.0"
 # The user is written into /etc/passwd directly because a debootstrap minbase has no useradd.
 # It joins "video" (GID 44 on Debian) so a camera passed in with --device is readable; hosts
 # whose video group has another GID add it with --group-add (docs/containers.md).
@@ -173,9 +167,17 @@ COPY --from=deps-cuda /opt/realtime /opt/realtime
 RUN /opt/realtime/bin/python -c "import glob, sysconfig; sp = sysconfig.get_paths()['purelib']; print('\n'.join(sorted(set(glob.glob(sp + '/nvidia/*/lib') + glob.glob(sp + '/tensorrt*libs')))))" \
       > /etc/ld.so.conf.d/realtime-nvidia.conf \
  && ldconfig
-RUN --mount=type=bind,from=app,source=/wheels,target=/wheels \
-    --mount=type=bind,from=builder,source=/opt/realtime,target=/opt/pip \
-    /opt/pip/bin/python -m pip --python /opt/realtime/bin/python install --no-deps --no-cache-dir /wheels/*.whl
+COPY --from=app /staging/opt/realtime/ /opt/realtime/
+# Labels come last: the revision changes with every commit and must not invalidate a layer.
+ARG VERSION=0.1.0
+ARG SOURCE=
+ARG REVISION=
+LABEL org.opencontainers.image.title="realtime" \
+      org.opencontainers.image.description="Live face swap from a webcam to a virtual camera" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
 USER 10001:10001
 
 # ---------------------------------------------------------------------------------------------
@@ -185,7 +187,15 @@ FROM runtime AS cpu
 ENV REALTIME_IMAGE_VARIANT=cpu
 LABEL realtime.variant="cpu"
 COPY --from=deps-cpu /opt/realtime /opt/realtime
-RUN --mount=type=bind,from=app,source=/wheels,target=/wheels \
-    --mount=type=bind,from=builder,source=/opt/realtime,target=/opt/pip \
-    /opt/pip/bin/python -m pip --python /opt/realtime/bin/python install --no-deps --no-cache-dir /wheels/*.whl
+COPY --from=app /staging/opt/realtime/ /opt/realtime/
+# Labels come last: the revision changes with every commit and must not invalidate a layer.
+ARG VERSION=0.1.0
+ARG SOURCE=
+ARG REVISION=
+LABEL org.opencontainers.image.title="realtime" \
+      org.opencontainers.image.description="Live face swap from a webcam to a virtual camera" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
 USER 10001:10001

@@ -307,7 +307,7 @@ def startup_banner(root: Path = ROOT, env: Mapping[str, str] | None = None, work
         where,
         f"{plan['cpus']} effective CPUs"
         + (f" (cgroup quota {quota:g})" if quota is not None else "")
-        + f" of {os.cpu_count()}",
+        + f" of {os.cpu_count() or '?'} on the host",
         f"threads: onnxruntime {plan['ort_intra_op']}, opencv {plan['opencv']}, numba {plan['numba']}",
         f"memory limit {mem / (1 << 30):.1f} GiB" if mem is not None else "no memory limit",
     ]

@@ -97,7 +97,7 @@ fi
 
 # --- the image -------------------------------------------------------------------------------
 VERSION=$(python3 -c 'import re,sys; print(re.search(r"^version\s*=\s*\"([^\"]+)\"", open("pyproject.toml").read(), re.M).group(1))')
-DEFAULT_VERSION=$(sed -n 's/^ARG VERSION=//p' Dockerfile)
+DEFAULT_VERSION=$(sed -n "s/^ARG VERSION=//p" Dockerfile | sort -u)
 [ "$VERSION" = "$DEFAULT_VERSION" ] \
   || fail "Dockerfile's ARG VERSION=$DEFAULT_VERSION differs from pyproject.toml's version $VERSION"
 REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
