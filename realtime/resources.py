@@ -18,6 +18,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+# The real filesystem root; tests pass a temporary folder that mimics it.
 ROOT = Path("/")
 
 # cgroup v1 reports "no limit" as a huge page-aligned number rather than a word.
