@@ -31,6 +31,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=10.0, help="measured seconds per run")
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--runs", type=int, default=1, help="runs per case; the median is reported")
+    p.add_argument(
+        "--precompute",
+        type=int,
+        default=48,
+        help="synthetic frames rendered ahead (0: render each frame, adding its cost)",
+    )
     p.add_argument("--startup", action="store_true", help="also time command-to-first-frame")
     p.add_argument("--providers", action="store_true", help="time each model on each provider instead")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -104,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         duration=args.duration,
         warmup=args.warmup,
         runs=args.runs,
+        precompute=args.precompute,
     )
     if args.startup:
         result.update(measure_startup())

@@ -364,6 +364,7 @@ class Pipeline:
         index = self.stats.captured
         size = self._size
         while not self._stop.is_set():
+            t_read = time.monotonic()
             got = self._read_source()
             if got is None:
                 if not self._stop.is_set():
@@ -372,6 +373,8 @@ class Pipeline:
                 self.ring_in.close()
                 return
             now = time.monotonic()
+            # A live read mostly waits for the camera; a file read is decoding work.
+            work = 0.0 if self.live else now - t_read
             image = got.image
             if size[0] and (image.shape[0], image.shape[1]) != size:
                 # A camera that changes size mid-stream (or ignores the request): keep the
@@ -386,6 +389,7 @@ class Pipeline:
                     )
                     self._resize_warned = True
                 image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+            work += time.monotonic() - now
             try:
                 slot = None
                 while slot is None:
@@ -396,12 +400,13 @@ class Pipeline:
                         return
             except RingClosed:
                 return
+            t_copy = time.monotonic()
             buf = slot.buffer(image.shape)
             np.copyto(buf, image)
             pts = got.pts if got.pts is not None else now - self.t0
             frame = Frame(index=index, captured_at=now, image=buf, pts=pts)
             self.stats.captured_one(now)
-            self.stats.stage("capture", (time.monotonic() - now) * 1000.0)
+            self.stats.stage("capture", (work + time.monotonic() - t_copy) * 1000.0)
             index += 1
             self.ring_in.publish(slot, frame)
 
@@ -458,7 +463,7 @@ class Pipeline:
             while True:
                 if self._stop.is_set():
                     return
-                lease = self.ring_out.get(timeout=period)
+                lease = self.ring_out.get(timeout=min(max(period, 0.005), 0.1))
                 if lease is None:
                     if self.ring_out.closed and self.ring_out.waiting == 0:
                         return

@@ -74,6 +74,7 @@ class SyntheticSource:
         noise: float = 3.0,
         duration: float | None = None,
         faces: int = 1,
+        precompute: int = 0,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -95,6 +96,10 @@ class SyntheticSource:
         if faces < 1:
             raise ConfigError(f"faces must be at least 1, got {faces}", fix="e.g. --faces 2")
         self.faces = int(faces)
+        # Benchmarks: render this many frames once and play them back and forth, so the
+        # camera costs what a real one does (a copy), not a render per frame.
+        self.precompute = max(0, int(precompute))
+        self._bank: list[np.ndarray] = []
         self._face_in = face
         self._pacer = Pacer(clock=clock, sleep=sleep)
         self._index = 0
@@ -229,6 +234,8 @@ class SyntheticSource:
 
     def open(self) -> None:
         self._prepare()
+        if self.precompute and not self._bank:
+            self._bank = [self.render(i) for i in range(self.precompute)]
         self._index = 0
         self._pacer.reset()
         self._opened = True
@@ -253,6 +260,10 @@ class SyntheticSource:
         if self.live:
             self._pacer.wait(pts)
         self._index += 1
+        if self._bank:
+            n = len(self._bank)
+            k = i % (2 * n - 2) if n > 1 else 0  # ping-pong: no jump at the loop point
+            return Captured(self._bank[k if k < n else 2 * n - 2 - k], pts)
         return Captured(self.render(i), pts)
 
     def close(self) -> None:
