@@ -18,14 +18,12 @@ What feeds the ``source`` input is data (``extra.source`` in swappers.toml):
 FaceFusion additionally blends the source vector with the target's (``face_swapper_weight``);
 at its default weight of 0.5 that blend is the identity, so it is not reproduced.
 
-The emap is read with a small protobuf reader rather than the ``onnx`` package, which is not a
-runtime dependency: only the model's top-level fields are walked, through ``mmap``.
+The emap is read with the ``onnx`` package (a runtime dependency for this alone).
 """
 
 from __future__ import annotations
 
 import logging
-import mmap
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -54,121 +52,30 @@ log = logging.getLogger(__name__)
 
 NEURAL_SWAPPERS = ("hyperswap_1a_256", "inswapper_128", "inswapper_128_fp16", "simswap_256")
 
-# --- reading an initializer straight from the ONNX protobuf ------------------------------
-
-_MODEL_GRAPH, _GRAPH_INITIALIZER = 7, 5  # ModelProto.graph, GraphProto.initializer
-_T_DIMS, _T_TYPE, _T_FLOAT, _T_INT32, _T_NAME, _T_RAW, _T_LOCATION = 1, 2, 4, 5, 8, 9, 14
-_FLOAT, _FLOAT16, _DOUBLE = 1, 10, 11
-
-
-def _varint(buf: Any, i: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        b = buf[i]
-        i += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, i
-        shift += 7
-
-
-def _fields(buf: Any, start: int, end: int) -> Any:
-    """Yield (field number, wire type, value or (start, end)) for one protobuf message."""
-    i = start
-    while i < end:
-        key, i = _varint(buf, i)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            val, i = _varint(buf, i)
-            yield field, wire, val
-        elif wire == 1:
-            yield field, wire, (i, i + 8)
-            i += 8
-        elif wire == 2:
-            n, i = _varint(buf, i)
-            yield field, wire, (i, i + n)
-            i += n
-        elif wire == 5:
-            yield field, wire, (i, i + 4)
-            i += 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-
-
-def _tensor(buf: Any, start: int, end: int) -> tuple[str, np.ndarray]:
-    dims: list[int] = []
-    dtype = 0
-    name = ""
-    raw: tuple[int, int] | None = None
-    floats: list[np.ndarray] = []
-    int32s: list[int] = []
-    for field, wire, val in _fields(buf, start, end):
-        if field == _T_DIMS:
-            if wire == 0:
-                dims.append(val)
-            else:  # packed
-                j, e = val
-                while j < e:
-                    d, j = _varint(buf, j)
-                    dims.append(d)
-        elif field == _T_TYPE:
-            dtype = val
-        elif field == _T_NAME:
-            name = bytes(buf[val[0] : val[1]]).decode("utf-8", "replace")
-        elif field == _T_RAW:
-            raw = val
-        elif field == _T_FLOAT:
-            floats.append(np.frombuffer(buf[val[0] : val[1]], dtype="<f4"))  # packed or one value
-        elif field == _T_INT32:
-            if wire == 0:
-                int32s.append(val)
-            else:
-                j, e = val
-                while j < e:
-                    v, j = _varint(buf, j)
-                    int32s.append(v)
-        elif field == _T_LOCATION and val == 1:
-            raise ValueError(f"initializer {name!r} is stored outside the .onnx file (external data)")
-    if dtype == _FLOAT:
-        arr = (
-            np.frombuffer(buf[raw[0] : raw[1]], "<f4")
-            if raw
-            else np.concatenate(floats or [np.zeros(0, "<f4")])
-        )
-    elif dtype == _FLOAT16:
-        arr = (
-            np.frombuffer(buf[raw[0] : raw[1]], "<f2")
-            if raw
-            else np.asarray(int32s, np.uint16).view(np.float16)
-        )
-    elif dtype == _DOUBLE and raw:
-        arr = np.frombuffer(buf[raw[0] : raw[1]], "<f8")
-    else:
-        raise ValueError(f"initializer {name!r} has unsupported data type {dtype}")
-    return name, np.array(arr, dtype=np.float32).reshape(dims)
-
 
 def read_last_initializer(path: str | os.PathLike[str]) -> np.ndarray:
     """The graph's last initializer as float32: inswapper's ``emap`` (512x512)."""
+    import onnx
+    from onnx import numpy_helper
+
     path = Path(path)
     try:
-        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            graph = None
-            for field, wire, val in _fields(buf, 0, len(buf)):
-                if field == _MODEL_GRAPH and wire == 2:
-                    graph = val
-            if graph is None:
-                raise ValueError("no graph in the file")
-            last = None
-            for field, wire, val in _fields(buf, graph[0], graph[1]):
-                if field == _GRAPH_INITIALIZER and wire == 2:
-                    last = val
-            if last is None:
-                raise ValueError("the graph has no initializers")
-            return _tensor(buf, last[0], last[1])[1]
-    except (ValueError, IndexError, OSError) as exc:
+        model = onnx.load(str(path), load_external_data=False)
+        inits = model.graph.initializer
+        if not inits:
+            raise ValueError("the graph has no initializers")
+        last = inits[-1]
+        if last.data_location == onnx.TensorProto.EXTERNAL:
+            raise ValueError(f"initializer {last.name!r} is stored outside the .onnx file (external data)")
+        return np.asarray(numpy_helper.to_array(last), dtype=np.float32)
+    except (ValueError, OSError, onnx.onnx_cpp2py_export.checker.ValidationError) as exc:  # type: ignore[attr-defined]
         raise ModelError(
             f"cannot read the emap initializer of {path}: {exc}", fix="delete the file and fetch it again"
+        ) from exc
+    except Exception as exc:  # protobuf's DecodeError: a corrupt file
+        raise ModelError(
+            f"cannot read the emap initializer of {path}: {type(exc).__name__}: {exc}",
+            fix="delete the file and fetch it again",
         ) from exc
 
 
