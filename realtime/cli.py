@@ -180,13 +180,25 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=lvl, format="%(message)s", datefmt="[%X]", handlers=[handler], force=True)
 
 
-def _status_line(s: dict[str, Any]) -> str:
+def _slow_steps(s: dict[str, Any], budget_ms: float) -> str:
+    """Steps that alone cost more than a frame's budget, with their cost (an enhancer on a
+    CPU, say): the user sees what to turn off or run every Nth frame."""
+    slow = [
+        f"{name} {v['p50']:.0f} ms"
+        for name, v in s.get("stages_ms", {}).items()
+        if name not in ("capture", "output") and v.get("p50", 0) > budget_ms
+    ]
+    return f" │ too slow for live: {', '.join(slow)}" if slow else ""
+
+
+def _status_line(s: dict[str, Any], fps: float = 30.0) -> str:
     lat = s.get("latency_ms", {})
     return (
         f"fps in {s.get('fps_in', 0):5.1f} out {s.get('fps_out', 0):5.1f} │ "
         f"latency p50 {lat.get('p50', float('nan')):5.1f} ms p95 {lat.get('p95', float('nan')):5.1f} ms │ "
         f"dropped {s.get('dropped', 0)} │ {s.get('provider', 'cpu')} │ {s.get('swapper', 'pass-through')}"
         + ("" if s.get("processing", True) else " │ PAUSED")
+        + _slow_steps(s, 1000.0 / fps)
     )
 
 

@@ -106,3 +106,24 @@ def test_unreadable_video_and_non_image_face(tmp_path: Path):
 
 def test_camera_form_checks_the_face_before_opening_the_camera(tmp_path: Path):
     assert_one_line_error(realtime("--camera", "0", "--face", str(tmp_path / "me.jpg")), "me.jpg")
+
+
+def test_status_line_names_steps_too_slow_for_live():
+    from realtime.cli import _status_line
+
+    s = {"fps_in": 30, "fps_out": 12, "latency_ms": {"p50": 80, "p95": 90},
+         "stages_ms": {"faces": {"p50": 3.0}, "enhance": {"p50": 85.2}, "output": {"p50": 40.0}}}  # fmt: skip
+    line = _status_line(s, fps=30)
+    assert "too slow for live: enhance 85 ms" in line and "faces" not in line.split("too slow")[1]
+
+
+def test_missing_neural_model_prints_fetch_command_and_path(tmp_path: Path):
+    face = str(Path(__file__).resolve().parents[1] / "realtime" / "assets" / "faces" / "astronaut.jpg")
+    proc = subprocess.run(
+        [sys.executable, "-m", "realtime", "--face", face, "--camera", "0", "--swapper", "inswapper_128"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**ENV, "REALTIME_MODELS_DIR": str(tmp_path)},
+    )
+    assert_one_line_error(proc, "realtime models fetch inswapper_128", str(tmp_path / "inswapper_128.onnx"))
