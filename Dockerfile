@@ -41,7 +41,7 @@ RUN printf '%s\n' \
       > /usr/local/bin/requirements.py
 # slim-venv.sh takes out of the venv that the final image copies what a run never uses:
 # - pip and setuptools (the app is installed by the app stage, see there);
-# - the packages' own test suites (numba's and numpy's are 30+ MB);
+# - the packages' own test suites (numba's and numpy's are 30+ MB, ONNX's backend test data 17);
 # - ONNX Runtime's model-optimisation tools (transformers/, quantization/), LiteRT's NPU
 #   vendor plugins (phones, Qualcomm, MediaTek, ...) and its WebGPU accelerator, for which a
 #   container has no device; LiteRT looks these up at run time and goes on without them;
@@ -60,7 +60,7 @@ RUN if command -v apt-get >/dev/null; then \
       'sp=$(/opt/realtime/bin/python -c "import sysconfig; print(sysconfig.get_paths()[\"purelib\"])")' \
       '/opt/realtime/bin/pip uninstall -q -y pip setuptools' \
       'find "$sp" -depth -type d -name tests -exec rm -rf {} +' \
-      'rm -rf "$sp/onnxruntime/transformers" "$sp/onnxruntime/quantization" \' \
+      'rm -rf "$sp/onnxruntime/transformers" "$sp/onnxruntime/quantization" "$sp/onnx/backend/test" \' \
       '       "$sp/ai_edge_litert/vendors" "$sp"/ai_edge_litert/libLiteRtWebGpuAccelerator*.so' \
       'command -v strip >/dev/null || { echo "slim-venv: no strip here; libraries keep their symbols"; exit 0; }' \
       'find "$sp" -type f \( -name "*.so" -o -name "*.so.*" \) | while read -r lib; do' \

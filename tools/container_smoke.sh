@@ -126,7 +126,18 @@ ADDED_MB=$(( (IMG_BYTES - BASE_BYTES) / 1000000 ))
 
 # --- smoke tests inside the image ----------------------------------------------------------------
 CTR=$(buildah from "$IMAGE")
-inside() { buildah run "${ISO[@]}" "$CTR" -- "$@"; }
+# buildah's chroot runtime now and then fails to set a run up ("sealing memfd copy: Device or
+# resource busy") before the command starts; only that failure is retried, once.
+inside() {
+  local rc=0
+  for attempt in 1 2; do
+    buildah run "${ISO[@]}" "$CTR" -- "$@" 2>"$WORK/run.err" && rc=0 || rc=$?
+    cat "$WORK/run.err" >&2
+    if [ "$rc" = 0 ] || ! grep -q "sealing memfd" "$WORK/run.err"; then return "$rc"; fi
+    echo "container_smoke: buildah run did not start (attempt $attempt), retrying" >&2
+  done
+  return "$rc"
+}
 
 step "realtime --version"
 out=$(inside realtime --version) || fail "realtime --version"
