@@ -7,7 +7,6 @@ can be read in one file. Library code below this never reads global state.
 from __future__ import annotations
 
 import logging
-import os
 import platform
 from collections.abc import Callable
 from pathlib import Path
@@ -297,12 +296,11 @@ def run(
             reloader.stop()
 
 
-def configure_threads(total_cores: int | None = None) -> int:
-    """Keep OpenCV from spawning a thread per core: the pipeline already runs one thread per
-    stage, and oversubscribing 2 cores costs more than it gains. Returns OpenCV's count."""
+def configure_threads(plan: dict[str, Any]) -> int:
+    """Apply OpenCV's share of ``realtime.resources.thread_plan``: the pipeline already runs a
+    thread per stage, and oversubscribing two cores costs more than it gains."""
     import cv2
 
-    cores = total_cores or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
-    n = int(os.environ.get("REALTIME_CV_THREADS", "1" if cores <= 2 else str(max(1, cores // 2))))
+    n = int(plan.get("opencv", 1))
     cv2.setNumThreads(n)
     return n

@@ -202,12 +202,29 @@ def _status_line(s: dict[str, Any], fps: float = 30.0) -> str:
     )
 
 
+def apply_thread_plan(workers: int) -> dict[str, Any]:
+    """Size every library's thread pool from the CPUs this process may really use (a
+    container's quota, not the host's cores), unless the user's environment says otherwise,
+    and log which image or host this is: "is it really on the GPU" starts here."""
+    import os
+
+    from realtime import app
+    from realtime.resources import startup_banner, thread_plan
+
+    plan = thread_plan(workers=workers)
+    os.environ.setdefault("REALTIME_ORT_THREADS", str(plan["ort_intra_op"]))
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(plan["numba"]))  # read when numba loads
+    app.configure_threads(plan)
+    log.info("%s", startup_banner(workers=workers))
+    return plan
+
+
 def _run_main(args: argparse.Namespace) -> int:
     from realtime import app
 
     settings = settings_from_args(args)
     setup_logging(settings.log_level)
-    app.configure_threads()
+    apply_thread_plan(settings.pipeline.workers)
     holder: dict[str, Any] = {}
     stop_event = threading.Event()
 

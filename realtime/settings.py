@@ -209,4 +209,11 @@ def as_dict(settings: Settings) -> dict[str, Any]:
     return dataclasses.asdict(settings)
 
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "configs"
+def _presets_dir() -> Path:
+    """The shipped presets (``configs/`` in a checkout, ``realtime/_configs`` in a wheel)."""
+    from importlib import resources
+
+    return Path(str(resources.files("realtime._configs")))
+
+
+PRESETS_DIR = _presets_dir()

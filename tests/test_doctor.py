@@ -256,6 +256,7 @@ def healthy() -> dict[str, Any]:
             ],
         },
         "engines": {"dir": "/repo/engines", "entries": [], "ort_tensorrt_dirs": []},
+        "container": {"in_container": False, "image_variant": None},
     }
 
 
@@ -553,3 +554,21 @@ def test_doctor_sees_the_gpu() -> None:
     report = D.build_report()
     assert report["gpu"]["gpus"] and report["gpu"]["driver"]
     assert validate(report, SCHEMA) == []
+
+
+def test_inside_a_container_the_checks_add_docker_run_fixes(monkeypatch):
+    import realtime.jobs.container_checks as cc
+
+    seen = {}
+
+    def checks(**kw):
+        seen.update(kw)
+        return [{"severity": "warning", "problem": "no GPU visible", "fix": "docker run --gpus all ..."}]
+
+    monkeypatch.setattr(cc, "container_checks", checks)
+    outside = D.build_report(fake())
+    assert not any("docker run" in p["fix"] for p in problems_of(outside)) and not seen
+    inside = D.build_report(fake(container={"in_container": True, "image_variant": "cuda"}))
+    assert ("warning", "no GPU visible", "docker run --gpus all ...") in [
+        (p["severity"], p["what"], p["fix"]) for p in problems_of(inside)
+    ]

@@ -79,10 +79,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from realtime.app import configure_threads
+    from realtime.cli import apply_thread_plan
     from realtime.settings import PipelineSettings, Settings, SourceSettings
 
-    configure_threads()
+    apply_thread_plan(args.workers)
     if args.providers:
         from realtime.catalog.manifest import load_manifests
         from realtime.inference.session import available_backends

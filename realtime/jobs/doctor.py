@@ -511,6 +511,12 @@ def probe_engines() -> dict[str, Any]:
     }
 
 
+def probe_container() -> dict[str, Any]:
+    from realtime.jobs.container_checks import container_report
+
+    return container_report()
+
+
 @dataclass
 class Probes:
     """The fact-gathering functions; tests replace any of them."""
@@ -525,6 +531,7 @@ class Probes:
     virtual_camera: Callable[[], dict[str, Any]] = probe_virtual_camera
     models: Callable[[], dict[str, Any]] = probe_models
     engines: Callable[[], dict[str, Any]] = probe_engines
+    container: Callable[[], dict[str, Any]] = probe_container
     driver_table: Callable[[], cudamod.DriverTable] = field(default=cudamod.load_driver_table)
 
 
@@ -539,6 +546,7 @@ SECTIONS = (
     "virtual_camera",
     "models",
     "engines",
+    "container",
 )
 
 
@@ -764,8 +772,21 @@ def diagnose(report: Report, table: cudamod.DriverTable) -> list[Problem]:
                 )
             )
 
+    problems = _container_view(report, problems)
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(problems, key=lambda p: order.get(p.severity, 3))
+
+
+def _container_view(report: Report, problems: list[Problem]) -> list[Problem]:
+    """Inside a container, add the container checks: each fix is a ``docker run`` flag."""
+    cont = report.get("container") or {}
+    if not cont.get("in_container"):
+        return problems
+    from realtime.jobs.container_checks import container_checks
+
+    gpu = report.get("gpu") or {}
+    checks = container_checks(driver=gpu.get("driver"))
+    return problems + [Problem(c["severity"], c["problem"], c["fix"]) for c in checks]
 
 
 # ---------------------------------------------------------------------------------------------
