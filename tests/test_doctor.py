@@ -128,7 +128,7 @@ def test_doctor_on_this_machine_validates_and_explains_cpu_only() -> None:
     assert len(cpu_only) == 1
     assert "pip uninstall -y onnxruntime" in cpu_only[0]["fix"]
     assert "pip install 'realtime[gpu]'" in cpu_only[0]["fix"]
-    assert "525.60.13" in cpu_only[0]["fix"]
+    assert "580.65.06" in cpu_only[0]["fix"]
     assert report["gpu"]["why_none"]
 
 

@@ -22,7 +22,7 @@ def test_shipped_table_minimum_drivers() -> None:
     assert TABLE.minimum_driver("9.0", "Linux") is None
     assert TABLE.toolkit_driver("12.8", "Linux") == "570.26"
     assert TABLE.toolkit_driver("12.4.1", "Windows") == "551.61"
-    assert TABLE.gpu_extra_cuda == "12"
+    assert TABLE.gpu_extra_cuda == "13"
 
 
 def test_driver_too_old_compares_versions_numerically() -> None:
@@ -163,7 +163,7 @@ def test_choose_precision() -> None:
 @pytest.mark.parametrize(
     ("error", "driver", "expect"),
     [
-        ("CUDA failure 35: CUDA driver version is insufficient for CUDA runtime version", None, "525.60.13"),
+        ("CUDA failure 35: CUDA driver version is insufficient for CUDA runtime version", None, "580.65.06"),
         ("whatever", "470.82.01", "470.82.01 is too old"),
         ("CUDNN_STATUS_ALLOC_FAILED", "550.54.14", "out of memory"),
         ("libcudnn.so.9: cannot open shared object file", "550.54.14", "onnxruntime-gpu[cuda,cudnn]"),

@@ -346,7 +346,7 @@ def test_probe_tensorrt() -> None:
     absent = T.probe_tensorrt(has_tensorrt=False)
     assert absent is not None and not absent.installed and "realtime[tensorrt]" in absent.fix
     no_gpu = T.probe_tensorrt(has_tensorrt=True, driver=none)
-    assert no_gpu is not None and no_gpu.installed and "525.60.13" in no_gpu.fix
+    assert no_gpu is not None and no_gpu.installed and "580.65.06" in no_gpu.fix
     no_api = T.probe_tensorrt(has_tensorrt=True, driver=gpu, memory_apis=[])
     assert no_api is not None and no_api.installed and no_api.fix == "pip install cuda-python"
     assert T.probe_tensorrt(has_tensorrt=True, driver=gpu, memory_apis=["cuda-python"]) is None
