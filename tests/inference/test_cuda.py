@@ -163,7 +163,7 @@ def test_choose_precision() -> None:
 @pytest.mark.parametrize(
     ("error", "driver", "expect"),
     [
-        ("CUDA failure 35: CUDA driver version is insufficient for CUDA runtime version", None, "580.65.06"),
+        ("CUDA failure 35: CUDA driver version is insufficient for CUDA runtime version", None, "525.60.13"),
         ("whatever", "470.82.01", "470.82.01 is too old"),
         ("CUDNN_STATUS_ALLOC_FAILED", "550.54.14", "out of memory"),
         ("libcudnn.so.9: cannot open shared object file", "550.54.14", "onnxruntime-gpu[cuda,cudnn]"),
