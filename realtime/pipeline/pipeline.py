@@ -24,7 +24,7 @@ import numpy as np
 
 from realtime.errors import RealtimeError, SinkError
 from realtime.frame import Frame
-from realtime.pipeline.ring import Policy, Ring, RingClosed
+from realtime.pipeline.ring import Lease, Policy, Ring, RingClosed
 from realtime.pipeline.stats import Stats
 from realtime.processor import Processor
 from realtime.sinks.base import Sink, SinkContext
@@ -138,10 +138,15 @@ class Pipeline:
         self.runner = _ProcessorRunner([p for g in groups for p in g], self.stats)
         workers = max(1, config.workers) if len(groups) == 1 else 1
         policy = Policy.LATEST if self.live else Policy.BLOCK
-        self.rings = [Ring(workers + 2, policy, name="capture")]
+        # A stage that leaves the image alone (face analysis) moves the frame on without a
+        # copy: its slot stays owned until the next ring frees the frame. So each ring has
+        # room for its own frames plus every slot of the rings after it.
+        base = workers + 3  # writing, waiting, reading, and the output's last frame
+        caps = [base * (len(groups) + 1 - i) for i in range(len(groups) + 1)]
+        self.rings = [Ring(caps[0], policy, name="capture")]
         for i in range(len(groups)):
             name = "output" if i == len(groups) - 1 else f"stage-{i + 1}"
-            self.rings.append(Ring(workers + 2, policy, ordered=not self.live, name=name))
+            self.rings.append(Ring(caps[i + 1], policy, ordered=not self.live, name=name))
         self.ring_in = self.rings[0]
         self.ring_out = self.rings[-1]
         self._workers = workers
@@ -428,7 +433,8 @@ class Pipeline:
                     elif "passthrough" not in frame.flags:
                         frame = frame.with_flag("passthrough")
                     self._busy_since[me] = None
-                    if not self._publish(dst, frame):
+                    hold = lease if frame.image is lease.frame.image else None
+                    if not self._publish(dst, frame, hold):
                         with self._lock:
                             self._discarded += 1
                         return
@@ -440,7 +446,9 @@ class Pipeline:
             if last:
                 dst.close()
 
-    def _publish(self, ring: Ring, frame: Frame) -> bool:
+    def _publish(self, ring: Ring, frame: Frame, hold: Lease | None = None) -> bool:
+        """Put ``frame`` into ``ring``: copied into the slot's own buffer, or, with ``hold``
+        (the lease of the unchanged image), moved on without a copy."""
         while True:
             try:
                 slot = ring.acquire(timeout=0.1)
@@ -450,6 +458,9 @@ class Pipeline:
                 break
             if self._stop.is_set():
                 return False
+        if hold is not None:
+            ring.publish(slot, frame, hold=hold.transfer())
+            return True
         buf = slot.buffer(frame.image.shape)  # type: ignore[arg-type]
         np.copyto(buf, frame.image)
         ring.publish(slot, frame.with_image(buf))
@@ -458,7 +469,9 @@ class Pipeline:
     def _output_loop(self) -> None:
         period = 1.0 / self._fps
         last_write = 0.0
-        last_frame: Frame | None = None
+        # Live: the last frame's slot stays owned until the next frame arrives, so it can be
+        # shown again (a stalled or lost camera) without a copy and without being overwritten.
+        held: Lease | None = None
         try:
             while True:
                 if self._stop.is_set():
@@ -467,27 +480,34 @@ class Pipeline:
                 if lease is None:
                     if self.ring_out.closed and self.ring_out.waiting == 0:
                         return
-                    if self.live and last_frame is not None and time.monotonic() - last_write > 2 * period:
-                        shown = lost_frame(last_frame) if self.lost_source else last_frame
+                    if held is not None and time.monotonic() - last_write > 2 * period:
+                        shown = lost_frame(held.frame) if self.lost_source else held.frame
                         self._write_sinks(shown, steady_only=True)
                         self.stats.repeated += 1
                         last_write = time.monotonic()
                     continue
-                with lease:
-                    frame = lease.frame
-                    if self.live:  # pace: never faster than the target fps
-                        wait = last_write + 0.9 * period - time.monotonic()
-                        if wait > 0:
-                            time.sleep(wait)
-                    t0 = time.monotonic()
+                frame = lease.frame
+                if self.live:  # pace: never faster than the target fps
+                    wait = last_write + 0.9 * period - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                t0 = time.monotonic()
+                try:
                     self._write_sinks(frame)
-                    now = time.monotonic()
-                    self.stats.stage("output", (now - t0) * 1000.0)
-                    self.stats.output_one(frame.captured_at, now)
-                    last_write = now
+                finally:
                     if self.live:
-                        last_frame = frame
+                        if held is not None:
+                            held.release()
+                        held = lease
+                    else:
+                        lease.release()
+                now = time.monotonic()
+                self.stats.stage("output", (now - t0) * 1000.0)
+                self.stats.output_one(frame.captured_at, now)
+                last_write = now
         finally:
+            if held is not None:
+                held.release()
             self._close_sinks()
 
     def _watchdog_loop(self) -> None:

@@ -66,11 +66,23 @@ class Lease:
             self._released = True
             self._ring._release(self.index)
 
+    def transfer(self) -> Lease:
+        """Hand this lease on (to a slot of the next ring, which releases it when that slot
+        is freed): the frame moves on without a copy, and leaving a ``with`` no longer
+        releases it here."""
+        self._released = True
+        return Lease(self._ring, self.index, self.frame)
+
     def __enter__(self) -> Lease:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _release_all(leases: list[Lease]) -> None:
+    for lease in leases:
+        lease.release()
 
 
 class Ring:
@@ -87,6 +99,9 @@ class Ring:
         self._frames: list[Frame | None] = [None] * capacity
         self._buffers: list[np.ndarray | None] = [None] * capacity
         self._seq = [0] * capacity  # publish order, to find oldest/newest
+        # A slot may hold the upstream lease of the frame it carries (moved on without a copy);
+        # the lease is released when the slot is freed.
+        self._holds: list[Lease | None] = [None] * capacity
         self._counter = 0
         self._next_index = 0  # for ordered rings
         self._cond = threading.Condition()
@@ -100,46 +115,58 @@ class Ring:
         """A slot to fill. LATEST takes a free slot, or the oldest unread one (a drop);
         BLOCK waits for a free slot. ``None`` on timeout; ``RingClosed`` after close."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while True:
-                if self._closed:
-                    raise RingClosed(self.name)
-                idx = self._find(FREE)
-                if idx is None and self.policy is Policy.LATEST:
-                    idx = self._oldest_published()
+        freed: list[Lease] = []
+        try:
+            with self._cond:
+                while True:
+                    if self._closed:
+                        raise RingClosed(self.name)
+                    idx = self._find(FREE)
+                    if idx is None and self.policy is Policy.LATEST:
+                        idx = self._oldest_published()
+                        if idx is not None:
+                            self._free(idx, freed)
+                            self.dropped += 1
                     if idx is not None:
-                        self._frames[idx] = None
-                        self.dropped += 1
-                if idx is not None:
-                    self._state[idx] = WRITING
-                    return WriteSlot(self, idx)
-                if not self._wait(deadline):
-                    return None
+                        self._state[idx] = WRITING
+                        return WriteSlot(self, idx)
+                    if not self._wait(deadline):
+                        return None
+        finally:
+            _release_all(freed)
 
-    def publish(self, slot: WriteSlot, frame: Frame) -> None:
-        """Hand a filled slot to the readers."""
-        with self._cond:
-            i = slot.index
-            if self._state[i] != WRITING:
-                raise RuntimeError(f"{self.name}: slot {i} is not being written")
-            if self.policy is Policy.LATEST:
-                newer = [j for j in self._indices(PUBLISHED) if self._frames[j].index > frame.index]  # type: ignore[union-attr]
-                if newer:  # a newer frame already waits: this one is stale on arrival
-                    self.published += 1
-                    self.dropped += 1
-                    self._state[i] = FREE
-                    self._cond.notify_all()
-                    return
-                for j in self._indices(PUBLISHED):
-                    self._state[j] = FREE
-                    self._frames[j] = None
-                    self.dropped += 1
-            self._counter += 1
-            self._seq[i] = self._counter
-            self._frames[i] = frame
-            self._state[i] = PUBLISHED
-            self.published += 1
-            self._cond.notify_all()
+    def publish(self, slot: WriteSlot, frame: Frame, hold: Lease | None = None) -> None:
+        """Hand a filled slot to the readers. ``hold``: the upstream lease of ``frame``'s
+        image, released when this slot is freed (the frame moved on without a copy)."""
+        freed: list[Lease] = []
+        try:
+            with self._cond:
+                i = slot.index
+                if self._state[i] != WRITING:
+                    raise RuntimeError(f"{self.name}: slot {i} is not being written")
+                if self.policy is Policy.LATEST:
+                    published = self._indices(PUBLISHED)
+                    if any(self._frames[j].index > frame.index for j in published):  # type: ignore[union-attr]
+                        # a newer frame already waits: this one is stale on arrival
+                        self.published += 1
+                        self.dropped += 1
+                        self._state[i] = FREE
+                        if hold is not None:
+                            freed.append(hold)
+                        self._cond.notify_all()
+                        return
+                    for j in published:
+                        self._free(j, freed)
+                        self.dropped += 1
+                self._counter += 1
+                self._seq[i] = self._counter
+                self._frames[i] = frame
+                self._holds[i] = hold
+                self._state[i] = PUBLISHED
+                self.published += 1
+                self._cond.notify_all()
+        finally:
+            _release_all(freed)
 
     def abandon(self, slot: WriteSlot) -> None:
         """Give back a slot that will not be published (nothing is counted)."""
@@ -210,10 +237,20 @@ class Ring:
         return buf
 
     def _release(self, i: int) -> None:
+        freed: list[Lease] = []
         with self._cond:
-            self._state[i] = FREE
-            self._frames[i] = None
+            self._free(i, freed)
             self._cond.notify_all()
+        _release_all(freed)
+
+    def _free(self, i: int, freed: list[Lease]) -> None:
+        """Mark slot ``i`` free (lock held); its upstream lease goes to ``freed``, to be
+        released once the lock is let go."""
+        self._state[i] = FREE
+        self._frames[i] = None
+        hold, self._holds[i] = self._holds[i], None
+        if hold is not None:
+            freed.append(hold)
 
     def _wait(self, deadline: float | None) -> bool:
         if deadline is None:
