@@ -147,3 +147,35 @@ def test_slot_buffers_are_preallocated_and_reused():
         ids.add(id(buf))
         ring.publish(slot, Frame(index=i, captured_at=0.0, image=buf))
     assert len(ids) <= 2
+
+
+def test_a_moved_on_frame_keeps_its_upstream_slot_until_freed_downstream():
+    up, down = Ring(3, Policy.LATEST, name="up"), Ring(3, Policy.LATEST, name="down")
+    _write(up, 0)
+    lease = up.get(timeout=0)
+    assert lease is not None
+    with lease:  # a stage that passes the image through
+        slot = down.acquire(timeout=0)
+        assert slot is not None
+        down.publish(slot, lease.frame, hold=lease.transfer())
+    assert up._state[lease.index] != 0  # still owned: the frame lives on downstream
+    _write(up, 1)
+    _write(up, 2)  # the upstream ring keeps working around the held slot
+    assert up.waiting == 1
+    got = down.get(timeout=0)
+    assert got is not None and got.frame.image is lease.frame.image
+    got.release()
+    assert up._state[lease.index] == 0  # freed with the downstream slot
+
+
+def test_a_dropped_moved_on_frame_frees_its_upstream_slot():
+    up, down = Ring(4, Policy.LATEST), Ring(3, Policy.LATEST)
+    held = []
+    for i in range(2):
+        _write(up, i)
+        lease = up.get(timeout=0)
+        slot = down.acquire(timeout=0)
+        down.publish(slot, lease.frame, hold=lease.transfer())
+        held.append(lease.index)
+    # frame 0 was dropped downstream when frame 1 arrived: its upstream slot is free again
+    assert up._state[held[0]] == 0 and up._state[held[1]] != 0
