@@ -15,7 +15,6 @@ check the file against that pinned hash.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,7 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from realtime.catalog.manifest import DOWNLOAD_SUFFIX, PICKLED_SUFFIXES, ModelSpec, load_manifests
+from realtime.catalog.manifest import (
+    DOWNLOAD_SUFFIX,
+    PICKLED_SUFFIXES,
+    ModelSpec,
+    load_manifests,
+    sha256_file,
+)
 from realtime.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
@@ -90,14 +95,6 @@ def missing_error(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = N
         f"model {spec.name!r} is not in the model cache ({model_path(spec, models_dir)})",
         fix=where_to_get(spec, models_dir),
     )
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
