@@ -433,8 +433,7 @@ class Pipeline:
                     elif "passthrough" not in frame.flags:
                         frame = frame.with_flag("passthrough")
                     self._busy_since[me] = None
-                    hold = lease if frame.image is lease.frame.image else None
-                    if not self._publish(dst, frame, hold):
+                    if not self._publish(dst, frame, lease):
                         with self._lock:
                             self._discarded += 1
                         return
@@ -446,9 +445,16 @@ class Pipeline:
             if last:
                 dst.close()
 
-    def _publish(self, ring: Ring, frame: Frame, hold: Lease | None = None) -> bool:
-        """Put ``frame`` into ``ring``: copied into the slot's own buffer, or, with ``hold``
-        (the lease of the unchanged image), moved on without a copy."""
+    def _publish(self, ring: Ring, frame: Frame, upstream: Lease) -> bool:
+        """Put a processed ``frame`` into ``ring`` with as few copies as ownership allows:
+
+        - the image is the upstream slot's, untouched (face analysis): the upstream lease
+          moves on with it, no copy;
+        - the image is a new array a processor made (a swap): frames are frozen, nobody
+          writes to it again, so it is published as it is, no copy;
+        - anything else that might share the upstream buffer: copied into the slot's own
+          buffer, since that buffer will be rewritten.
+        """
         while True:
             try:
                 slot = ring.acquire(timeout=0.1)
@@ -458,12 +464,15 @@ class Pipeline:
                 break
             if self._stop.is_set():
                 return False
-        if hold is not None:
-            ring.publish(slot, frame, hold=hold.transfer())
-            return True
-        buf = slot.buffer(frame.image.shape)  # type: ignore[arg-type]
-        np.copyto(buf, frame.image)
-        ring.publish(slot, frame.with_image(buf))
+        image, source = frame.image, upstream.frame.image
+        if image is source:
+            ring.publish(slot, frame, hold=upstream.transfer())
+        elif not np.may_share_memory(image, source) and not ring.owns_buffer(image):
+            ring.publish(slot, frame)
+        else:
+            buf = slot.buffer(image.shape)  # type: ignore[arg-type]
+            np.copyto(buf, image)
+            ring.publish(slot, frame.with_image(buf))
         return True
 
     def _output_loop(self) -> None:

@@ -222,6 +222,10 @@ class Ring:
         with self._cond:
             return len(self._indices(PUBLISHED))
 
+    def owns_buffer(self, image: np.ndarray) -> bool:
+        """Whether ``image`` lies in one of this ring's reusable slot buffers."""
+        return any(b is not None and np.may_share_memory(image, b) for b in self._buffers)
+
     def skip_to(self, index: int) -> None:
         """Ordered rings: frames before ``index`` will never come (e.g. dropped upstream)."""
         with self._cond:

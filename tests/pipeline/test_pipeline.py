@@ -139,3 +139,37 @@ def test_stages_in_their_own_threads_keep_order_and_overlap():
     assert len(a.threads) == len(b.threads) == 1 and a.threads != b.threads
     assert took < 60 * 0.02 * 0.8  # the two stages overlapped
     assert set(stats["stages_ms"]) >= {"a", "b"}
+
+
+def test_frames_move_through_stages_with_as_few_copies_as_ownership_allows():
+    made = []
+
+    class Analyse:  # leaves the image alone
+        name = "analyse"
+
+        def __call__(self, frame):
+            return frame
+
+    class Paint:  # makes a new image, as a swap does
+        name = "paint"
+
+        def __call__(self, frame):
+            out = frame.image.copy()
+            out[0, 0] = 7
+            made.append(out)
+            return frame.with_image(out)
+
+    seen = []
+
+    class Keep(RecordingSink):
+        def write(self, frame):
+            seen.append(frame.image)
+            super().write(frame)
+
+    src = CountingSource(n=40, live=False)
+    p = Pipeline(src, [], [Keep()], PipelineConfig(live=False), stages=[[Analyse()], [Paint()]])
+    p.run()
+    assert len(seen) == 40
+    assert all(a is b for a, b in zip(seen, made))  # the painted image itself reached the sink
+    assert all(int(im[0, 0, 0]) == 7 and int(im[1, 1, 0]) == i % 256 for i, im in enumerate(made))
+    assert all(r.waiting == 0 for r in p.rings)
