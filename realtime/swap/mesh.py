@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from realtime.errors import ConfigError
+from realtime.faces.landmarks import five_points
 from realtime.frame import Face, Frame
 from realtime.swap.blend import BLEND_MODES, composite, feather
 from realtime.swap.color import ColourStats, StatsSmoother, colour_stats, shading_offset, tone_transfer
@@ -266,10 +267,25 @@ class MeshSwapper:
         return source
 
     def _warm_up(self) -> None:
-        """Compile (or load from numba's cache) the rasteriser now, not on the first frame."""
+        """Compile (or load from numba's cache) every kernel of the swap now, by swapping the
+        source face onto itself once: a cold cache would otherwise stall the first frames."""
         tri = np.array([[0, 1, 2]], np.int32)
         pts = np.array([[0, 0, 0], [3, 0, 0], [0, 3, 0]], np.float32)
         dense_map(pts, pts[:, :2], tri, (0, 0), (4, 4))
+        src = self._source
+        mesh = np.asarray(src.mesh, np.float32)
+        try:
+            face = Face(
+                box=[*mesh[:, :2].min(axis=0), *mesh[:, :2].max(axis=0)],
+                score=1.0,
+                kps=five_points(mesh),
+                mesh=mesh,
+            )
+            self.swap_face(np.array(src.texture), face, src, 0)
+        except Exception as exc:  # a warm-up must never stop the swapper from starting
+            log.debug("swap warm-up skipped: %r", exc)
+        finally:
+            self._colour.reset()
 
     def __call__(self, frame: Frame) -> Frame:
         s = self.settings
