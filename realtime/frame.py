@@ -75,6 +75,9 @@ class Frame:
     ``captured_at`` is ``time.monotonic()`` at capture: every latency figure is measured from it.
     ``pts`` is the media timestamp in seconds (the stream's own for files, time since start for
     live sources). ``timings`` collects (stage name, milliseconds) as the frame moves on.
+    ``flags`` mark states: ``"writable"`` means the stage that holds the frame owns its image
+    alone, so a processor may draw into it in place and return it (saving a full-frame copy);
+    without it, a processor that changes pixels must return a new image.
     """
 
     index: int

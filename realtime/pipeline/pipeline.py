@@ -45,6 +45,10 @@ class PipelineConfig:
     max_restarts: int = 5
 
 
+# Set on a frame whose image the processing worker owns exclusively (see ``Frame.flags``).
+WRITABLE = "writable"
+
+
 def lost_frame(frame: Frame, text: str = "camera lost - reconnecting") -> Frame:
     """The last good frame, dimmed and marked, shown while the source is away."""
     img = (frame.image // 3).astype(np.uint8)
@@ -429,6 +433,10 @@ class Pipeline:
                     self._busy_since[me] = time.monotonic()
                     frame = lease.frame
                     if self._processing.is_set():
+                        # This worker alone holds the slot: a processor may draw into the
+                        # image in place (WRITABLE) instead of copying the whole frame.
+                        if WRITABLE not in frame.flags:
+                            frame = frame.with_flag(WRITABLE)
                         frame = self.runner(frame, self.groups[group])
                     elif "passthrough" not in frame.flags:
                         frame = frame.with_flag("passthrough")

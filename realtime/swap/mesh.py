@@ -298,7 +298,8 @@ class MeshSwapper:
             return frame
         with self._lock:
             source = self._source
-        image = frame.image.copy()
+        # A stage that owns the image alone lets us draw into it: no full-frame copy.
+        image = frame.image if "writable" in frame.flags else frame.image.copy()
         swapped = 0
         for face in faces:
             swapped += self.swap_face(image, face, source, frame.index)

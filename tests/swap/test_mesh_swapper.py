@@ -85,6 +85,17 @@ def test_keeps_the_target_mouth_interior(
     assert np.abs(lost.image.astype(int) - frame.image)[inner].mean() > 25
 
 
+def test_a_writable_frame_is_swapped_in_place(
+    bundled_sources: dict[str, SourceFace], photo_faces: PhotoFaces
+) -> None:
+    sw = MeshSwapper(bundled_sources["astronaut"])
+    copied = sw(_frame(photo_faces, "grace_hopper"))
+    frame = _frame(photo_faces, "grace_hopper").with_flag("writable")
+    out = sw(frame)
+    assert out.image is frame.image  # drawn into the owned buffer: no full-frame copy
+    np.testing.assert_array_equal(out.image, copied.image)  # same result as the copying path
+
+
 def test_face_half_outside_the_frame(bundled_sources: dict[str, SourceFace], photo_faces: PhotoFaces) -> None:
     img, face = photo_faces["grace_hopper"]
     mesh = face.mesh
