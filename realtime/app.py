@@ -131,7 +131,7 @@ def make_sinks(settings: Settings, names: tuple[str, ...]) -> list[Sink]:
     return sinks
 
 
-def make_processors(settings: Settings) -> tuple[list[Processor], dict[str, Any]]:
+def make_processors(settings: Settings, on_build: Any = None) -> tuple[list[Processor], dict[str, Any]]:
     """Face analysis, the swapper, and the debug overlay, in the order they run.
 
     Source photos are prepared here, before any camera is opened, so a photo with no face
@@ -160,10 +160,12 @@ def make_processors(settings: Settings) -> tuple[list[Processor], dict[str, Any]
         analysis = AnalysisSettings(**settings.faces)
     except TypeError as exc:
         raise ConfigError(f"[faces]: {exc}") from exc
-    analyzer = FaceAnalyzer(analysis, provider=settings.provider)
+    analyzer = FaceAnalyzer(analysis, provider=settings.provider, on_build=on_build)
     processors.append(analyzer)
     if want_swap:
-        swapper, chosen, why = make_swapper(swapper_name, [Path(f) for f in faces], settings, analyzer)
+        swapper, chosen, why = make_swapper(
+            swapper_name, [Path(f) for f in faces], settings, analyzer, on_build=on_build
+        )
         info["swapper"] = chosen
         info["swapper_reason"] = why
         log.info("swapper: %s (%s)", info["swapper"], why)
@@ -174,7 +176,7 @@ def make_processors(settings: Settings) -> tuple[list[Processor], dict[str, Any]
         if settings.enhance:
             from realtime.swap.build import build_enhancer
 
-            processors.append(build_enhancer(settings))
+            processors.append(build_enhancer(settings, on_build))
     if settings.draw_landmarks:
         from realtime.faces.overlay import LandmarkOverlay
 
@@ -200,7 +202,7 @@ def _section(cls: type, values: dict[str, Any], section: str) -> Any:
 
 
 def make_swapper(
-    name: str, face_paths: list[Path], settings: Settings, analyzer: Any
+    name: str, face_paths: list[Path], settings: Settings, analyzer: Any, *, on_build: Any = None
 ) -> tuple[Processor, str, str]:
     """The swap processor the settings ask for, its name, and the reason it was chosen."""
     from realtime.inference.session import available_backends
@@ -212,14 +214,15 @@ def make_swapper(
     chosen, why = choose_swapper(name, settings.models_dir, usable)
     from realtime.swap import swapper_factory
 
-    return swapper_factory(chosen)(face_paths, settings, analyzer), chosen, why
+    return swapper_factory(chosen)(face_paths, settings, analyzer, on_build=on_build), chosen, why
 
 
-def build_pipeline(settings: Settings) -> Pipeline:
-    """Everything for a live or file run, wired, not yet started."""
+def build_pipeline(settings: Settings, on_build: Any = None) -> Pipeline:
+    """Everything for a live or file run, wired, not yet started. ``on_build`` shows a
+    TensorRT engine build (first run on a GPU) while it happens."""
     check_settings(settings)
     mode = mode_of(settings)
-    processors, info = make_processors(settings)
+    processors, info = make_processors(settings, on_build)
     sinks = make_sinks(settings, default_sinks(settings))
     source = make_source(settings)
     cfg = PipelineConfig(
@@ -261,6 +264,7 @@ def run(
     settings: Settings,
     on_start: Callable[[Pipeline], None] | None = None,
     on_progress: Callable[[Any], None] | None = None,
+    on_build: Any = None,
 ) -> dict[str, Any]:
     """Run the program the settings describe and return the final stats (or job summary)."""
     mode = mode_of(settings)
@@ -268,7 +272,7 @@ def run(
         check_settings(settings)
         from realtime.jobs.video import run_file_job
 
-        processors, info = make_processors(settings)
+        processors, info = make_processors(settings, on_build)
         info.pop("reloader", None)
         return run_file_job(settings, processors, info, on_start=on_start, on_progress=on_progress)
     if mode == "still":
@@ -283,7 +287,7 @@ def run(
             Path(settings.output.output or ""),
             settings,
         )
-    pipeline = build_pipeline(settings)
+    pipeline = build_pipeline(settings, on_build)
     reloader = getattr(pipeline, "face_reloader", None)
     if on_start is not None:
         on_start(pipeline)

@@ -252,7 +252,12 @@ def _run_main(args: argparse.Namespace) -> int:
 
     bar = _ProgressBar(show) if mode == "file" else None
     try:
-        result = app.run(settings, on_start=on_start, on_progress=bar.update if bar else None)
+        result = app.run(
+            settings,
+            on_start=on_start,
+            on_progress=bar.update if bar else None,
+            on_build=_engine_build_status() if sys.stderr.isatty() else None,
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -263,6 +268,15 @@ def _run_main(args: argparse.Namespace) -> int:
     elif mode == "live":
         log.info("done: %s", _status_line(result))
     return 0
+
+
+def _engine_build_status() -> Any:
+    """A spinner with the elapsed time while a TensorRT engine builds (first GPU run only)."""
+    from rich.console import Console
+
+    from realtime.inference.engines import rich_build_status
+
+    return rich_build_status(Console(stderr=True))
 
 
 class _ProgressBar:

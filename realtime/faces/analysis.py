@@ -18,6 +18,7 @@ from realtime.faces.detector import DETECTOR_MODELS, FaceDetector, box_iou
 from realtime.faces.landmarks import FaceMesh, five_points, mesh_box
 from realtime.faces.tracker import FaceTracker, TrackerConfig
 from realtime.frame import Face, Frame
+from realtime.inference.session import BuildCallback
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +104,16 @@ class FaceAnalyzer:
     name = "faces"
 
     def __init__(
-        self, settings: AnalysisSettings = AnalysisSettings(), *, provider: str | None = None
+        self,
+        settings: AnalysisSettings = AnalysisSettings(),
+        *,
+        provider: str | None = None,
+        on_build: BuildCallback | None = None,
     ) -> None:
+        """``on_build`` reports a TensorRT engine build (first run on a GPU only)."""
         self.settings = settings
         self.provider = provider
+        self._on_build = on_build
         self.detector = FaceDetector(
             settings.detector,
             score_threshold=settings.score_threshold,
@@ -114,8 +121,9 @@ class FaceAnalyzer:
             max_faces=settings.max_faces,
             threads=settings.threads,
             provider=provider,
+            on_build=on_build,
         )
-        self.mesh = FaceMesh(threads=settings.threads, provider=provider)
+        self.mesh = FaceMesh(threads=settings.threads, provider=provider, on_build=on_build)
         self.tracker = FaceTracker(self.detector, self.mesh, settings.tracker_config())
         self._full: FaceDetector | None = None
         self._lock = threading.Lock()
@@ -140,6 +148,7 @@ class FaceAnalyzer:
                 max_faces=s.max_faces,
                 threads=s.threads,
                 provider=self.provider,
+                on_build=self._on_build,
             )
         return self._full
 

@@ -24,7 +24,7 @@ import numpy as np
 from realtime.catalog.manifest import ModelSpec, bundled_model
 from realtime.errors import ConfigError, ModelError
 from realtime.inference import litert as _litert  # noqa: F401  (registers the LiteRT backend)
-from realtime.inference.session import InferenceSession, SessionOptions, open_session
+from realtime.inference.session import BuildCallback, InferenceSession, SessionOptions, open_session
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +207,7 @@ class FaceDetector:
         max_faces: int = 0,
         threads: int = 1,
         provider: str | None = None,
+        on_build: BuildCallback | None = None,
     ) -> None:
         if model not in DETECTOR_MODELS:
             raise ConfigError(
@@ -231,7 +232,7 @@ class FaceDetector:
         self._mean = np.asarray(spec.mean, np.float32)
         self._inv_std = 1.0 / np.asarray(spec.std, np.float32)
         self.session: InferenceSession = open_session(
-            path, prefer=provider, options=SessionOptions(threads=threads), label=spec.name
+            path, prefer=provider, options=SessionOptions(threads=threads, on_build=on_build), label=spec.name
         )
         self._input = spec.inputs[0].name
         self._regressors, self._classifiers = (o.name for o in spec.outputs)

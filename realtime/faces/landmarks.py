@@ -20,7 +20,7 @@ import numpy as np
 
 from realtime.catalog.manifest import ModelSpec, bundled_model
 from realtime.faces.detector import KP_LEFT_EYE, KP_RIGHT_EYE, Detection, to_tensor
-from realtime.inference.session import InferenceSession, SessionOptions, open_session
+from realtime.inference.session import BuildCallback, InferenceSession, SessionOptions, open_session
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,9 @@ def mesh_box(mesh: np.ndarray, width: int, height: int) -> np.ndarray:
 class FaceMesh:
     """Runs the FaceMesh model on one ``Roi``: ``run(image_bgr, roi) -> (mesh, presence)``."""
 
-    def __init__(self, *, threads: int = 1, provider: str | None = None) -> None:
+    def __init__(
+        self, *, threads: int = 1, provider: str | None = None, on_build: BuildCallback | None = None
+    ) -> None:
         spec, path = bundled_model("face_landmark")
         self.spec: ModelSpec = spec
         self.size = int(spec.crop_size)
@@ -164,7 +166,7 @@ class FaceMesh:
         self._inv_std = 1.0 / np.asarray(spec.std, np.float32)
         self._mean = np.asarray(spec.mean, np.float32)
         self.session: InferenceSession = open_session(
-            path, prefer=provider, options=SessionOptions(threads=threads), label=spec.name
+            path, prefer=provider, options=SessionOptions(threads=threads, on_build=on_build), label=spec.name
         )
         self._input = spec.inputs[0].name
         self._points, self._flag = (o.name for o in spec.outputs)

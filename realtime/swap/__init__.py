@@ -1,9 +1,10 @@
 """Face swapping: the swappers by name (``SWAPPERS``), face selection and stills.
 
-A swapper factory takes the source photos, the app's ``Settings`` and the face analyzer, and
-returns a processor (``name = "swap"``) that can change its face at run time. ``SWAPPERS``
-names the built-in swappers; every ``kind = "swapper"`` model of the manifests in ``models/``
-is built by the one neural factory, so a new neural model is data, not code.
+A swapper factory takes the source photos, the app's ``Settings``, the face analyzer and
+(keyword) ``on_build``, the TensorRT build display, and returns a processor
+(``name = "swap"``) that can change its face at run time. ``SWAPPERS`` names the built-in
+swappers; every ``kind = "swapper"`` model of the manifests in ``models/`` is built by the one
+neural factory, so a new neural model is data, not code.
 
 Importing the package stays cheap: each factory imports its module (numba, models) when
 called.
@@ -18,11 +19,14 @@ from typing import Any
 from realtime.errors import ConfigError
 from realtime.processor import Processor
 
-SwapperFactory = Callable[[Sequence[Path], Any, Any], Processor]
+SwapperFactory = Callable[..., Processor]
 
 
-def create_mesh_swapper(faces: Sequence[Path], settings: Any, analyzer: Any) -> Processor:
-    """The landmark-mesh swapper; ``settings.swap`` holds its ``MeshSettings`` fields."""
+def create_mesh_swapper(
+    faces: Sequence[Path], settings: Any, analyzer: Any, on_build: Any = None
+) -> Processor:
+    """The landmark-mesh swapper; ``settings.swap`` holds its ``MeshSettings`` fields (it runs
+    no model of its own, so there is no engine to build)."""
     from realtime.swap.mesh import create_mesh_swapper as create
 
     return create(faces, settings.face_index, analyzer=analyzer, **dict(settings.swap))
@@ -31,10 +35,10 @@ def create_mesh_swapper(faces: Sequence[Path], settings: Any, analyzer: Any) -> 
 def create_neural_swapper(name: str) -> SwapperFactory:
     """The factory of the manifest swapper ``name`` (inswapper_128, hyperswap_1a_256, ...)."""
 
-    def factory(faces: Sequence[Path], settings: Any, analyzer: Any) -> Processor:
+    def factory(faces: Sequence[Path], settings: Any, analyzer: Any, on_build: Any = None) -> Processor:
         from realtime.swap.build import build_neural_swapper
 
-        return build_neural_swapper(name, list(faces), settings, analyzer)
+        return build_neural_swapper(name, list(faces), settings, analyzer, on_build)
 
     return factory
 

@@ -47,13 +47,15 @@ def largest_face(paths: list[Path], analyzer: Any, face_index: int | None) -> tu
     return best[1], best[2]
 
 
-def build_neural_swapper(name: str, face_paths: list[Path], settings: Any, analyzer: Any) -> Processor:
+def build_neural_swapper(
+    name: str, face_paths: list[Path], settings: Any, analyzer: Any, on_build: Any = None
+) -> Processor:
     """The ``NeuralSwapper`` for ``name``, wrapped with the enhancer when one is asked for."""
     from realtime.inference.session import SessionOptions
     from realtime.swap.neural import NeuralSwapper
 
     image, face = largest_face(face_paths, analyzer, settings.face_index)
-    options = SessionOptions(threads=1)
+    options = SessionOptions(threads=1, on_build=on_build)
     common: dict[str, Any] = {"prefer": settings.provider, "options": options}
     reference = None
     if settings.face_select == "reference":
@@ -81,14 +83,17 @@ def build_neural_swapper(name: str, face_paths: list[Path], settings: Any, analy
     return swapper
 
 
-def build_enhancer(settings: Any) -> Processor:
+def build_enhancer(settings: Any, on_build: Any = None) -> Processor:
     """The face enhancer, run on every ``enhance_every``-th frame (its cost shows in stats)."""
     from realtime.inference.session import SessionOptions
     from realtime.swap.enhance import FaceEnhancer
     from realtime.swap.every_nth import EveryNth
 
     enhancer = FaceEnhancer.from_models_dir(
-        settings.models_dir, settings.enhance, prefer=settings.provider, options=SessionOptions(threads=1)
+        settings.models_dir,
+        settings.enhance,
+        prefer=settings.provider,
+        options=SessionOptions(threads=1, on_build=on_build),
     )
     if settings.enhance_every > 1:
         return EveryNth(enhancer, settings.enhance_every)

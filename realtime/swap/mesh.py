@@ -276,7 +276,7 @@ class MeshSwapper:
         mesh = np.asarray(src.mesh, np.float32)
         try:
             face = Face(
-                box=[*mesh[:, :2].min(axis=0), *mesh[:, :2].max(axis=0)],
+                box=np.concatenate([mesh[:, :2].min(axis=0), mesh[:, :2].max(axis=0)]),
                 score=1.0,
                 kps=five_points(mesh),
                 mesh=mesh,
