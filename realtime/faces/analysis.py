@@ -114,15 +114,7 @@ class FaceAnalyzer:
         self.settings = settings
         self.provider = provider
         self._on_build = on_build
-        self.detector = FaceDetector(
-            settings.detector,
-            score_threshold=settings.score_threshold,
-            nms_threshold=settings.nms_threshold,
-            max_faces=settings.max_faces,
-            threads=settings.threads,
-            provider=provider,
-            on_build=on_build,
-        )
+        self.detector = self._make_detector(settings.detector)
         self.mesh = FaceMesh(threads=settings.threads, provider=provider, on_build=on_build)
         self.tracker = FaceTracker(self.detector, self.mesh, settings.tracker_config())
         self._full: FaceDetector | None = None
@@ -138,18 +130,21 @@ class FaceAnalyzer:
         with self._lock:
             self.tracker.reset()
 
+    def _make_detector(self, model: str) -> FaceDetector:
+        s = self.settings
+        return FaceDetector(
+            model,
+            score_threshold=s.score_threshold,
+            nms_threshold=s.nms_threshold,
+            max_faces=s.max_faces,
+            threads=s.threads,
+            provider=self.provider,
+            on_build=self._on_build,
+        )
+
     def _full_range(self) -> FaceDetector:
         if self._full is None:
-            s = self.settings
-            self._full = FaceDetector(
-                "full",
-                score_threshold=s.score_threshold,
-                nms_threshold=s.nms_threshold,
-                max_faces=s.max_faces,
-                threads=s.threads,
-                provider=self.provider,
-                on_build=self._on_build,
-            )
+            self._full = self._make_detector("full")
         return self._full
 
     def analyze_image(self, image_bgr: np.ndarray) -> list[Face]:
