@@ -10,7 +10,6 @@ import argparse
 import io
 import json
 import os
-import shutil
 import subprocess
 from importlib import resources
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 
 from realtime.commands import doctor as command
 from realtime.jobs import doctor as D
+from tests.gpu import needs_gpu
 
 SCHEMA = json.loads(resources.files("realtime").joinpath("assets/doctor.schema.json").read_text())
 
@@ -538,18 +538,8 @@ def test_probe_gpus_from_nvidia_smi(monkeypatch) -> None:
     assert none["gpus"] == [] and "nvidia-smi not found" in none["why_none"] and "libcuda" in none["why_none"]
 
 
-def _has_nvidia_gpu() -> bool:
-    exe = shutil.which("nvidia-smi")
-    if exe is None:
-        return False
-    try:
-        return subprocess.run([exe, "-L"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
 @pytest.mark.gpu
-@pytest.mark.skipif(not _has_nvidia_gpu(), reason="no NVIDIA GPU found (nvidia-smi)")
+@needs_gpu
 def test_doctor_sees_the_gpu() -> None:
     report = D.build_report()
     assert report["gpu"]["gpus"] and report["gpu"]["driver"]

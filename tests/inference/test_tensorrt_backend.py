@@ -10,8 +10,6 @@ only where an NVIDIA GPU is found.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import types
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from realtime.inference import cuda as C
 from realtime.inference import tensorrt as T
 from realtime.inference.engines import EngineCache
 from realtime.inference.session import SessionOptions
+from tests.gpu import needs_gpu
 
 RTX = C.CudaDevice(0, "NVIDIA GeForce RTX 3060", (8, 6), 12288)
 GTX1660 = C.CudaDevice(0, "NVIDIA GeForce GTX 1660", (7, 5), 6144)
@@ -352,18 +351,8 @@ def test_probe_tensorrt() -> None:
     assert T.probe_tensorrt(has_tensorrt=True, driver=gpu, memory_apis=["cuda-python"]) is None
 
 
-def _has_nvidia_gpu() -> bool:
-    exe = shutil.which("nvidia-smi")
-    if exe is None:
-        return False
-    try:
-        return subprocess.run([exe, "-L"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
 @pytest.mark.gpu
-@pytest.mark.skipif(not _has_nvidia_gpu(), reason="no NVIDIA GPU found (nvidia-smi)")
+@needs_gpu
 def test_real_tensorrt_matches_cpu_on_the_bundled_detector(tmp_path: Path) -> None:
     from realtime.inference.session import available_backends, open_session
 
