@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from realtime.errors import ConfigError, InputError
+from realtime.errors import ConfigError
 from realtime.frame import Frame
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.processor import Processor
@@ -81,18 +81,15 @@ def run_file_job(
     on_start: Callable[[Pipeline], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> dict[str, Any]:
-    """Swap ``settings.source.input`` into ``settings.output.output``; return the summary."""
+    """Swap ``settings.source.input`` into ``settings.output.output``; return the summary.
+
+    ``app.check_settings`` has refused an output that is the input; a missing or unreadable
+    input is refused by ``VideoSource.open``."""
     from realtime.sinks.file import FileSink
     from realtime.sources.video import VideoSource
 
     src_path = Path(settings.source.input)
     out_path = Path(settings.output.output)
-    if not src_path.is_file():
-        raise InputError(f"input video not found: {src_path}", fix="check the path given to --input")
-    if out_path.exists() and out_path.resolve() == src_path.resolve():
-        raise ConfigError(
-            "--output is the input file", fix="the input is never overwritten: choose another name"
-        )
     source = VideoSource(src_path, realtime=False)
     source.open()  # for the frame count and audio; the pipeline reopens nothing
     total = None
