@@ -22,8 +22,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from realtime.errors import RealtimeError, SinkError
+from realtime.errors import RealtimeError, StageError
 from realtime.frame import Frame
+from realtime.pipeline.fanout import Fanout, OutputReport, SinkFeeder
 from realtime.pipeline.ring import Lease, Policy, Ring, RingClosed
 from realtime.pipeline.stats import Stats
 from realtime.processor import Processor
@@ -82,7 +83,10 @@ class _ProcessorRunner:
             t0 = time.perf_counter()
             try:
                 out = proc(frame)
-            except Exception as exc:
+                if not isinstance(out, Frame):
+                    raise TypeError(f"{name} returned {type(out).__name__}, not a Frame")
+            except (Exception, SystemExit, KeyboardInterrupt) as exc:
+                # A processor may not end the run, whatever it raises: the frame passes through.
                 count = self.stats.error(name)
                 if count == 1 or count % 100 == 0:
                     log.error(
@@ -166,7 +170,16 @@ class Pipeline:
         self._on_reload_face = on_reload_face
         self._fatal: BaseException | None = None
         self._hung: set[str] = set()
-        self._sink_state: dict[int, dict[str, Any]] = {}
+        self.fanout = Fanout(
+            self.sinks,
+            self._sink_ctx,
+            live=self.live,
+            retry_s=config.sink_retry_s,
+            on_all_failed=self._all_outputs_failed,
+            count_error=self.stats.error,
+        )
+        self.on_finalising: Callable[[list[SinkFeeder]], None] | None = None
+        self.restarts: dict[str, int] = {}
         self.t0 = time.monotonic()
         self.lost_source = False
         self.source_ended = False  # the source ran out (as opposed to a stop)
@@ -237,7 +250,7 @@ class Pipeline:
         self._fps = fps
         self._size = shape
         try:
-            self._open_sinks()
+            self.fanout.open()
         except BaseException:
             self.source.close()
             raise
@@ -268,9 +281,17 @@ class Pipeline:
             out.join(0.05)
 
     def join(self, timeout: float = 1.0) -> None:
+        """Wait for the stages (``timeout``: a camera read or a hung processor may never
+        return), then for the output thread and every file to be finalised, however long the
+        encoder needs: no recording is cut short at exit."""
         deadline = time.monotonic() + timeout
+        out = self._thread("output")
         for t in self._threads:
-            t.join(max(0.0, deadline - time.monotonic()))
+            if t is not out:
+                t.join(max(0.0, deadline - time.monotonic()))
+        if out is not None:
+            out.join()
+        self.fanout.join(on_wait=self.on_finalising)
         alive = [t.name for t in self._threads if t.is_alive()]
         if alive:
             log.warning("threads still finishing after %.1f s: %s", timeout, ", ".join(alive))
@@ -282,13 +303,17 @@ class Pipeline:
             self.source.close()
         except Exception as exc:
             log.warning("closing the source failed: %r", exc)
-        if not self._thread_alive("output"):
-            self._close_sinks()
+
+    def outputs(self) -> list[OutputReport]:
+        """How each output ended (frames written and skipped, the error if it failed)."""
+        return self.fanout.reports()
 
     # -- threads ---------------------------------------------------------------------------
     def _spawn(self, name: str, fn: Callable[[], None], supervised: bool = True) -> None:
         target = (lambda: self._supervise(name, fn)) if supervised else fn
-        t = threading.Thread(target=target, name=f"realtime-{name}", daemon=True)
+        # The output thread hands every frame to the sinks and finishes them: never a daemon.
+        # Capture and processing may block in a camera read or a hung model, so they are.
+        t = threading.Thread(target=target, name=f"realtime-{name}", daemon=name != "output")
         self._threads.append(t)
         t.start()
 
@@ -313,18 +338,20 @@ class Pipeline:
                 log.error("%s stopped: %s", name, exc)
                 self._fatal = self._fatal or exc
                 self.stop()
-                if name == "output":
-                    self._close_sinks()
                 return
-            except Exception as exc:
+            except BaseException as exc:  # even SystemExit: a stage thread may not end the run
                 restarts += 1
+                self.restarts[name] = restarts
                 self.stats.error(f"stage:{name}")
-                if restarts > self.config.max_restarts or self._stop.is_set():
+                if self._stop.is_set():
+                    return
+                if restarts > self.config.max_restarts:
                     log.error("%s crashed %d times; stopping: %r", name, restarts, exc, exc_info=True)
-                    self._fatal = self._fatal or RealtimeError(f"stage {name} keeps crashing: {exc!r}")
+                    self._fatal = self._fatal or StageError(
+                        f"the {name} stage crashed {restarts} times and was given up: {exc!r}",
+                        fix="run with --log-level debug and report the traceback",
+                    )
                     self.stop()
-                    if name == "output":
-                        self._close_sinks()
                     return
                 log.error(
                     "%s crashed (%r); restarting it (%d/%d)",
@@ -422,36 +449,46 @@ class Pipeline:
     def _process_loop(self, group: int = 0) -> None:
         me = threading.current_thread().name.removeprefix("realtime-")
         src, dst = self.rings[group], self.rings[group + 1]
+        ended = False  # the input ended or the run stopped: only then is the next ring closed
         try:
             while not self._stop.is_set():
                 lease = src.get(timeout=0.1)
                 if lease is None:
                     if src.closed and src.waiting == 0:
+                        ended = True
                         return
                     continue
                 with lease:
                     self._busy_since[me] = time.monotonic()
                     frame = lease.frame
-                    if self._processing.is_set():
-                        # This worker alone holds the slot: a processor may draw into the
-                        # image in place (WRITABLE) instead of copying the whole frame.
-                        if WRITABLE not in frame.flags:
-                            frame = frame.with_flag(WRITABLE)
-                        frame = self.runner(frame, self.groups[group])
-                    elif "passthrough" not in frame.flags:
-                        frame = frame.with_flag("passthrough")
+                    try:
+                        if self._processing.is_set():
+                            # This worker alone holds the slot: a processor may draw into the
+                            # image in place (WRITABLE) instead of copying the whole frame.
+                            if WRITABLE not in frame.flags:
+                                frame = frame.with_flag(WRITABLE)
+                            frame = self.runner(frame, self.groups[group])
+                        elif "passthrough" not in frame.flags:
+                            frame = frame.with_flag("passthrough")
+                    except BaseException:
+                        # The stage crashed on this frame: it still moves on (as it came in),
+                        # so a file job keeps every frame; the supervisor restarts the stage.
+                        self._publish(dst, lease.frame.with_flag(f"failed:{me}"), lease)
+                        raise
                     self._busy_since[me] = None
                     if not self._publish(dst, frame, lease):
                         with self._lock:
                             self._discarded += 1
+                        ended = True
                         return
         finally:
             self._busy_since[me] = None
-            with self._lock:
-                self._workers_left[group] -= 1
-                last = self._workers_left[group] == 0
-            if last:
-                dst.close()
+            if ended or self._stop.is_set():
+                with self._lock:
+                    self._workers_left[group] -= 1
+                    last = self._workers_left[group] == 0
+                if last:
+                    dst.close()
 
     def _publish(self, ring: Ring, frame: Frame, upstream: Lease) -> bool:
         """Put a processed ``frame`` into ``ring`` with as few copies as ownership allows:
@@ -486,9 +523,8 @@ class Pipeline:
     def _output_loop(self) -> None:
         period = 1.0 / self._fps
         last_write = 0.0
-        # Live: the last frame's slot stays owned until the next frame arrives, so it can be
-        # shown again (a stalled or lost camera) without a copy and without being overwritten.
-        held: Lease | None = None
+        # Live: the last frame is kept to show again while the source stalls or is lost.
+        held: Frame | None = None
         try:
             while True:
                 if self._stop.is_set():
@@ -498,34 +534,32 @@ class Pipeline:
                     if self.ring_out.closed and self.ring_out.waiting == 0:
                         return
                     if held is not None and time.monotonic() - last_write > 2 * period:
-                        shown = lost_frame(held.frame) if self.lost_source else held.frame
-                        self._write_sinks(shown, steady_only=True)
+                        shown = lost_frame(held) if self.lost_source else held
+                        self.fanout.put(shown, self._stop, steady_only=True)
                         self.stats.repeated += 1
                         last_write = time.monotonic()
                     continue
-                frame = lease.frame
                 if self.live:  # pace: never faster than the target fps
                     wait = last_write + 0.9 * period - time.monotonic()
                     if wait > 0:
                         time.sleep(wait)
                 t0 = time.monotonic()
-                try:
-                    self._write_sinks(frame)
-                finally:
-                    if self.live:
-                        if held is not None:
-                            held.release()
-                        held = lease
-                    else:
-                        lease.release()
+                with lease:
+                    frame = lease.frame
+                    # Each sink takes the frame on its own thread, after this slot is free
+                    # again: a ring buffer is copied once, a processor's own image is not.
+                    if self.ring_out.owns_buffer(frame.image) or any(
+                        r.owns_buffer(frame.image) for r in self.rings[:-1]
+                    ):
+                        frame = frame.with_image(frame.image.copy())
+                self.fanout.put(frame, self._stop)
+                held = frame if self.live else None
                 now = time.monotonic()
                 self.stats.stage("output", (now - t0) * 1000.0)
                 self.stats.output_one(frame.captured_at, now)
                 last_write = now
         finally:
-            if held is not None:
-                held.release()
-            self._close_sinks()
+            self.fanout.finish()
 
     def _watchdog_loop(self) -> None:
         while not self._stop.wait(0.25):
@@ -557,63 +591,9 @@ class Pipeline:
             status=self.status,
         )
 
-    def _open_sinks(self) -> None:
-        """Open every sink at start-up; one that cannot open stops the run with its message
-        (the user asked for it), after closing the ones already open."""
-        ctx = self._sink_ctx()
-        for i, sink in enumerate(self.sinks):
-            try:
-                sink.open(ctx)
-            except BaseException:
-                for opened in self.sinks[:i]:
-                    try:
-                        opened.close()
-                    except Exception as exc:
-                        log.debug("closing %s: %r", opened.name, exc)
-                raise
-            self._sink_state[i] = {"ok": True, "failed_at": 0.0}
-
-    def _write_sinks(self, frame: Frame, steady_only: bool = False) -> None:
-        for i, sink in enumerate(self.sinks):
-            st = self._sink_state.get(i)
-            if st is None or (steady_only and not sink.steady):
-                continue
-            if not st["ok"]:
-                if st.get("final") or time.monotonic() - st["failed_at"] < self.config.sink_retry_s:
-                    continue
-                try:
-                    sink.open(self._sink_ctx())
-                    st["ok"] = True
-                    log.warning("output %s is back", sink.name)
-                except Exception as exc:
-                    st["failed_at"] = time.monotonic()
-                    log.debug("output %s still failing: %r", sink.name, exc)
-                    continue
-            try:
-                sink.write(frame)
-            except Exception as exc:
-                count = self.stats.error(f"sink:{sink.name}")
-                log.error("output %s failed (%s); the others go on", sink.name, exc)
-                st["ok"] = False
-                st["failed_at"] = time.monotonic()
-                st["final"] = not getattr(sink, "retry", False)
-                try:
-                    sink.close()
-                except Exception as cexc:
-                    log.debug("closing %s after failure: %r", sink.name, cexc)
-                if count and all(not s["ok"] and s.get("final") for s in self._sink_state.values()):
-                    raise SinkError(f"every output failed; last: {sink.name}: {exc}") from exc
-
-    def _close_sinks(self) -> None:
-        with self._lock:
-            if getattr(self, "_sinks_closed", False):
-                return
-            self._sinks_closed = True
-        for sink in self.sinks:
-            try:
-                sink.close()
-            except Exception as exc:
-                log.error("closing output %s failed: %r", sink.name, exc)
+    def _all_outputs_failed(self, exc: BaseException) -> None:
+        self._fatal = self._fatal or exc
+        self.stop()
 
     def _drain_rings(self) -> None:
         for ring in self.rings:

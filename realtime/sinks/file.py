@@ -5,8 +5,13 @@ The file is written under a temporary ``<name>.partial`` name and renamed into p
 written fragmented (a fragment per keyframe, one keyframe every two seconds): if the disk
 fills up or the process dies, everything up to the last fragment stays playable, and on a
 write error the sink cuts the file back to its last complete fragment before renaming it.
-Timestamps come from the frames (variable frame rate, like the live stream really was)
-unless a constant ``fps`` is asked for.
+A live recording's timeline is its frames' capture times (variable frame rate, like the
+stream really was: a source's own timestamps may restart or lie); a file job keeps the input's
+timestamps; a constant ``fps`` may be asked for instead.
+
+Nothing the user may need is deleted: a lock file beside the output names the run writing
+it, so two runs cannot record over each other, and a ``.partial`` left by a run that was
+killed is moved aside under a new name (and said so), never removed.
 """
 
 from __future__ import annotations
@@ -14,9 +19,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import queue
 import struct
-import threading
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -31,6 +34,7 @@ from realtime.errors import SinkError
 from realtime.frame import Frame
 from realtime.sinks.audio import AudioCopier
 from realtime.sinks.base import SinkContext
+from realtime.sinks.lock import OutputLock
 from realtime.sinks.vcam import fit_to
 
 log = logging.getLogger(__name__)
@@ -107,7 +111,6 @@ class FileSink:
         overwrite: bool = False,
         fragmented: bool = True,
         opener: Callable[..., Any] = av.open,
-        queue_size: int = 8,
     ) -> None:
         self.path = Path(path)
         self.temp_path = self.path.with_name(self.path.name + ".partial")
@@ -131,12 +134,12 @@ class FileSink:
         self._format = ""
         self._tick = -1
         self._prev: tuple[float, float] | None = None  # (pts, captured_at) of the last frame
+        self._t0: float | None = None  # capture time of the first frame (live timeline)
         self._error: SinkError | None = None
         self.frames_written = 0
-        self.frames_dropped = 0
-        self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=queue_size)
-        self._encoder: threading.Thread | None = None
-        self._live = True
+        self.frames_saved = 0  # what the saved file holds (fewer after a cut-back)
+        self.saved_to: Path | None = None
+        self._lock = OutputLock(self.path)
         self._reported = False
 
     # -- open -----------------------------------------------------------------------------
@@ -155,9 +158,28 @@ class FileSink:
             raise SinkError(f"output folder does not exist: {self.path.parent}", fix="create it first")
         if ctx.width < 1 or ctx.height < 1:
             raise SinkError(f"cannot record frames of size {ctx.width}x{ctx.height}")
-        if self.temp_path.exists():
-            log.warning("removing a leftover %s from an earlier run", self.temp_path)
-            self.temp_path.unlink()
+        self._lock.acquire()  # raises SinkError naming the run that holds it
+        try:
+            self._set_aside_leftover()
+            self._open_container(ctx, fmt)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _set_aside_leftover(self) -> None:
+        """A ``.partial`` from a run that was killed is someone's only copy: keep it."""
+        if not self.temp_path.exists():
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.temp_path.stat().st_mtime))
+        kept = self.path.with_name(f"{self.path.stem}.recovered-{stamp}{self.path.suffix}")
+        n = 1
+        while kept.exists():
+            n += 1
+            kept = self.path.with_name(f"{self.path.stem}.recovered-{stamp}-{n}{self.path.suffix}")
+        os.replace(self.temp_path, kept)
+        log.warning("an earlier run left an unfinished recording; it is kept as %s", kept)
+
+    def _open_container(self, ctx: SinkContext, fmt: str) -> None:
         rate = Fraction(self.fps or ctx.fps or 30.0).limit_denominator(1001)
         options = {"movflags": FRAGMENT_FLAGS} if self.fragmented and fmt in ("mp4", "mov") else {}
         try:
@@ -201,12 +223,9 @@ class FileSink:
         self._container, self._stream = container, stream
         self._size = (w, h)
         self._format = fmt
-        self._tick, self._prev, self._error = -1, None, None
-        self.frames_written = 0
-        self.frames_dropped = 0
-        self._live = ctx.live
-        self._encoder = threading.Thread(target=self._encode_loop, name="realtime-encoder", daemon=True)
-        self._encoder.start()
+        self._tick, self._prev, self._t0, self._error = -1, None, None, None
+        self.frames_written = self.frames_saved = 0
+        self.saved_to = None
         log.info("recording to %s (%s, %dx%d)", self.path, self.codec, stream.width, stream.height)
 
     def _open_audio(self, container: Any, fmt: str) -> AudioCopier | None:
@@ -228,8 +247,14 @@ class FileSink:
         """Strictly increasing pts in TIME_BASE units, from the frames' own timing."""
         if self.fps:
             tick = round(self.frames_written / float(self.fps) / TIME_BASE)
+        elif not self.keep_pts:
+            # Live: when each frame was really captured. A stream's own clock may restart
+            # after a reconnect or run at a rate it does not have.
+            if self._t0 is None:
+                self._t0 = frame.captured_at
+            tick = round(max(frame.captured_at - self._t0, 0.0) / TIME_BASE)
         elif self._prev is None:
-            tick = round(max(frame.pts, 0.0) / TIME_BASE) if self.keep_pts else 0
+            tick = round(max(frame.pts, 0.0) / TIME_BASE)
         else:
             prev_pts, prev_cap = self._prev
             step = frame.pts - prev_pts if frame.pts > prev_pts else frame.captured_at - prev_cap
@@ -245,56 +270,18 @@ class FileSink:
         return np.ascontiguousarray(image)
 
     def write(self, frame: Frame) -> None:
-        """Queue the frame for the encoder thread, so encoding never holds up the output
-        thread (and the virtual camera beside it). A file job waits for room; a live
-        recording that cannot keep up skips frames, counted and logged once."""
+        """Encode one frame. The pipeline calls this from the file's own thread, so a slow
+        encoder never holds up the other outputs (``realtime.pipeline.fanout``)."""
         if self._error is not None:
             self._reported = True
             raise self._error
-        if self._container is None or self._encoder is None:
+        if self._container is None:
             raise SinkError(f"recording {self.path} written before open()", fix="call open(ctx) first")
-        item = frame.with_image(frame.image.copy())  # the pipeline reuses its buffers
-        if not self._live:
-            while self._encoder.is_alive():
-                try:
-                    self._queue.put(item, timeout=0.2)
-                    return
-                except queue.Full:
-                    continue
-            if self._error is not None:
-                self._reported = True
-                raise self._error
-            return
         try:
-            self._queue.put_nowait(item)
-        except queue.Full:
-            self.frames_dropped += 1
-            if self.frames_dropped == 1:
-                log.warning(
-                    "the encoder cannot keep up with the live stream; %s skips frames "
-                    "(a faster --preset such as ultrafast helps)",
-                    self.path,
-                )
-
-    def _encode_loop(self) -> None:
-        while True:
-            frame = self._queue.get()
-            try:
-                if frame is None or self._error is not None:
-                    return
-                self._encode(frame)
-            except SinkError:
-                return
-            finally:
-                self._queue.task_done()
-
-    def drain(self, timeout: float = 10.0) -> None:
-        """Wait until every queued frame is encoded (or the encoder stopped)."""
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and self._encoder is not None and self._encoder.is_alive():
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.005)
+            self._encode(frame)
+        except SinkError:
+            self._reported = True
+            raise
 
     def _encode(self, frame: Frame) -> None:
         container, stream = self._container, self._stream
@@ -325,7 +312,9 @@ class FileSink:
             else "check the disk"
         )
         if saved:
-            fix += f"; the recording up to the failure was saved to {self.path}"
+            fix += f"; the recording up to the failure was saved to {self.path} ({self.frames_saved} frames)"
+        else:
+            fix += "; nothing could be saved"
         self._error = SinkError(
             f"writing {self.path} failed after {self.frames_written} frames: {reason}", fix=fix
         )
@@ -333,15 +322,6 @@ class FileSink:
 
     # -- close ----------------------------------------------------------------------------
     def close(self) -> None:
-        encoder, self._encoder = self._encoder, None
-        if encoder is not None:
-            while encoder.is_alive():  # let the encoder finish what was queued
-                try:
-                    self._queue.put(None, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-            encoder.join()
         if self._container is None:
             if self._error is not None and not self._reported:
                 self._reported = True
@@ -349,6 +329,7 @@ class FileSink:
             return
         self._finalise(flush=True, failed=False)
         if self._error is not None:
+            self._reported = True
             raise self._error
 
     def _finalise(self, *, flush: bool, failed: bool) -> bool:
@@ -387,6 +368,12 @@ class FileSink:
         return self._move_into_place(failed)
 
     def _move_into_place(self, failed: bool) -> bool:
+        try:
+            return self._save(failed)
+        finally:
+            self._lock.release()
+
+    def _save(self, failed: bool) -> bool:
         temp = self.temp_path
         if self.frames_written == 0:
             log.warning("no frames were recorded; %s not created", self.path)
@@ -394,9 +381,12 @@ class FileSink:
             return False
         try:
             if failed and self._format in ("mp4", "mov") and self.fragmented:
-                if truncate_to_complete_boxes(temp) == 0:
-                    temp.unlink(missing_ok=True)
-                    return False
+                truncate_to_complete_boxes(temp)
+            saved = count_frames(temp) if failed else self.frames_written
+            if saved == 0:  # only headers made it to disk: nothing anyone could play
+                log.warning("no complete frame reached %s before the failure; nothing saved", temp)
+                temp.unlink(missing_ok=True)
+                return False
             if self.path.exists() and not self.overwrite:
                 self._error = SinkError(
                     f"{self.path} appeared while recording; the recording is in {temp}",
@@ -411,5 +401,19 @@ class FileSink:
                     f"cannot save {self.path}: {_reason(exc)}", fix=f"the recording is in {temp}"
                 )
             return False
-        log.info("saved %s (%d frames)", self.path, self.frames_written)
+        self.frames_saved = saved
+        self.saved_to = self.path
+        log.info("saved %s (%d frames)", self.path, saved)
         return True
+
+
+def count_frames(path: Path) -> int:
+    """Video frames a file really holds, read back from its packets (0 if it cannot be read)."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return 0
+            stream = container.streams.video[0]
+            return sum(1 for p in container.demux(stream) if p.size)
+    except (av.FFmpegError, OSError):
+        return 0

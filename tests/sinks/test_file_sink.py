@@ -43,7 +43,6 @@ def test_records_a_playable_h264_mp4_with_frame_timestamps(tmp_path: Path, make_
     sink.open(ctx)
     for i in range(30):
         sink.write(make_frame(i, width=65, height=49))
-    sink.drain()
     assert sink.temp_path.exists() and not out.exists()  # in place only once finished
     sink.close()
     sink.close()  # idempotent

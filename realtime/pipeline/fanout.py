@@ -1,0 +1,267 @@
+"""The output fan-out: every sink on its own thread, so one slow or stuck output never holds up
+the others, and every call a sink gets (``open``, ``write``, ``close``) comes from that one
+thread (HighGUI, for one, must be driven from a single thread).
+
+A live stream hands each sink the newest frame (a sink that cannot keep up skips frames,
+counted per sink); a file job hands frames over in order and waits for room, so nothing is
+dropped. A sink that owns a file runs on a non-daemon thread and is always finalised: the
+pipeline waits for it however long the encoder needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from realtime.errors import SinkError
+from realtime.frame import Frame
+from realtime.sinks.base import Sink, SinkContext
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+@dataclass
+class OutputReport:
+    """How one output ended: the frames it got, what it skipped, and why it failed, if it did."""
+
+    name: str
+    written: int = 0
+    skipped: int = 0
+    error: BaseException | None = None
+    path: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def owns_file(sink: Sink) -> bool:
+    """A sink whose output is a file the user keeps: it must be finalised, never abandoned."""
+    return getattr(sink, "path", None) is not None
+
+
+class SinkFeeder:
+    """One sink, its thread, and the hand-over between the output thread and it."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        ctx_factory: Callable[[], SinkContext],
+        *,
+        live: bool,
+        retry_s: float,
+        on_error: Callable[[SinkFeeder, BaseException], None],
+        queue_size: int = 8,
+    ) -> None:
+        self.sink = sink
+        self.live = live
+        self.retry_s = retry_s
+        self._ctx_factory = ctx_factory
+        self._on_error = on_error
+        self._cond = threading.Condition()
+        self._pending: Frame | None = None  # live: the newest frame only
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)  # files: in order
+        self._closing = False
+        self._opened = threading.Event()
+        self._open_error: BaseException | None = None
+        self.failed = False  # the sink failed for good (no retry)
+        self.report = OutputReport(sink.name, path=str(getattr(sink, "path", "") or "") or None)
+        self.thread = threading.Thread(
+            target=self._run, name=f"realtime-sink-{sink.name}", daemon=not owns_file(sink)
+        )
+
+    # -- called from the output thread --------------------------------------------------------
+    def start(self) -> None:
+        self.thread.start()
+
+    def wait_open(self) -> None:
+        """Block until the sink opened on its thread; re-raise why it could not."""
+        self._opened.wait()
+        if self._open_error is not None:
+            raise self._open_error
+
+    def put(self, frame: Frame, stop: threading.Event) -> None:
+        if self.failed or not self.thread.is_alive():
+            return
+        if self.live:
+            with self._cond:
+                if self._pending is not None:
+                    self.report.skipped += 1
+                    if self.report.skipped == 1:
+                        log.warning("output %s cannot keep up; it skips frames (the others go on)", self.sink.name)
+                self._pending = frame
+                self._cond.notify()
+            return
+        while self.thread.is_alive() and not self.failed:
+            try:
+                self._queue.put(frame, timeout=0.1)
+                return
+            except queue.Full:
+                if stop.is_set() and not owns_file(self.sink):
+                    return
+
+    def finish(self) -> None:
+        """Ask the thread to write what it holds, close the sink and end."""
+        if self.live:
+            with self._cond:
+                self._closing = True
+                self._cond.notify()
+            return
+        while self.thread.is_alive():
+            try:
+                self._queue.put(_STOP, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize() + (1 if self._pending is not None else 0)
+
+    # -- the sink's own thread ------------------------------------------------------------------
+    def _next(self) -> Frame | None:
+        if not self.live:
+            item = self._queue.get()
+            return None if item is _STOP else item
+        with self._cond:
+            while self._pending is None and not self._closing:
+                self._cond.wait()
+            frame, self._pending = self._pending, None
+            return frame
+
+    def _run(self) -> None:
+        try:
+            self.sink.open(self._ctx_factory())
+        except BaseException as exc:
+            self._open_error = exc
+            self.failed = True
+            self._opened.set()
+            return
+        self._opened.set()
+        down_since: float | None = None
+        try:
+            while True:
+                frame = self._next()
+                if frame is None:
+                    return
+                if self.failed:
+                    continue  # keep taking frames so the output thread never waits on us
+                if down_since is not None:
+                    if time.monotonic() - down_since < self.retry_s:
+                        continue
+                    try:
+                        self.sink.open(self._ctx_factory())
+                    except Exception as exc:
+                        down_since = time.monotonic()
+                        log.debug("output %s still failing: %r", self.sink.name, exc)
+                        continue
+                    down_since = None
+                    log.warning("output %s is back", self.sink.name)
+                try:
+                    self.sink.write(frame)
+                    self.report.written += 1
+                except Exception as exc:
+                    self._failed_write(exc)
+                    if not self.failed:
+                        down_since = time.monotonic()
+        finally:
+            self._close()
+
+    def _failed_write(self, exc: BaseException) -> None:
+        retry = bool(getattr(self.sink, "retry", False))
+        log.error("output %s failed (%s); the others go on", self.sink.name, exc)
+        try:
+            self.sink.close()
+        except Exception as cexc:
+            log.debug("closing %s after failure: %r", self.sink.name, cexc)
+        if not retry:
+            self.failed = True
+            self.report.error = exc
+        self._on_error(self, exc)
+
+    def _close(self) -> None:
+        try:
+            self.sink.close()
+        except Exception as exc:
+            log.error("closing output %s failed: %s", self.sink.name, exc)
+            if self.report.error is None:
+                self.report.error = exc
+
+
+class Fanout:
+    """All the sinks of a run, each fed on its own thread."""
+
+    def __init__(
+        self,
+        sinks: Sequence[Sink],
+        ctx_factory: Callable[[], SinkContext],
+        *,
+        live: bool,
+        retry_s: float,
+        on_all_failed: Callable[[BaseException], None],
+        count_error: Callable[[str], int] | None = None,
+    ) -> None:
+        self._on_all_failed = on_all_failed
+        self._count_error = count_error
+        self.feeders = [
+            SinkFeeder(s, ctx_factory, live=live, retry_s=retry_s, on_error=self._sink_error) for s in sinks
+        ]
+
+    def open(self) -> None:
+        """Open every sink (each on its own thread); one that cannot open stops the run with its
+        message (the user asked for it), after the ones already open are closed."""
+        for feeder in self.feeders:
+            feeder.start()
+        error: BaseException | None = None
+        for feeder in self.feeders:
+            try:
+                feeder.wait_open()
+            except BaseException as exc:
+                error = error or exc
+        if error is not None:
+            self.finish()
+            self.join()
+            raise error
+
+    def put(self, frame: Frame, stop: threading.Event, steady_only: bool = False) -> None:
+        for feeder in self.feeders:
+            if steady_only and not feeder.sink.steady:
+                continue
+            feeder.put(frame, stop)
+
+    def finish(self) -> None:
+        for feeder in self.feeders:
+            feeder.finish()
+
+    def join(self, patience_s: float = 2.0, on_wait: Callable[[list[SinkFeeder]], None] | None = None) -> None:
+        """Wait for every file to be finalised, however long that takes (``on_wait`` is told
+        what is still being written, once a second); give other outputs ``patience_s``."""
+        deadline = time.monotonic() + patience_s
+        for feeder in self.feeders:
+            if not owns_file(feeder.sink):
+                feeder.thread.join(max(0.0, deadline - time.monotonic()))
+                if feeder.thread.is_alive():
+                    log.warning("output %s did not close in %.0f s; leaving it", feeder.sink.name, patience_s)
+        while True:
+            busy = [f for f in self.feeders if owns_file(f.sink) and f.thread.is_alive()]
+            if not busy:
+                return
+            busy[0].thread.join(1.0)
+            if busy[0].thread.is_alive() and on_wait is not None:
+                on_wait(busy)
+
+    def reports(self) -> list[OutputReport]:
+        return [f.report for f in self.feeders]
+
+    def _sink_error(self, feeder: SinkFeeder, exc: BaseException) -> None:
+        if self._count_error is not None:
+            self._count_error(f"sink:{feeder.sink.name}")
+        if all(f.failed for f in self.feeders):
+            self._on_all_failed(SinkError(f"every output failed; last: {feeder.sink.name}: {exc}"))
