@@ -1,7 +1,14 @@
-"""The one wiring point: ``Settings`` -> source, processors, sinks -> ``Pipeline``.
+"""The program: ``Settings`` -> one ``Plan`` -> ``build`` -> run -> what the user gets.
 
-Everything the program runs is assembled here and nowhere else, so the whole shape of a run
-can be read in one file. Library code below this never reads global state.
+This is the only module that reads ``Settings``: it turns them into a plan (live, file,
+still), in which every component has its own small config. ``run`` then builds and runs the
+plan and decides what the run achieved, which is the exit-code contract:
+
+- every output complete: the result is returned (exit 0);
+- bad input or settings: a ``RealtimeError`` before anything runs (exit 2);
+- a failure during the run: ``RunFailed`` after every output is finalised, naming the partial
+  output that was kept (exit 1);
+- stopped by a signal: the result says ``interrupted`` (the CLI exits 130 or 143).
 """
 
 from __future__ import annotations
@@ -12,12 +19,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from realtime.errors import ConfigError, InputError
-from realtime.pipeline import Pipeline, PipelineConfig
-from realtime.processor import Processor
+from realtime.build import Progress, Run, build
+from realtime.errors import ConfigError, NoFaceError, RunFailed
+from realtime.pipeline import Pipeline
+from realtime.plan import (
+    ChainSpec,
+    FileOutput,
+    ImageOutput,
+    Layout,
+    MjpegOutput,
+    PlainOutput,
+    Plan,
+    SinkSpec,
+    SourceSpec,
+    VcamOutput,
+)
 from realtime.settings import Settings
-from realtime.sinks.base import Sink
-from realtime.sources.base import Source
+from realtime.swap.config import EnhanceConfig, ModelAccess, SwapConfig
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +43,10 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 DEMO_SOURCE_FACE = ASSETS / "faces" / "astronaut.jpg"
 DEMO_TARGET_FACE = ASSETS / "faces" / "grace_hopper.jpg"
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
+CODECS = {"h264": "libx264", "h265": "libx265", "hevc": "libx265", "vp9": "libvpx-vp9"}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+__all__ = ["Progress", "RunFailed", "check_settings", "mode_of", "plan_from_settings", "run"]
 
 
 def is_url(s: str) -> bool:
@@ -63,241 +84,215 @@ def check_settings(settings: Settings) -> None:
             raise ConfigError("--output is the same file as --input", fix="choose another output path")
     if src.width <= 0 or src.height <= 0 or src.fps <= 0:
         raise ConfigError("size and fps must be positive")
-    if settings.pipeline.workers < 1:
-        raise ConfigError("--workers must be at least 1")
-    if out.mjpeg_host not in ("127.0.0.1", "localhost", "::1") and not out.mjpeg_token:
+    if out.mjpeg_host not in LOOPBACK and not out.mjpeg_token:
         raise ConfigError(
             f"the MJPEG preview on {out.mjpeg_host} needs --token",
             fix="bind to 127.0.0.1 or give --token SECRET",
         )
-
-
-def default_sinks(settings: Settings) -> tuple[str, ...]:
-    out = settings.output
-    if out.sinks:
-        return out.sinks
-    if out.output:
-        return ("file",)
-    return ("vcam",)
-
-
-def make_source(settings: Settings) -> Source:
-    """The frame source the settings name, not yet opened."""
-    src = settings.source
-    live = mode_of(settings) == "live"
-    if src.demo:
-        from realtime.sources.synthetic import SyntheticSource
-
-        return SyntheticSource(width=src.width, height=src.height, fps=src.fps)
-    if src.camera is not None:
-        from realtime.sources.camera import CameraSource
-
-        device: int | str = int(src.camera) if src.camera.isdigit() else src.camera
-        return CameraSource(device, width=src.width, height=src.height, fps=src.fps, api=src.api)
-    assert src.input is not None
-    if is_image_path(src.input) and not is_url(src.input):
-        from realtime.sources.image import ImageSource
-
-        return ImageSource(src.input, fps=src.fps)
-    from realtime.sources.video import VideoSource
-
-    return VideoSource(src.input, realtime=live, loop=src.loop)
-
-
-def make_sinks(settings: Settings, names: tuple[str, ...]) -> list[Sink]:
-    from realtime.sinks import SINKS
-
-    out = settings.output
-    live = mode_of(settings) == "live"
-    sinks: list[Sink] = []
-    for name in names:
-        if name not in SINKS:
-            raise ConfigError(f"unknown sink {name!r}", fix=f"choose from {', '.join(sorted(SINKS))}")
-        cls: Any = SINKS[name]
-        if name == "vcam":
-            sinks.append(cls(backend=out.vcam_backend, device=out.vcam_device))
-        elif name == "file":
-            assert out.output is not None
-            # A live recording shares two cores with the swap: encode fast, with no look-ahead.
-            preset = out.preset or ("ultrafast" if live else "veryfast")
-            tune = "zerolatency" if live and out.codec in ("libx264", "libx265") else None
-            sinks.append(
-                cls(out.output, codec=out.codec, crf=out.crf, preset=preset, tune=tune, overwrite=out.force)
-            )
-        elif name == "mjpeg":
-            sinks.append(cls(host=out.mjpeg_host, port=out.mjpeg_port, token=out.mjpeg_token))
-        else:
-            sinks.append(cls())
-    return sinks
-
-
-def make_processors(settings: Settings, on_build: Any = None) -> tuple[list[Processor], dict[str, Any]]:
-    """Face analysis, the swapper, and the debug overlay, in the order they run.
-
-    Source photos are prepared here, before any camera is opened, so a photo with no face
-    stops the program before anything else happens.
-    """
-    info: dict[str, Any] = {}
-    processors: list[Processor] = []
-    faces = list(settings.face)
-    if settings.source.demo and not faces:
-        faces = [str(DEMO_SOURCE_FACE)]
-    for f in faces:
-        if not Path(f).is_file():
-            raise InputError(f"--face file not found: {f}", fix="give the path of a photo with one face")
-    swapper_name = settings.swapper
-    want_swap = bool(faces) and swapper_name != "none"
-    if not want_swap and not settings.draw_landmarks:
-        for f in faces:  # still check that the photo decodes
-            from realtime.sources.image import load_image
-
-            load_image(f)
-        return processors, info
-
-    from realtime.faces.analysis import AnalysisSettings, FaceAnalyzer
-
-    try:
-        analysis = AnalysisSettings(**settings.faces)
-    except TypeError as exc:
-        raise ConfigError(f"[faces]: {exc}") from exc
-    analyzer = FaceAnalyzer(analysis, provider=settings.provider, on_build=on_build)
-    processors.append(analyzer)
-    if want_swap:
-        swapper, chosen, why = make_swapper(
-            swapper_name, [Path(f) for f in faces], settings, analyzer, on_build=on_build
-        )
-        info["swapper"] = chosen
-        info["swapper_reason"] = why
-        log.info("swapper: %s (%s)", info["swapper"], why)
-        processors.append(swapper)
-        from realtime.swap.reload import FaceReloader
-
-        info["reloader"] = FaceReloader([Path(f) for f in faces], swapper, analyzer, settings.face_index)
-        if settings.enhance:
-            from realtime.swap.build import build_enhancer
-
-            processors.append(build_enhancer(settings, on_build))
-    if settings.draw_landmarks:
-        from realtime.faces.overlay import LandmarkOverlay
-
-        processors.append(LandmarkOverlay())
-    return processors, info
-
-
-def _section(cls: type, values: dict[str, Any], section: str) -> Any:
-    """A settings dataclass of a processor from a ``[section]`` table, naming unknown keys."""
-    import dataclasses
-
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - known
-    if unknown:
+    if settings.stats_json and not Path(settings.stats_json).resolve().parent.is_dir():
         raise ConfigError(
-            f"[{section}]: unknown key(s) {', '.join(sorted(unknown))}",
-            fix=f"known keys: {', '.join(sorted(known))}",
+            f"--stats-json folder does not exist: {Path(settings.stats_json).parent}", fix="create it first"
         )
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise ConfigError(f"[{section}]: {exc}") from exc
+    if mode_of(settings) == "still" and not settings.face:
+        raise ConfigError("a still image needs --face PHOTO")
+    if settings.enhance_every < 1:
+        raise ConfigError(f"--enhance-every must be >= 1, got {settings.enhance_every}")
 
 
-def make_swapper(
-    name: str, face_paths: list[Path], settings: Settings, analyzer: Any, *, on_build: Any = None
-) -> tuple[Processor, str, str]:
-    """The swap processor the settings ask for, its name, and the reason it was chosen."""
-    from realtime.inference.session import available_backends
-    from realtime.swap.choose import choose_swapper
-
-    usable = [n for n, why in available_backends().items() if why is None]
-    if settings.provider:
-        usable = [n for n in usable if n == settings.provider]
-    chosen, why = choose_swapper(name, settings.models_dir, usable)
-    from realtime.swap import swapper_factory
-
-    return swapper_factory(chosen)(face_paths, settings, analyzer, on_build=on_build), chosen, why
+def _source_spec(settings: Settings, mode: str) -> SourceSpec:
+    src = settings.source
+    w, h, fps = src.width, src.height, src.fps
+    if src.demo:
+        return SourceSpec("synthetic", width=w, height=h, fps=fps)
+    if src.camera is not None:
+        return SourceSpec("camera", src.camera, api=src.api, width=w, height=h, fps=fps)
+    assert src.input is not None
+    kind = "image" if is_image_path(src.input) and not is_url(src.input) else "video"
+    return SourceSpec(kind, src.input, live=mode == "live", loop=src.loop, width=w, height=h, fps=fps)
 
 
-def build_pipeline(settings: Settings, on_build: Any = None) -> Pipeline:
-    """Everything for a live or file run, wired, not yet started. ``on_build`` shows a
-    TensorRT engine build (first run on a GPU) while it happens."""
+def _sink_specs(settings: Settings, mode: str) -> tuple[SinkSpec, ...]:
+    out = settings.output
+    if mode == "still":
+        return (ImageOutput(str(out.output), overwrite=out.force),)
+    names = out.sinks or (("file",) if out.output else ("vcam",))
+    specs: list[SinkSpec] = []
+    for name in names:
+        if name == "file":
+            assert out.output is not None
+            live = mode == "live"
+            size = tuple(out.size) if out.size else None
+            if size is not None and (len(size) != 2 or min(size) < 2):
+                raise ConfigError(f"--output-size must look like 1280x720, got {out.size}")
+            specs.append(
+                FileOutput(
+                    out.output,
+                    codec=CODECS.get(out.codec.lower(), out.codec),
+                    crf=out.crf,
+                    # A live recording shares two cores with the swap: fast, no look-ahead.
+                    preset=out.preset or ("ultrafast" if live else "veryfast"),
+                    tune="zerolatency" if live and out.codec in ("libx264", "h264", "libx265") else None,
+                    bitrate=out.bitrate,
+                    size=size,  # type: ignore[arg-type]
+                    audio_from=settings.source.input if (not live and out.audio) else None,
+                    keep_pts=not live,
+                    overwrite=out.force,
+                )
+            )
+        elif name == "vcam":
+            specs.append(VcamOutput(out.vcam_backend, out.vcam_device))
+        elif name == "mjpeg":
+            specs.append(MjpegOutput(out.mjpeg_host, out.mjpeg_port, out.mjpeg_token))
+        elif name in ("window", "null"):
+            specs.append(PlainOutput(name))
+        else:
+            from realtime.sinks import SINKS
+
+            raise ConfigError(f"unknown sink {name!r}", fix=f"choose from {', '.join(sorted(SINKS))}")
+    return tuple(specs)
+
+
+def _chain_spec(settings: Settings) -> ChainSpec:
+    faces = tuple(settings.face) or ((str(DEMO_SOURCE_FACE),) if settings.source.demo else ())
+    models = ModelAccess(settings.provider, settings.models_dir, settings.trust_unverified)
+    want_swap = bool(faces) and settings.swapper != "none"
+    if not want_swap and not settings.draw_landmarks:
+        if settings.enhance:
+            raise ConfigError(
+                "--enhance needs a swap", fix="give --face PHOTO and a --swapper other than none"
+            )
+        return ChainSpec(photos=faces)
+    swap = None
+    if want_swap:
+        swap = SwapConfig(
+            swapper=settings.swapper,
+            faces=faces,
+            face_index=settings.face_index,
+            face_select=settings.face_select,
+            reference=tuple(settings.reference),
+            mesh=settings.swap,
+            models=models,
+        )
+    enhance = EnhanceConfig(settings.enhance, settings.enhance_every, models) if settings.enhance else None
+    return ChainSpec(settings.faces, swap, enhance, settings.draw_landmarks, photos=faces)
+
+
+def plan_from_settings(settings: Settings) -> Plan:
+    """The run the settings describe, checked: a flag that cannot apply is refused here."""
     check_settings(settings)
     mode = mode_of(settings)
-    processors, info = make_processors(settings, on_build)
-    sinks = make_sinks(settings, default_sinks(settings))
-    source = make_source(settings)
-    cfg = PipelineConfig(
-        workers=settings.pipeline.workers,
-        live=(mode == "live"),
-        hang_timeout_s=settings.pipeline.hang_timeout_s,
+    p = settings.pipeline
+    return Plan(
+        mode=mode,
+        source=_source_spec(settings, mode),
+        chain=_chain_spec(settings),
+        sinks=_sink_specs(settings, mode),
+        layout=Layout(workers=p.workers, split=p.split, hang_timeout_s=p.hang_timeout_s),
+        duration=settings.duration if mode == "live" else None,
+        watch_faces=mode == "live",
+        info={"mode": mode, "platform": platform.system()},
     )
-    info.update({"mode": mode, "sinks": [s.name for s in sinks], "platform": platform.system()})
-    provider = _provider_in_use(processors)
-    if provider:
-        info["provider"] = provider
-    stages = None
-    if settings.pipeline.split and settings.pipeline.workers == 1 and len(processors) > 1:
-        stages = [processors[:1], processors[1:]]  # analysis | swap and overlay
-    reloader = info.pop("reloader", None)
-    pipeline = Pipeline(
-        source,
-        processors,
-        sinks,
-        cfg,
-        stages=stages,
-        status_extra=lambda: dict(info),
-        on_reload_face=reloader.reload_async if reloader else None,
-    )
-    pipeline.stats.info.update(info)
-    pipeline.face_reloader = reloader  # type: ignore[attr-defined]
-    return pipeline
 
 
-def _provider_in_use(processors: list[Processor]) -> str | None:
-    for p in processors:
-        prov = getattr(p, "provider", None)
-        if isinstance(prov, str):
-            return prov
-    return None
+def _outputs(run: Run) -> list[dict[str, Any]]:
+    out = []
+    for report, sink in zip(run.pipeline.outputs(), run.pipeline.sinks):
+        entry: dict[str, Any] = {"name": report.name, "written": report.written, "skipped": report.skipped}
+        if report.path:
+            entry["path"] = report.path
+            saved = getattr(sink, "frames_saved", None)
+            entry["saved"] = saved if saved is not None else getattr(sink, "written", report.written)
+            partial = getattr(sink, "temp_path", None)
+            if partial is not None and Path(partial).exists():
+                entry["partial"] = str(partial)
+        if report.error is not None:
+            entry["error"] = str(report.error)
+        out.append(entry)
+    return out
+
+
+def _summary(run: Run, stats: dict[str, Any], seconds: float) -> dict[str, Any]:
+    plan, counter = run.plan, run.counter
+    result = dict(stats)
+    result["outputs"] = _outputs(run)
+    result["interrupted"] = not plan.live and not run.pipeline.source_ended and run.pipeline.fatal is None
+    if plan.mode in ("file", "still"):
+        main = result["outputs"][0]
+        done = counter.done
+        result.update(
+            input=plan.source.target,
+            output=main.get("path"),
+            frames=main.get("saved", 0),
+            frames_expected=counter.total if plan.mode == "file" else 1,
+            frames_without_face=counter.no_face if counter.faces else None,
+            seconds=round(seconds, 3),
+            fps=round(done / seconds, 2) if seconds > 0 else 0.0,
+            audio="copied" if any(getattr(s, "audio_copied", False) for s in run.pipeline.sinks) else "none",
+        )
+        fps = getattr(run.pipeline.source, "fps", None)
+        result["realtime_factor"] = round(result["fps"] / fps, 2) if fps and plan.mode == "file" else None
+    return result
+
+
+def _judge(run: Run, result: dict[str, Any]) -> None:
+    """Raise what went wrong, if anything did, once every output is finalised."""
+    plan, pipeline = run.plan, run.pipeline
+    kept = [
+        f"{o['path']} ({o['saved']} frames)" for o in result["outputs"] if o.get("path") and o.get("saved")
+    ]
+    partial = f"; partial output kept: {', '.join(kept)}" if kept else ""
+    if pipeline.fatal is not None:
+        raise RunFailed(f"{pipeline.fatal}{partial}", result=result) from pipeline.fatal
+    failed = [o for o in result["outputs"] if o.get("error")]
+    if failed:
+        raise RunFailed("; ".join(f"output {o['name']}: {o['error']}" for o in failed), result=result)
+    if plan.mode == "still":
+        sink = pipeline.sinks[0]
+        if getattr(sink, "no_face", False):
+            raise NoFaceError(
+                f"no face found in the input image {plan.source.target}",
+                fix="use an image with a clear, visible face",
+            )
+    if plan.mode == "file" and not result["interrupted"]:
+        lost = pipeline.stats.captured - result["frames"]
+        if lost > 0:
+            raise RunFailed(
+                f"{result['output']} is incomplete: {result['frames']} of {pipeline.stats.captured} frames",
+                result=result,
+            )
+        if run.counter.faces and result["frames"] and result["frames_without_face"] == result["frames"]:
+            log.warning("no face was found in any of the %d frames: nothing was swapped", result["frames"])
 
 
 def run(
-    settings: Settings,
+    plan: Plan,
     on_start: Callable[[Pipeline], None] | None = None,
-    on_progress: Callable[[Any], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
     on_build: Any = None,
+    on_finalising: Callable[[list[Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the program the settings describe and return the final stats (or job summary)."""
-    mode = mode_of(settings)
-    if mode == "file":
-        check_settings(settings)
-        from realtime.jobs.video import run_file_job
+    """Build the plan, run it, and return the result (see the module's exit contract)."""
+    import time
 
-        processors, info = make_processors(settings, on_build)
-        info.pop("reloader", None)
-        return run_file_job(settings, processors, info, on_start=on_start, on_progress=on_progress)
-    if mode == "still":
-        check_settings(settings)
-        from realtime.swap.still import swap_image
-
-        if not settings.face:
-            raise ConfigError("a still image needs --face PHOTO")
-        return swap_image(
-            [Path(f) for f in settings.face],
-            Path(settings.source.input or ""),
-            Path(settings.output.output or ""),
-            settings,
-        )
-    pipeline = build_pipeline(settings, on_build)
-    reloader = getattr(pipeline, "face_reloader", None)
+    built = build(plan, on_build=on_build, on_progress=on_progress)
+    pipeline = built.pipeline
+    pipeline.on_finalising = on_finalising
     if on_start is not None:
         on_start(pipeline)
-    if reloader is not None and mode == "live":
-        reloader.start()  # a new --face photo saved over the old one is picked up live
+    t0 = time.monotonic()
+    pipeline.start()  # a source or an output that cannot open: raised as it is (bad input)
+    if built.reloader is not None and plan.watch_faces:
+        built.reloader.start()  # a new --face photo saved over the old one is picked up live
     try:
-        return pipeline.run(duration=settings.duration)
+        pipeline.wait(duration=plan.duration)
     finally:
-        if reloader is not None:
-            reloader.stop()
+        pipeline.stop()
+        pipeline.join()
+        if built.reloader is not None:
+            built.reloader.stop()
+    result = _summary(built, pipeline.status(), time.monotonic() - t0)
+    _judge(built, result)
+    return result
 
 
 def configure_threads(plan: dict[str, Any]) -> int:

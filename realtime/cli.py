@@ -7,6 +7,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -219,54 +220,101 @@ def apply_thread_plan(workers: int) -> dict[str, Any]:
     return plan
 
 
+def _write_stats(path: str | None, result: dict[str, Any]) -> None:
+    if path:
+        Path(path).write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
+def _partial_outputs(pipeline: Any) -> list[str]:
+    """Files a run was writing and that are not finished: what a user must be told about."""
+    if pipeline is None:
+        return []
+    names = []
+    for sink in pipeline.sinks:
+        temp = getattr(sink, "temp_path", None)
+        if temp is not None and Path(temp).exists():
+            names.append(str(temp))
+    return names
+
+
 def _run_main(args: argparse.Namespace) -> int:
     from realtime import app
 
     settings = settings_from_args(args)
     setup_logging(settings.log_level)
+    plan = app.plan_from_settings(settings)  # bad flags stop here, before anything opens
     apply_thread_plan(settings.pipeline.workers)
     holder: dict[str, Any] = {}
     stop_event = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
         pipeline = holder.get("pipeline")
-        if stop_event.is_set():  # a second Ctrl-C: stop waiting for anything
-            raise KeyboardInterrupt
+        if stop_event.is_set():  # a second Ctrl-C: stop waiting, keep what was written
+            left = _partial_outputs(pipeline)
+            where = f"; the unfinished recording is kept in {', '.join(left)}" if left else ""
+            print(f"realtime: interrupted again: not waiting for the outputs{where}", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(128 + signum)
         stop_event.set()
-        log.info("stopping (%s); finalising outputs", signal.Signals(signum).name)
+        holder["signal"] = signum
+        log.info(
+            "stopping (%s); finalising outputs (press Ctrl-C again to stop waiting)",
+            signal.Signals(signum).name,
+        )
         if pipeline is not None:
             pipeline.stop()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    mode = app.mode_of(settings)
     show = not args.quiet and sys.stderr.isatty()
 
     def on_start(pipeline: Any) -> None:
         holder["pipeline"] = pipeline
         if stop_event.is_set():
             pipeline.stop()
-        if show and mode == "live":
+        if show and plan.mode == "live":
             threading.Thread(target=_live_status, args=(pipeline,), daemon=True).start()
 
-    bar = _ProgressBar(show) if mode == "file" else None
+    last_wait = [0.0]
+
+    def on_finalising(busy: list[Any]) -> None:
+        if time.monotonic() - last_wait[0] >= 5:
+            last_wait[0] = time.monotonic()
+            names = ", ".join(f"{f.sink.name} ({f.backlog} frames queued)" for f in busy)
+            log.warning("still finalising %s; Ctrl-C again stops waiting", names)
+
+    bar = _ProgressBar(show) if plan.mode == "file" else None
     try:
         result = app.run(
-            settings,
+            plan,
             on_start=on_start,
             on_progress=bar.update if bar else None,
             on_build=_engine_build_status() if sys.stderr.isatty() else None,
+            on_finalising=on_finalising,
         )
-    finally:
+    except RealtimeError as exc:
         if bar is not None:
             bar.close()
-    if settings.stats_json:
-        Path(settings.stats_json).write_text(json.dumps(result, indent=2, default=str) + "\n")
-    if mode == "file":
+        if getattr(exc, "result", None):
+            _write_stats(settings.stats_json, exc.result)  # type: ignore[attr-defined]
+        raise
+    if bar is not None:
+        bar.close()
+    _write_stats(settings.stats_json, result)
+    signum = holder.get("signal")
+    if plan.mode in ("file", "still"):
         _print_summary(result)
-    elif mode == "live":
+    elif plan.mode == "live":
         log.info("done: %s", _status_line(result))
+    if signum is not None or result.get("interrupted"):
+        kept = [
+            f"{o['path']} ({o.get('saved', 0)} frames)" for o in result.get("outputs", []) if o.get("saved")
+        ]
+        where = f"; partial output kept: {', '.join(kept)}" if kept else ""
+        name = signal.Signals(signum).name if signum is not None else "a stop request"
+        print(f"realtime: interrupted by {name}{where}", file=sys.stderr)
+        return 128 + signum if signum is not None else 1
     return 0
 
 
@@ -317,9 +365,10 @@ def _print_summary(r: dict[str, Any]) -> None:
     missing = r.get("frames_without_face")
     faces = "" if missing is None else f", {missing} without a face"
     head = "interrupted: partial output" if r.get("interrupted") else "wrote"
+    rate = f" ({r['realtime_factor']:.1f}x real time)" if r.get("realtime_factor") else ""
     print(
         f"{head} {r['output']}: {r['frames']} frames{faces}, {r['seconds']:.1f} s, "
-        f"{r['fps']:.1f} fps ({r.get('realtime_factor') or 0:.1f}x real time), audio {r['audio']}",
+        f"{r['fps']:.1f} fps{rate}, audio {r['audio']}",
         file=sys.stderr,
     )
 

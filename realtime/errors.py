@@ -50,5 +50,19 @@ class ProviderError(RealtimeError):
     """No inference provider could run a model; the message lists why each one failed."""
 
 
+class RunFailed(RealtimeError):
+    """A failure during the run (an output that failed, a stage given up, output left
+    incomplete). Raised after every output was finalised; the message names the partial
+    output that was kept. ``result`` holds the run's figures for ``--stats-json``."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, fix: str | None = None, result: dict[str, object] | None = None):
+        super().__init__(message, fix=fix)
+        self.result = result or {}
+
+
 class StageError(RealtimeError):
-    """A pipeline stage that failed beyond recovery."""
+    """A pipeline stage that failed beyond recovery (during the run: exit 1)."""
+
+    exit_code = 1

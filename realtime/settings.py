@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 from realtime.errors import ConfigError
+from realtime.faces.config import AnalysisSettings
+from realtime.swap.config import MeshSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -72,8 +74,8 @@ class Settings:
     source: SourceSettings = field(default_factory=SourceSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
-    faces: dict[str, Any] = field(default_factory=dict)  # AnalysisSettings fields
-    swap: dict[str, Any] = field(default_factory=dict)  # swapper and MeshSettings fields
+    faces: AnalysisSettings = field(default_factory=AnalysisSettings)
+    swap: MeshSettings = field(default_factory=MeshSettings)
     face: tuple[str, ...] = ()
     face_index: int | None = None
     swapper: str = "auto"
@@ -140,7 +142,10 @@ def build(cls: type, data: dict[str, Any], where: str, prefix: str = "") -> Any:
         elif hint is float or hint == float | None:
             value = float(value) if value is not None else None
         kwargs[key] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:  # a value out of range: say which file it came from
+        raise ConfigError(f"{where}: {exc.message}", fix=exc.fix) from exc
 
 
 # Keys of a preset that name files or folders the program writes to.

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import realtime.faces.detector as detector
 import realtime.faces.landmarks as landmarks
-from realtime.app import ASSETS, make_processors
+from realtime.app import ASSETS, plan_from_settings
+from realtime.build import build_chain
 from realtime.settings import Settings, SourceSettings
 
 
@@ -23,7 +24,7 @@ def test_on_build_reaches_the_face_models_opened_by_the_app(monkeypatch):
         return None
 
     settings = Settings(source=SourceSettings(demo=True), face=(str(ASSETS / "faces" / "astronaut.jpg"),))
-    processors, info = make_processors(settings, on_build=marker)
+    processors, info, _ = build_chain(plan_from_settings(settings).chain, on_build=marker)
     assert info["swapper"] == "mesh" and len(processors) == 2
     assert {name for name, _ in seen} >= {"face_detection_short_range.onnx", "face_landmark.onnx"}
     assert all(cb is marker for _, cb in seen)

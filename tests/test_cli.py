@@ -73,7 +73,9 @@ def test_sigint_finalises_the_file(tmp_path: Path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    assert proc.returncode == 130, err  # the exit-code contract: interrupted by SIGINT
+    assert f"partial output kept: {out}" in err
     assert stop_s < 3.0  # the pipeline stops within 1 s; the rest is interpreter exit
     n, pts, _ = read_video(out)
     assert n > 10 and all(b > a for a, b in zip(pts, pts[1:]))

@@ -15,7 +15,8 @@ import numpy as np
 import psutil
 import pytest
 
-from realtime.app import build_pipeline
+from realtime.app import plan_from_settings
+from realtime.build import build
 from realtime.settings import OutputSettings, Settings, SourceSettings
 
 SOAK_S = float(os.environ.get("REALTIME_SOAK_S", "180"))
@@ -26,7 +27,7 @@ WARMUP_S = 20.0
 def test_soak_memory_threads_and_latency_stay_flat():
     proc = psutil.Process()
     settings = Settings(source=SourceSettings(demo=True), output=OutputSettings(sinks=("null",)))
-    pipe = build_pipeline(settings)
+    pipe = build(plan_from_settings(settings)).pipeline
     pipe.start()
     samples: list[tuple[float, float, int, int]] = []  # (t, rss MB, threads, latencies so far)
     t0 = time.monotonic()

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from realtime.cli import apply_thread_plan
-    from realtime.settings import PipelineSettings, Settings, SourceSettings
+    from realtime.settings import OutputSettings, PipelineSettings, Settings, SourceSettings
 
     apply_thread_plan(args.workers)
     if args.providers:
@@ -93,17 +93,21 @@ def run(args: argparse.Namespace) -> int:
         result: dict[str, Any] = bench_providers(models, usable, runs=50)
         print(json.dumps(result, indent=2))
         return 0
+    from realtime.app import plan_from_settings
     from realtime.jobs.bench import bench
 
     modes = ["throughput", "live"] if args.mode == "both" else [args.mode]
     settings = Settings(
         source=SourceSettings(demo=True, fps=args.fps),
+        output=OutputSettings(sinks=("null",)),
         pipeline=PipelineSettings(workers=args.workers),
         swapper=args.swapper,
         provider=args.provider,
     )
+    plan = plan_from_settings(settings)
     result = bench(
-        settings,
+        plan.chain,
+        plan.layout,
         args.size,
         modes,
         faces=args.faces,
@@ -111,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         runs=args.runs,
         precompute=args.precompute,
+        fps=args.fps,
     )
     if args.startup:
         result.update(measure_startup())

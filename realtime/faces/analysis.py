@@ -9,80 +9,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 
-from realtime.errors import ConfigError, InputError
-from realtime.faces.detector import DETECTOR_MODELS, FaceDetector, box_iou
+from realtime.errors import InputError
+from realtime.faces.config import AnalysisSettings
+from realtime.faces.detector import FaceDetector, box_iou
 from realtime.faces.landmarks import FaceMesh, five_points, mesh_box
-from realtime.faces.tracker import FaceTracker, TrackerConfig
+from realtime.faces.tracker import FaceTracker
 from realtime.frame import Face, Frame
 from realtime.inference.session import BuildCallback
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AnalysisSettings:
-    """How faces are found and followed.
-
-    - ``detector``: ``"short"`` (faces within ~2 m, fastest) or ``"full"`` (small, distant faces).
-    - ``score_threshold``: minimum BlazeFace score of a detection.
-    - ``detect_every``: frames between detections looking for new faces while tracking.
-    - ``presence_threshold``: FaceMesh presence below which a track is lost.
-    - ``max_faces``: faces tracked at most (0: no limit).
-    - ``min_cutoff`` (Hz), ``beta``: One Euro smoothing; lower ``min_cutoff`` = steadier at
-      rest, higher ``beta`` = less lag in motion (speed in outer-eye-corner distances per s).
-    - ``threads``: intra-op threads of each model (1 leaves the other core to the pipeline).
-    """
-
-    detector: str = "short"
-    score_threshold: float = 0.5
-    detect_every: int = 10
-    presence_threshold: float = 0.5
-    max_faces: int = 4
-    min_cutoff: float = 0.3
-    beta: float = 30.0
-    threads: int = 1
-    nms_threshold: float = 0.3
-    iou_match: float = 0.3
-    reset_jump: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.detector not in DETECTOR_MODELS:
-            raise ConfigError(
-                f"faces.detector must be one of {', '.join(DETECTOR_MODELS)}, got {self.detector!r}",
-                fix="use 'short' for faces near the camera or 'full' for distant ones",
-            )
-        for name in ("score_threshold", "presence_threshold", "nms_threshold", "iou_match"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ConfigError(f"faces.{name} must be within [0, 1], got {v}", fix="e.g. 0.5")
-        if self.detect_every < 1:
-            raise ConfigError(f"faces.detect_every must be >= 1, got {self.detect_every}", fix="e.g. 10")
-        if self.max_faces < 0:
-            raise ConfigError(f"faces.max_faces must be >= 0, got {self.max_faces}", fix="0 means no limit")
-        if self.min_cutoff <= 0 or self.beta < 0:
-            raise ConfigError(
-                f"faces.min_cutoff must be > 0 and beta >= 0, got {self.min_cutoff}, {self.beta}",
-                fix="e.g. min_cutoff=0.3, beta=30",
-            )
-        if self.threads < 1:
-            raise ConfigError(f"faces.threads must be >= 1, got {self.threads}", fix="e.g. 1")
-        if self.reset_jump <= 0:
-            raise ConfigError(f"faces.reset_jump must be > 0, got {self.reset_jump}", fix="e.g. 0.5")
-
-    def tracker_config(self) -> TrackerConfig:
-        return TrackerConfig(
-            detect_every=self.detect_every,
-            presence_threshold=self.presence_threshold,
-            max_faces=self.max_faces,
-            min_cutoff=self.min_cutoff,
-            beta=self.beta,
-            iou_match=self.iou_match,
-            reset_jump=self.reset_jump,
-        )
 
 
 def _check_image(image: object) -> np.ndarray:
@@ -105,12 +43,13 @@ class FaceAnalyzer:
 
     def __init__(
         self,
-        settings: AnalysisSettings = AnalysisSettings(),
+        settings: AnalysisSettings | None = None,
         *,
         provider: str | None = None,
         on_build: BuildCallback | None = None,
     ) -> None:
         """``on_build`` reports a TensorRT engine build (first run on a GPU only)."""
+        settings = settings or AnalysisSettings()
         self.settings = settings
         self.provider = provider
         self._on_build = on_build
@@ -184,7 +123,7 @@ class FaceAnalyzer:
 
 
 def analyze_image(
-    image_bgr: np.ndarray, settings: AnalysisSettings = AnalysisSettings(), *, provider: str | None = None
+    image_bgr: np.ndarray, settings: AnalysisSettings | None = None, *, provider: str | None = None
 ) -> list[Face]:
     """Faces in one still image (detect + landmarks, no tracking), largest first.
 

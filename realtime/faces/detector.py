@@ -23,12 +23,12 @@ import numpy as np
 
 from realtime.catalog.manifest import ModelSpec, bundled_model
 from realtime.errors import ConfigError, ModelError
+from realtime.faces.config import DETECTOR_MODELS
 from realtime.inference import litert as _litert  # noqa: F401  (registers the LiteRT backend)
 from realtime.inference.session import BuildCallback, InferenceSession, SessionOptions, open_session
 
 log = logging.getLogger(__name__)
 
-DETECTOR_MODELS = {"short": "face_detection_short_range", "full": "face_detection_full_range"}
 
 # Keypoint order of BlazeFace: the subject's right eye (image left on an upright, unmirrored
 # face), left eye, nose tip, mouth centre, right ear tragion, left ear tragion.

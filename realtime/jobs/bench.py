@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from realtime.frame import Frame
-from realtime.pipeline import Pipeline, PipelineConfig, percentiles
+from realtime.pipeline import percentiles
+from realtime.plan import ChainSpec, Layout, PlainOutput, Plan, SourceSpec
 from realtime.processor import Processor
-from realtime.settings import Settings, SourceSettings
 
 log = logging.getLogger(__name__)
 
@@ -139,16 +139,27 @@ def stage_alone_fps(case: BenchCase, processors: list[Processor], split: bool = 
     return {k: round(v, 2) for k, v in out.items()}
 
 
-def run_case(case: BenchCase, settings: Settings, processors: list[Processor]) -> dict[str, Any]:
-    """One benchmark run of the full pipeline; returns the figures as a dict."""
-    from realtime.sinks.null import NullSink
+def bench_plan(case: BenchCase, chain: ChainSpec, layout: Layout) -> Plan:
+    """The run a case measures: the synthetic camera into the null output, through the same
+    plan and build as every other mode."""
+    source = SourceSpec(
+        "synthetic",
+        width=case.width,
+        height=case.height,
+        fps=case.fps,
+        live=case.mode == "live",
+        faces=case.faces,
+        precompute=case.precompute,
+    )
+    return Plan("bench", source, chain, (PlainOutput("null"),), replace(layout, fps=case.fps))
 
-    _reset(processors)
-    src = _make_source(case)
-    live = case.mode == "live"
-    cfg = PipelineConfig(workers=settings.pipeline.workers, live=live, fps=case.fps)
-    split = settings.pipeline.split and settings.pipeline.workers == 1
-    pipe = Pipeline(src, processors, [NullSink()], cfg, stages=_groups(processors, split))
+
+def run_case(case: BenchCase, chain: ChainSpec, layout: Layout, prepared: Any) -> dict[str, Any]:
+    """One benchmark run of the full pipeline; returns the figures as a dict."""
+    from realtime.build import build
+
+    _reset(prepared[0])
+    pipe = build(bench_plan(case, chain, layout), chain=prepared).pipeline
     pipe.start()
     try:
         time.sleep(case.warmup)
@@ -169,7 +180,7 @@ def run_case(case: BenchCase, settings: Settings, processors: list[Processor]) -
         "size": f"{case.width}x{case.height}",
         "mode": case.mode,
         "faces": case.faces,
-        "workers": settings.pipeline.workers,
+        "workers": layout.workers,
         "fps": round(frames / wall, 2),
         "latency_ms": percentiles(lat),
         "dropped": end["dropped"] - base["dropped"],
@@ -183,7 +194,8 @@ def run_case(case: BenchCase, settings: Settings, processors: list[Processor]) -
 
 
 def bench(
-    settings: Settings,
+    chain: ChainSpec,
+    layout: Layout,
     sizes: list[tuple[int, int]],
     modes: list[str],
     faces: int = 1,
@@ -191,17 +203,18 @@ def bench(
     warmup: float = 2.0,
     runs: int = 1,
     precompute: int = 48,
+    fps: float = 30.0,
 ) -> dict[str, Any]:
     """Every (size, mode) case ``runs`` times; the median run by fps is reported per case."""
-    from realtime.app import make_processors
+    from realtime.build import build_chain
 
     results: list[dict[str, Any]] = []
-    bench_settings = replace(settings, source=SourceSettings(demo=True))
     t_prep = time.perf_counter()
-    processors, info = make_processors(bench_settings)
+    prepared = build_chain(chain)
+    processors, info, _reloader = prepared
     prep_s = time.perf_counter() - t_prep
     for w, h in sizes:
-        split = settings.pipeline.split and settings.pipeline.workers == 1
+        split = layout.split and layout.workers == 1
         alone = stage_alone_fps(
             BenchCase(w, h, "throughput", faces, precompute=precompute), processors, split
         )
@@ -212,12 +225,12 @@ def bench(
                 h,
                 mode,
                 faces=faces,
-                fps=settings.source.fps,
+                fps=fps,
                 duration=duration,
                 warmup=warmup,
                 precompute=precompute,
             )
-            runs_out = [run_case(case, settings, processors) for _ in range(runs)]
+            runs_out = [run_case(case, chain, layout, prepared) for _ in range(runs)]
             fps_list = [r["fps"] for r in runs_out]
             med = sorted(runs_out, key=lambda r: r["fps"])[len(runs_out) // 2]
             med = dict(med)

@@ -95,7 +95,9 @@ class SinkFeeder:
                 if self._pending is not None:
                     self.report.skipped += 1
                     if self.report.skipped == 1:
-                        log.warning("output %s cannot keep up; it skips frames (the others go on)", self.sink.name)
+                        log.warning(
+                            "output %s cannot keep up; it skips frames (the others go on)", self.sink.name
+                        )
                 self._pending = frame
                 self._cond.notify()
             return
@@ -240,7 +242,9 @@ class Fanout:
         for feeder in self.feeders:
             feeder.finish()
 
-    def join(self, patience_s: float = 2.0, on_wait: Callable[[list[SinkFeeder]], None] | None = None) -> None:
+    def join(
+        self, patience_s: float = 2.0, on_wait: Callable[[list[SinkFeeder]], None] | None = None
+    ) -> None:
         """Wait for every file to be finalised, however long that takes (``on_wait`` is told
         what is still being written, once a second); give other outputs ``patience_s``."""
         deadline = time.monotonic() + patience_s

@@ -129,6 +129,7 @@ class Pipeline:
         stages: Sequence[Sequence[Processor]] | None = None,
         status_extra: Callable[[], dict[str, Any]] | None = None,
         on_reload_face: Callable[[], None] | None = None,
+        on_output: Callable[[Frame], None] | None = None,
     ) -> None:
         if not sinks:
             raise ValueError("a pipeline needs at least one sink")
@@ -168,6 +169,7 @@ class Pipeline:
         self._discarded = 0
         self._status_extra = status_extra
         self._on_reload_face = on_reload_face
+        self._on_output = on_output
         self._fatal: BaseException | None = None
         self._hung: set[str] = set()
         self.fanout = Fanout(
@@ -204,6 +206,11 @@ class Pipeline:
     @property
     def processing(self) -> bool:
         return self._processing.is_set()
+
+    @property
+    def fatal(self) -> BaseException | None:
+        """Why the run ended early (a stage given up, every output failed), if it did."""
+        return self._fatal
 
     @property
     def stopped(self) -> bool:
@@ -553,6 +560,8 @@ class Pipeline:
                     ):
                         frame = frame.with_image(frame.image.copy())
                 self.fanout.put(frame, self._stop)
+                if self._on_output is not None:
+                    self._on_output(frame)
                 held = frame if self.live else None
                 now = time.monotonic()
                 self.stats.stage("output", (now - t0) * 1000.0)

@@ -141,6 +141,7 @@ class FileSink:
         self.saved_to: Path | None = None
         self._lock = OutputLock(self.path)
         self._reported = False
+        self.audio_copied = False
 
     # -- open -----------------------------------------------------------------------------
     def open(self, ctx: SinkContext) -> None:
@@ -221,6 +222,7 @@ class FileSink:
             self.temp_path.unlink(missing_ok=True)
             raise
         self._container, self._stream = container, stream
+        self.audio_copied = self._audio is not None
         self._size = (w, h)
         self._format = fmt
         self._tick, self._prev, self._t0, self._error = -1, None, None, None

@@ -230,16 +230,17 @@ def _cv_reason(exc: cv2.error) -> str:
 
 
 class ImageSource:
-    """One still image delivered at ``fps`` as a live source (a photo as a fake camera)."""
+    """One still image: delivered at ``fps`` as a live source (a photo as a fake camera), or
+    ``once`` (still mode: one frame in, one frame out, nothing dropped)."""
 
     name = "image"
-    live = True
 
     def __init__(
         self,
         path: str | Path,
         fps: float = 30.0,
         *,
+        once: bool = False,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -247,6 +248,8 @@ class ImageSource:
             raise ConfigError(f"fps must be positive, got {fps}", fix="pass --fps 30")
         self.path = Path(path)
         self.fps = float(fps)
+        self.once = once
+        self.live = not once
         self.width = 0
         self.height = 0
         self._pacer = Pacer(clock=clock, sleep=sleep)
@@ -269,6 +272,11 @@ class ImageSource:
     def read(self) -> Captured | None:
         if self._image is None:
             raise SourceError(f"image source {self.path} is not open", fix="call open() first")
+        if self.once:
+            if self._index:
+                return None
+            self._index += 1
+            return Captured(self._image, 0.0)
         self._pacer.wait(self._index / self.fps)
         self._index += 1
         return Captured(self._image, None)

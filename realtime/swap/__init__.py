@@ -1,7 +1,8 @@
 """Face swapping: the swappers by name (``SWAPPERS``), face selection and stills.
 
-A swapper factory takes the source photos, the app's ``Settings``, the face analyzer and
-(keyword) ``on_build``, the TensorRT build display, and returns a processor
+A swapper factory takes its own ``SwapConfig`` (source photos, face selection, mesh settings,
+model access), the face analyzer and (keyword) ``on_build``, the TensorRT build display, and
+returns a processor
 (``name = "swap"``) that can change its face at run time. ``SWAPPERS`` names the built-in
 swappers; every ``kind = "swapper"`` model of the manifests in ``models/`` is built by the one
 neural factory, so a new neural model is data, not code.
@@ -12,33 +13,44 @@ called.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from realtime.errors import ConfigError
 from realtime.processor import Processor
+from realtime.swap.config import SwapConfig
 
 SwapperFactory = Callable[..., Processor]
 
 
-def create_mesh_swapper(
-    faces: Sequence[Path], settings: Any, analyzer: Any, on_build: Any = None
-) -> Processor:
-    """The landmark-mesh swapper; ``settings.swap`` holds its ``MeshSettings`` fields (it runs
-    no model of its own, so there is no engine to build)."""
-    from realtime.swap.mesh import create_mesh_swapper as create
+def create_mesh_swapper(config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
+    """The landmark-mesh swapper (it runs no model of its own, so there is no engine to
+    build). ``face_select`` one/many become its ``largest``/``all``; ``reference`` filters
+    the faces with the identity model first."""
+    from realtime.swap.mesh import MeshSwapper
+    from realtime.swap.source import prepare_source
 
-    return create(faces, settings.face_index, analyzer=analyzer, **dict(settings.swap))
+    mesh = config.mesh
+    if config.face_select == "one":
+        mesh = replace(mesh, select="largest", track_id=None)
+    source = prepare_source([Path(f) for f in config.faces], config.face_index, analyzer=analyzer)
+    swapper = MeshSwapper(source, mesh, analyzer=analyzer)
+    if config.face_select == "reference":
+        from realtime.swap.identity import ReferenceFilter
+
+        return ReferenceFilter.for_config(config, analyzer, swapper, on_build=on_build)
+    return swapper
 
 
 def create_neural_swapper(name: str) -> SwapperFactory:
     """The factory of the manifest swapper ``name`` (inswapper_128, hyperswap_1a_256, ...)."""
 
-    def factory(faces: Sequence[Path], settings: Any, analyzer: Any, on_build: Any = None) -> Processor:
+    def factory(config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
         from realtime.swap.build import build_neural_swapper
 
-        return build_neural_swapper(name, list(faces), settings, analyzer, on_build)
+        return build_neural_swapper(name, config, analyzer, on_build)
 
     return factory
 

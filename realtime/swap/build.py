@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from realtime.errors import ConfigError, InputError, NoFaceError
+from realtime.errors import InputError, NoFaceError
 from realtime.frame import Face
 from realtime.processor import Processor
 from realtime.sources.image import load_image
+from realtime.swap.config import EnhanceConfig, SwapConfig
 
 log = logging.getLogger(__name__)
 
@@ -47,54 +48,55 @@ def largest_face(paths: list[Path], analyzer: Any, face_index: int | None) -> tu
     return best[1], best[2]
 
 
-def build_neural_swapper(
-    name: str, face_paths: list[Path], settings: Any, analyzer: Any, on_build: Any = None
-) -> Processor:
-    """The ``NeuralSwapper`` for ``name``, wrapped with the enhancer when one is asked for."""
+def embed_reference(config: SwapConfig, analyzer: Any, on_build: Any = None) -> tuple[Any, np.ndarray]:
+    """(recognizer, normalised embedding) of the ``--reference`` photos' largest face."""
+    from realtime.faces.recognize import ArcFaceRecognizer
+    from realtime.inference.session import SessionOptions
+
+    m = config.models
+    rec = ArcFaceRecognizer.from_models_dir(
+        m.models_dir,
+        trust_unverified=m.trust_unverified,
+        prefer=m.provider,
+        options=SessionOptions(threads=1, on_build=on_build),
+    )
+    ref_image, ref_face = largest_face([Path(p) for p in config.reference], analyzer, None)
+    return rec, rec.embed(ref_image, ref_face.kps)[1]
+
+
+def build_neural_swapper(name: str, config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
+    """The ``NeuralSwapper`` for ``name``."""
     from realtime.inference.session import SessionOptions
     from realtime.swap.neural import NeuralSwapper
 
-    image, face = largest_face(face_paths, analyzer, settings.face_index)
-    options = SessionOptions(threads=1, on_build=on_build)
-    common: dict[str, Any] = {"prefer": settings.provider, "options": options}
-    reference = None
-    if settings.face_select == "reference":
-        if not settings.reference:
-            raise ConfigError("--face-select reference needs --reference PHOTO")
-        from realtime.faces.recognize import ArcFaceRecognizer
-
-        rec = ArcFaceRecognizer.from_models_dir(
-            settings.models_dir, trust_unverified=settings.trust_unverified, **common
-        )
-        ref_image, ref_face = largest_face([Path(p) for p in settings.reference], analyzer, None)
-        reference = rec.embed(ref_image, ref_face.kps)[1]
-    elif settings.reference:
-        raise ConfigError("--reference is only used with --face-select reference")
-    swapper = NeuralSwapper.from_models_dir(
+    image, face = largest_face([Path(p) for p in config.faces], analyzer, config.face_index)
+    m = config.models
+    reference = embed_reference(config, analyzer, on_build)[1] if config.face_select == "reference" else None
+    return NeuralSwapper.from_models_dir(
         name,
         image,
         face.kps,
-        settings.models_dir,
-        trust_unverified=settings.trust_unverified,
-        face_select=settings.face_select,
+        m.models_dir,
+        trust_unverified=m.trust_unverified,
+        face_select=config.face_select,
         reference_embedding=reference,
-        **common,
+        prefer=m.provider,
+        options=SessionOptions(threads=1, on_build=on_build),
     )
-    return swapper
 
 
-def build_enhancer(settings: Any, on_build: Any = None) -> Processor:
-    """The face enhancer, run on every ``enhance_every``-th frame (its cost shows in stats)."""
+def build_enhancer(config: EnhanceConfig, on_build: Any = None) -> Processor:
+    """The face enhancer, run on every ``every``-th frame (its cost shows in stats)."""
     from realtime.inference.session import SessionOptions
     from realtime.swap.enhance import FaceEnhancer
     from realtime.swap.every_nth import EveryNth
 
     enhancer = FaceEnhancer.from_models_dir(
-        settings.models_dir,
-        settings.enhance,
-        prefer=settings.provider,
+        config.models.models_dir,
+        config.model,
+        prefer=config.models.provider,
         options=SessionOptions(threads=1, on_build=on_build),
     )
-    if settings.enhance_every > 1:
-        return EveryNth(enhancer, settings.enhance_every)
+    if config.every > 1:
+        return EveryNth(enhancer, config.every)
     return enhancer

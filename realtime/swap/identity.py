@@ -9,11 +9,12 @@ stricter and misses the same person under webcam lighting.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from realtime.errors import ConfigError
-from realtime.frame import Face
+from realtime.frame import Face, Frame
 
 FACE_SELECT_MODES = ("one", "many", "reference")
 DEFAULT_THRESHOLD = 0.4
@@ -67,3 +68,39 @@ def select_faces(
     if ref_embedding is None:
         raise ConfigError("--face-select reference needs a reference face", fix="pass --reference PHOTO")
     return select_by_reference(faces, ref_embedding, threshold)
+
+
+class ReferenceFilter:
+    """Runs a swapper on the faces that look like the reference person only (``--face-select
+    reference`` for swappers that do not select by identity themselves, such as the mesh)."""
+
+    name = "swap"
+    thread_safe = False
+
+    def __init__(
+        self, swapper: Any, recognizer: Any, reference: np.ndarray, threshold: float = DEFAULT_THRESHOLD
+    ) -> None:
+        self.swapper = swapper
+        self.recognizer = recognizer
+        self.reference = reference
+        self.threshold = threshold
+
+    @classmethod
+    def for_config(cls, config: Any, analyzer: Any, swapper: Any, on_build: Any = None) -> ReferenceFilter:
+        from realtime.swap.build import embed_reference
+
+        recognizer, reference = embed_reference(config, analyzer, on_build)
+        return cls(swapper, recognizer, reference)
+
+    def __getattr__(self, name: str) -> Any:  # set_source, reset, ... of the swapper
+        return getattr(self.swapper, name)
+
+    def __call__(self, frame: Frame) -> Frame:
+        if not frame.faces:
+            return frame
+        faces = self.recognizer.embed_faces(frame.image, frame.faces)
+        chosen = select_by_reference(faces, self.reference, self.threshold)
+        if not chosen:
+            return frame.with_faces(faces)
+        out = self.swapper(frame.with_faces(tuple(chosen)))
+        return out.with_faces(faces)

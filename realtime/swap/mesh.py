@@ -10,22 +10,21 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
-from realtime.errors import ConfigError
 from realtime.faces.landmarks import five_points
 from realtime.frame import Face, Frame
-from realtime.swap.blend import BLEND_MODES, composite, feather
+from realtime.swap.blend import composite, feather
 from realtime.swap.color import ColourStats, StatsSmoother, colour_stats, shading_offset, tone_transfer
+from realtime.swap.config import MeshSettings
 from realtime.swap.geometry import blend_geometry
 from realtime.swap.masks import EYE_LEFT, EYE_RIGHT, LIPS_INNER, face_outline, fill, skin_mask
-from realtime.swap.select import check_mode, select_faces
+from realtime.swap.select import select_faces
 from realtime.swap.source import SourceFace, prepare_source
 from realtime.swap.warp import dense_map, warp_texture
 
@@ -36,108 +35,6 @@ log = logging.getLogger(__name__)
 
 # Fewer covered pixels than this and a face is too small (or too far outside the frame) to swap.
 MIN_FACE_PIXELS = 64
-
-
-@dataclass(frozen=True)
-class MeshSettings:
-    """How the mesh swapper draws a face. Lengths are fractions of the face's size (the larger
-    side of its mesh box), so one preset suits near and far faces.
-
-    - ``geometry``: 0 keeps the target's face shape, 1 takes the source's eye spacing, nose,
-      brows and mouth placement (expression and outline stay the target's either way). The
-      default is the judge's choice (``tools/eval_quality.py --sweep``): mean dlib identity
-      0.626 at 0, 0.629 at 0.25, 0.629 at 0.5, 0.622 at 0.75, 0.613 at 1 on the bundled
-      photos (stills and moving sequences, both directions). Identity comes mostly from the
-      texture; past 0.5 the source's shape fits the target's head and light worse.
-    - ``mask_erode``, ``mask_feather``: the blend mask starts ``mask_erode`` inside the face
-      outline and ramps to full over ``mask_feather``; ``blend``: overall strength 0..1.
-    - ``blend_mode``: ``feather`` (alpha) or ``multiband`` (a two-band Laplacian blend that
-      spreads any residual tone step wider; ~1 ms more per face).
-    - ``color``: strength of the skin-tone transfer (mean/std of luma and chroma over the
-      skin, see ``realtime.swap.color``); ``shading``: how much of the target's
-      low-frequency light replaces the source's, blurred over ``shading_sigma``.
-    - ``color_smoothing``: weight of the newest frame in the per-track colour statistics
-      (1 = no smoothing).
-    - ``keep_mouth`` / ``keep_eyes``: show the target's own mouth interior / eyes, with a
-      soft band of ``mouth_feather`` around them (over the inner lip edge: the lips' shape
-      is expression, so the target's own keeps speech readable).
-    - ``forehead``: how much of the forehead above the brows is swapped (the mesh's top
-      often holds hair or a hat brim).
-    - ``select``, ``track_id``: which faces to swap (see ``select_faces``).
-    """
-
-    geometry: float = 0.5
-    mask_erode: float = 0.02
-    mask_feather: float = 0.08
-    blend: float = 1.0
-    blend_mode: str = "feather"
-    color: float = 1.0
-    shading: float = 1.0
-    shading_sigma: float = 0.06
-    color_smoothing: float = 0.2
-    keep_mouth: bool = True
-    keep_eyes: bool = False
-    mouth_feather: float = 0.04
-    forehead: float = 0.8
-    select: str = "all"
-    track_id: int | None = None
-
-    def __post_init__(self) -> None:
-        unit = ("geometry", "blend", "color", "shading", "forehead")
-        for name in unit:
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ConfigError(f"swap.{name} must be within [0, 1], got {v}", fix="e.g. 0.5")
-        for name in ("mask_erode", "mask_feather", "shading_sigma", "mouth_feather"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 0.5:
-                raise ConfigError(
-                    f"swap.{name} must be within [0, 0.5] (a fraction of the face size), got {v}",
-                    fix="e.g. 0.05",
-                )
-        if not 0.0 < self.color_smoothing <= 1.0:
-            raise ConfigError(
-                f"swap.color_smoothing must be within (0, 1], got {self.color_smoothing}",
-                fix="e.g. 0.2; 1 turns smoothing off",
-            )
-        if self.blend_mode not in BLEND_MODES:
-            raise ConfigError(
-                f"swap.blend_mode must be one of {', '.join(BLEND_MODES)}, got {self.blend_mode!r}",
-                fix="use 'feather'",
-            )
-        check_mode(self.select, self.track_id)
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> MeshSettings:
-        """Settings from a preset's ``[swap]`` table or keywords; unknown keys and values of the
-        wrong type raise ``ConfigError`` naming them."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            raise ConfigError(
-                f"unknown mesh swapper setting(s): {', '.join(unknown)}",
-                fix=f"use one of {', '.join(known)}",
-            )
-        values: dict[str, Any] = {}
-        for key, value in options.items():
-            default = getattr(cls(), key)
-            if isinstance(default, bool):
-                ok = isinstance(value, bool)
-            elif isinstance(default, float):
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-                value = float(value) if ok else value
-            elif isinstance(default, str):
-                ok = isinstance(value, str)
-            else:  # track_id: int or None
-                ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
-            if not ok:
-                raise ConfigError(
-                    f"swap.{key} must be {type(default).__name__ if default is not None else 'an int'}"
-                    f", got {value!r}",
-                    fix=f"e.g. {key} = {default!r}",
-                )
-            values[key] = value
-        return cls(**values)
 
 
 def _fit4(lo: int, hi: int, limit: int) -> tuple[int, int]:
@@ -234,10 +131,11 @@ class MeshSwapper:
     def __init__(
         self,
         source: SourceFace,
-        settings: MeshSettings = MeshSettings(),
+        settings: MeshSettings | None = None,
         *,
         analyzer: FaceAnalyzer | None = None,
     ) -> None:
+        settings = settings or MeshSettings()
         self.settings = settings
         self._source = source
         self._lock = threading.Lock()

@@ -26,15 +26,11 @@ def test_writes_the_swapped_image(tmp_path: Path, analyzer: FaceAnalyzer) -> Non
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]  # no temporary left
 
 
-def test_settings_may_be_a_mapping_or_the_app_settings(tmp_path: Path, analyzer: FaceAnalyzer) -> None:
-    class AppSettings:  # the shape of realtime.settings.Settings that swap_image reads
-        swap = {"geometry": 0.0}
-        face_index = None
-
+def test_settings_may_be_a_mapping_or_mesh_settings(tmp_path: Path, analyzer: FaceAnalyzer) -> None:
     a = tmp_path / "a.jpg"
     b = tmp_path / "b.jpg"
     swap_image(PHOTOS["grace_hopper"], PHOTOS["astronaut"], a, {"geometry": 0.0}, analyzer=analyzer)
-    swap_image(PHOTOS["grace_hopper"], PHOTOS["astronaut"], b, AppSettings(), analyzer=analyzer)
+    swap_image(PHOTOS["grace_hopper"], PHOTOS["astronaut"], b, MeshSettings(geometry=0.0), analyzer=analyzer)
     np.testing.assert_array_equal(cv2.imread(str(a)), cv2.imread(str(b)))
 
 

@@ -214,11 +214,11 @@ def test_bad_settings_are_config_errors(options: dict[str, object]) -> None:
 
 
 def test_registry_builds_the_mesh_swapper(analyzer: object) -> None:
-    from realtime.settings import Settings
     from realtime.swap import swapper_factory
+    from realtime.swap.config import MeshSettings, SwapConfig
 
-    settings = Settings(swap={"geometry": 0.0, "keep_eyes": True})
-    sw = SWAPPERS["mesh"]([PHOTOS["astronaut"]], settings, analyzer)
+    config = SwapConfig("mesh", (str(PHOTOS["astronaut"]),), mesh=MeshSettings(geometry=0.0, keep_eyes=True))
+    sw = SWAPPERS["mesh"](config, analyzer)
     assert isinstance(sw, MeshSwapper)
     assert sw.settings.geometry == 0.0 and sw.settings.keep_eyes
     assert swapper_factory("mesh") is SWAPPERS["mesh"]
