@@ -264,6 +264,11 @@ class OrtSession:
     inputs copied once from the numpy buffer, outputs written straight to host memory) or
     ``graph`` (fixed device buffers updated in place; required by CUDA graphs; static shapes
     only). ``run_lock`` serialises runs across sessions (DirectML).
+
+    Thread safety: ``run`` may be called from several threads. A plain run is safe in ONNX
+    Runtime itself; with IO binding or CUDA graphs the bound buffers are shared state (the
+    ``graph`` inputs and outputs are rewritten in place), so those sessions take one run at a
+    time, under their own lock (or ``run_lock`` when given).
     """
 
     def __init__(
@@ -305,10 +310,12 @@ class OrtSession:
         self.inputs = tuple(TensorInfo(i.name, tuple(i.shape), i.type) for i in self._sess.get_inputs())
         self.outputs = tuple(TensorInfo(o.name, tuple(o.shape), o.type) for o in self._sess.get_outputs())
         self._out_names = [o.name for o in self.outputs]
-        self._lock = run_lock
         if binding == "graph" and not (is_static(self.inputs) and is_static(self.outputs)):
             binding = "io"
         self.binding = binding
+        self._lock = run_lock
+        if self._lock is None and binding != "none":
+            self._lock = threading.Lock()  # bound buffers: one run at a time per session
         self._runner: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
         if binding == "none":
             self._runner = self._run_plain
@@ -365,6 +372,8 @@ class OrtSession:
                     raise ValueError(f"input {name} has shape {arr.shape}; this model takes {shape}")
                 value.update_inplace(arr)
             self._sess.run_with_iobinding(binding)
+            if device == "cpu":  # numpy() of a host buffer is a view the next run overwrites
+                return {name: value.numpy().copy() for name, value in outs.items()}
             return {name: value.numpy() for name, value in outs.items()}
 
         return run

@@ -230,6 +230,7 @@ class MeshSwapper:
     """
 
     name = "swap"
+    thread_safe = True  # the source face and the colour smoothing change under ``_lock``
 
     def __init__(
         self,
