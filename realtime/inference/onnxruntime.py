@@ -81,9 +81,11 @@ class OrtSession:
     only). ``run_lock`` serialises runs across sessions (DirectML).
 
     Thread safety: ``run`` may be called from several threads. A plain run is safe in ONNX
-    Runtime itself; with IO binding or CUDA graphs the bound buffers are shared state (the
-    ``graph`` inputs and outputs are rewritten in place), so those sessions take one run at a
-    time, under their own lock (or ``run_lock`` when given).
+    Runtime itself. ``graph`` buffers are shared state, rewritten in place by every run, so
+    two concurrent runs would swap each other's inputs and outputs: a ``graph`` session runs
+    one at a time, under its own lock (or ``run_lock`` when given). ``io`` sessions (a new
+    binding per run) follow the same rule, so every bound path is one run at a time per
+    session; the pre- and post-processing of other workers still overlaps with it.
     """
 
     def __init__(
