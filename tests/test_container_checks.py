@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from realtime.jobs import container_checks as cc
+from realtime.doctor import container as cc
+from realtime.doctor import container_facts as cf
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -34,7 +35,7 @@ label = "CUDA 13.0 GA"
 linux = "580.65.06"
 windows = ""
 """
-TABLE = cc.load_driver_table(TABLE_TEXT)
+TABLE = cf.load_driver_table(TABLE_TEXT)
 PROC_VERSION = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  {v}  Thu Feb 22 01:44:30 UTC 2024\n"
 
 
@@ -87,7 +88,7 @@ def test_small_shm_names_the_flag(tmp_path: Path) -> None:
     found = problems(run(container(tmp_path), width=3840, height=2160))
     (shm,) = found
     assert "/dev/shm is 64 MiB" in shm["problem"] and "3840x2160" in shm["problem"]
-    need = cc.res.shm_needed(3840, 2160, cc.ring_slots_for(1))
+    need = cc.res.shm_needed(3840, 2160, cf.ring_slots_for(1))
     flag_mb = int(shm["fix"].split("--shm-size=")[1].split("m")[0])
     assert flag_mb * MiB >= need and flag_mb % 64 == 0
 
@@ -123,7 +124,7 @@ def test_old_driver_is_an_error_naming_the_minimum(tmp_path: Path) -> None:
 
 def test_driver_read_from_proc_when_not_given(tmp_path: Path) -> None:
     root = gpu_root(tmp_path, driver="535.54.03")
-    assert cc.host_driver(root) == "535.54.03"
+    assert cf.host_driver(root) == "535.54.03"
     found = problems(run(root, variant="cuda", cuda_runtime="13.0"))
     assert [f["severity"] for f in found] == ["error"]
     found = problems(run(gpu_root(tmp_path / "new", driver="580.82.07"), variant="cuda", cuda_runtime="13.0"))
@@ -138,7 +139,7 @@ def test_wsl2_gpu_uses_the_windows_minimum(tmp_path: Path) -> None:
     container(tmp_path)
     put(tmp_path, "dev/dxg")
     put(tmp_path, "usr/lib/wsl/lib/libcuda.so.1")
-    assert cc.gpu_visible(tmp_path) and cc.is_wsl(tmp_path)
+    assert cf.gpu_visible(tmp_path) and cf.is_wsl(tmp_path)
     (err,) = problems(run(tmp_path, variant="cuda", cuda_runtime="12.4", driver="527.10"))
     assert "older than 528.33" in err["problem"]
     assert problems(run(tmp_path, variant="cuda", cuda_runtime="12.4", driver="551.61")) == []
@@ -158,11 +159,11 @@ def test_runtime_version_from_the_nvidia_wheels() -> None:
             raise importlib.metadata.PackageNotFoundError(name)
         return versions[name]
 
-    assert cc.installed_cuda_runtime(version_of) == "12.8"
+    assert cf.installed_cuda_runtime(version_of) == "12.8"
     versions["nvidia-cuda-runtime"] = "13.0.96"  # CUDA 13 wheels lost the suffix; newest wins
-    assert cc.installed_cuda_runtime(version_of) == "13.0"
+    assert cf.installed_cuda_runtime(version_of) == "13.0"
     versions.clear()
-    assert cc.installed_cuda_runtime(version_of) is None
+    assert cf.installed_cuda_runtime(version_of) is None
 
 
 # --- devices --------------------------------------------------------------------------------------
@@ -231,25 +232,25 @@ def test_thread_override_beyond_the_cpus(tmp_path: Path) -> None:
 
 
 def test_driver_rows_for_a_major() -> None:
-    rows = cc.driver_rows(TABLE, "12.8")
+    rows = cf.driver_rows(TABLE, "12.8")
     assert [r["cuda"] for r in rows] == ["12.x", "12.8", "12.4"]
     assert rows[0]["linux"] == "525.60.13"
-    assert cc.driver_rows(TABLE, "11.8") == []
-    assert cc.minimum_driver(TABLE, "13.0") == "580.65.06"
-    assert cc.minimum_driver(TABLE, "13.0", "windows") is None
+    assert cf.driver_rows(TABLE, "11.8") == []
+    assert cf.minimum_driver(TABLE, "13.0") == "580.65.06"
+    assert cf.minimum_driver(TABLE, "13.0", "windows") is None
 
 
 def test_shipped_table_covers_every_major_it_lists() -> None:
-    table = cc.load_driver_table()
-    majors = {str(cc.version_tuple(r["cuda"])[0]) for r in table["toolkit"]}
+    table = cf.load_driver_table()
+    majors = {str(cf.version_tuple(r["cuda"])[0]) for r in table["toolkit"]}
     assert majors and majors <= set(table["minor_compat"])
     for major in majors:
-        assert cc.minimum_driver(table, f"{major}.0")
+        assert cf.minimum_driver(table, f"{major}.0")
 
 
 @pytest.mark.parametrize("slots", [6, 8])
 def test_report_has_the_facts_behind_the_checks(tmp_path: Path, slots: int) -> None:
-    report = cc.container_report(
+    report = cf.container_report(
         container(tmp_path), env={"REALTIME_IMAGE_VARIANT": "cpu"}, workers=slots // 2 - 2
     )
     assert report["in_container"] and report["image_variant"] == "cpu"

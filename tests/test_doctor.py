@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
+from realtime import doctor as D
 from realtime.commands import doctor as command
-from realtime.jobs import doctor as D
+from realtime.doctor import probes as P
+from realtime.doctor import runtime as R
 from tests.gpu import needs_gpu
 
 SCHEMA = json.loads(resources.files("realtime").joinpath("assets/doctor.schema.json").read_text())
@@ -306,7 +308,7 @@ def test_old_driver_is_reported_with_the_minimum_driver() -> None:
 
 
 def test_missing_v4l2loopback_from_real_sysfs_probe(tmp_path: Path) -> None:
-    vcam = D.probe_virtual_camera(system="Linux", sys_root=tmp_path)
+    vcam = P.probe_virtual_camera(system="Linux", sys_root=tmp_path)
     assert vcam["loaded"] is False
     report = D.build_report(fake(virtual_camera=lambda: vcam))
     p = one(report, "v4l2loopback is not loaded")
@@ -332,7 +334,7 @@ def make_sysfs(root: Path, caps: str) -> None:
 
 def test_v4l2loopback_without_exclusive_caps(tmp_path: Path) -> None:
     make_sysfs(tmp_path, "N,N,N,N,N,N,N,N")
-    vcam = D.probe_virtual_camera(system="Linux", sys_root=tmp_path)
+    vcam = P.probe_virtual_camera(system="Linux", sys_root=tmp_path)
     assert vcam["loaded"] and vcam["devices"] == [
         {"device": "/dev/video10", "name": "realtime", "exclusive_caps": False}
     ]
@@ -342,22 +344,22 @@ def test_v4l2loopback_without_exclusive_caps(tmp_path: Path) -> None:
 
 def test_v4l2loopback_with_exclusive_caps_is_fine(tmp_path: Path) -> None:
     make_sysfs(tmp_path, "Y,N,N,N,N,N,N,N")
-    vcam = D.probe_virtual_camera(system="Linux", sys_root=tmp_path)
+    vcam = P.probe_virtual_camera(system="Linux", sys_root=tmp_path)
     assert vcam["exclusive_caps"] is True
     report = D.build_report(fake(virtual_camera=lambda: vcam))
     assert not [p for p in problems_of(report) if "v4l2loopback" in p["what"]]
 
 
 def test_obs_virtual_camera_on_windows_and_macos() -> None:
-    win = D.probe_virtual_camera(system="Windows", check_registry=lambda key: False)
+    win = P.probe_virtual_camera(system="Windows", check_registry=lambda key: False)
     report = D.build_report(fake(virtual_camera=lambda: win))
     assert "obsproject.com" in one(report, "OBS virtual camera is not installed")["fix"]
     keys = []
-    assert D.probe_virtual_camera(system="Windows", check_registry=lambda k: keys.append(k) or True)[
+    assert P.probe_virtual_camera(system="Windows", check_registry=lambda k: keys.append(k) or True)[
         "installed"
     ]
-    assert D.OBS_VCAM_CLSID in keys[0]
-    mac = D.probe_virtual_camera(system="Darwin", exists=lambda p: "SystemExtensions" in p)
+    assert P.OBS_VCAM_CLSID in keys[0]
+    mac = P.probe_virtual_camera(system="Darwin", exists=lambda p: "SystemExtensions" in p)
     assert mac["installed"] and mac["devices"]
 
 
@@ -499,7 +501,7 @@ def test_a_crashing_probe_does_not_crash_the_doctor() -> None:
 def test_probe_models_statuses(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("REALTIME_MODELS_DIR", str(tmp_path))
     (tmp_path / "inswapper_128.onnx").write_bytes(b"too short")
-    rows = {m["name"]: m for m in D.probe_models()["models"]}
+    rows = {m["name"]: m for m in P.probe_models()["models"]}
     assert rows["inswapper_128"]["status"] == "corrupt" and "bytes" in rows["inswapper_128"]["detail"]
     assert rows["hyperswap_1a_256"]["status"] == "missing"
     assert rows["face_landmark"]["status"] == "ok"
@@ -522,7 +524,7 @@ def test_probe_gpus_from_nvidia_smi(monkeypatch) -> None:
 
     from realtime.inference import cuda as C
 
-    got = D.probe_gpus(run_smi=smi, driver_api=lambda: C.CudaDriverState("libcuda.so.1", "11.4", ()))
+    got = R.probe_gpus(run_smi=smi, driver_api=lambda: C.CudaDriverState("libcuda.so.1", "11.4", ()))
     assert got["source"] == "nvidia-smi" and got["driver"] == "470.82.01"
     assert got["gpus"] == [
         {"index": 0, "name": "NVIDIA GeForce GTX 1080", "memory_mb": 8192, "compute_capability": None}
@@ -532,7 +534,7 @@ def test_probe_gpus_from_nvidia_smi(monkeypatch) -> None:
     def missing(args):
         raise FileNotFoundError("nvidia-smi")
 
-    none = D.probe_gpus(
+    none = R.probe_gpus(
         run_smi=missing, driver_api=lambda: C.CudaDriverState(None, None, (), "libcuda not found")
     )
     assert none["gpus"] == [] and "nvidia-smi not found" in none["why_none"] and "libcuda" in none["why_none"]
@@ -547,7 +549,7 @@ def test_doctor_sees_the_gpu() -> None:
 
 
 def test_inside_a_container_the_checks_add_docker_run_fixes(monkeypatch):
-    import realtime.jobs.container_checks as cc
+    import realtime.doctor.container as cc
 
     seen = {}
 

@@ -28,3 +28,19 @@ def test_the_wheel_ships_every_data_file(tmp_path: Path):
     assert wanted - names == set()
     assert any(n.endswith("face_landmark.onnx") for n in names)
     assert "realtime/py.typed" in names
+
+
+def test_every_subpackage_is_listed_for_the_wheel():
+    """setuptools' explicit ``packages`` list: a package missing from it is missing from the
+    wheel (an editable install hides that)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "realtime").rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    }
+    assert found - listed == set()

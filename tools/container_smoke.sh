@@ -195,7 +195,7 @@ python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$WORK/doctor.json" \
 [ "$rc" -le 1 ] || fail "doctor exited $rc"
 
 step "container checks (what realtime doctor adds inside a container)"
-inside python -c 'import json; from realtime.jobs.container_checks import container_checks; print(json.dumps(container_checks(), indent=1))' \
+inside python -c 'import json; from realtime.doctor.container import container_checks; print(json.dumps(container_checks(), indent=1))' \
   | tee "$WORK/checks.json" || fail "container_checks"
 if [ "$TARGET" = cuda ] && ! ls /dev/nvidiactl >/dev/null 2>&1; then
   grep -q -- "--gpus all" "$WORK/checks.json" || fail "no GPU here, but the checks do not say --gpus all"

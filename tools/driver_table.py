@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from realtime.jobs.container_checks import (
+from realtime.doctor.container_facts import (
     driver_rows,
     installed_cuda_runtime,
     load_driver_table,

@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 
 from realtime.faces.analysis import FaceAnalyzer  # noqa: E402
 from realtime.swap.mesh import MeshSettings  # noqa: E402
-from tests.swap.harness import DIRECTIONS, evaluate_direction, seam_comparison, sources  # noqa: E402
-from tests.swap.judge import Judge, load_photo  # noqa: E402
+from tools.quality.harness import DIRECTIONS, evaluate_direction, seam_comparison, sources  # noqa: E402
+from tools.quality.judge import Judge, load_photo  # noqa: E402
 
 
 def evaluate(settings: MeshSettings, frames: int, noise_frames: int) -> dict[str, Any]:

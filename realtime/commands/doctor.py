@@ -1,6 +1,6 @@
 """``realtime doctor``: check this machine and explain what runs where and what to fix.
 
-The probing and the diagnosis live in ``realtime.jobs.doctor``; this module only chooses the
+The probing and the diagnosis live in ``realtime.doctor``; this module only chooses the
 format and the exit code (non-zero when the main command could not run).
 """
 
@@ -11,7 +11,7 @@ import json
 import sys
 from typing import TextIO
 
-from realtime.jobs.doctor import Probes, build_report, exit_code, render_text
+from realtime.doctor import Probes, build_report, exit_code, render_text
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

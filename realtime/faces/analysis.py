@@ -40,6 +40,7 @@ class FaceAnalyzer:
     """
 
     name = "faces"
+    thread_safe = True  # serialised by ``_lock`` (tracking needs frames one at a time)
 
     def __init__(
         self,

@@ -31,6 +31,7 @@ class Fan68Landmarker:
     """68 landmarks of a face box; as a processor (``landmarks68``) it refines each face's kps."""
 
     name = "landmarks68"
+    thread_safe = True  # no state but the session
 
     def __init__(self, spec: ModelSpec, session: InferenceSession) -> None:
         self.spec, self.session = spec, session

@@ -64,6 +64,7 @@ class NeuralDetector:
     """Processor ``detect``: replaces the frame's faces with this detector's."""
 
     name = "detect"
+    thread_safe = True  # anchors are read-only after __init__
 
     def __init__(
         self, spec: ModelSpec, session: InferenceSession, *, score_threshold: float | None = None

@@ -68,6 +68,7 @@ class LandmarkOverlay:
     """Processor that overlays each face's box, id, score, mesh and keypoints."""
 
     name = "overlay"
+    thread_safe = True  # draws on its own copy of the image
 
     def __init__(self, *, mesh: bool = True, kps: bool = True, labels: bool = True) -> None:
         self.mesh = mesh

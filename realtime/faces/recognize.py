@@ -77,6 +77,7 @@ class RecognizeFaces:
     """Processor: adds embeddings to the frame's faces (for identity selection and overlays)."""
 
     name = "recognize"
+    thread_safe = True  # no state but the recognizer's session
 
     def __init__(self, recognizer: ArcFaceRecognizer) -> None:
         self.recognizer = recognizer

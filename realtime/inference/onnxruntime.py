@@ -3,6 +3,8 @@
 ``ort-tensorrt`` (TensorRT EP with engine and timing caches under the engine cache, FP16),
 ``cuda`` (IO binding, and CUDA graphs for static-shape models), ``directml`` (runs
 serialised, memory pattern off), ``coreml``, ``openvino`` and ``cpu`` (explicit threads).
+The backend table and each provider's options are in ``realtime.inference.ort_providers``;
+this module opens and runs sessions, probes backends and registers them.
 
 ONNX Runtime silently drops an execution provider that fails to initialise and runs on the
 CPU instead; every factory here checks which provider really runs the model and raises when
@@ -16,7 +18,6 @@ import ctypes
 import importlib.util
 import io
 import logging
-import os
 import platform
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +29,17 @@ import numpy as np
 
 from realtime.errors import ConfigError, ModelError
 from realtime.inference import cuda as cudamod
+from realtime.inference.ort_providers import (
+    ENV_OPENVINO_DEVICE,
+    ORT_BACKENDS,
+    GpuFacts,
+    OrtBackendSpec,
+    is_static,
+    ort_module,
+    provider_list,
+    resolve_threads,
+    session_options,
+)
 from realtime.inference.session import (
     BackendFactory,
     BackendProbe,
@@ -39,10 +51,6 @@ from realtime.inference.session import (
 
 log = logging.getLogger(__name__)
 
-ENV_THREADS = "REALTIME_ORT_THREADS"
-ENV_OMP = "OMP_NUM_THREADS"
-ENV_OPENVINO_DEVICE = "REALTIME_OPENVINO_DEVICE"
-
 _ORT_DTYPES = {
     "tensor(float)": np.float32,
     "tensor(float16)": np.float16,
@@ -53,199 +61,6 @@ _ORT_DTYPES = {
     "tensor(uint8)": np.uint8,
     "tensor(bool)": np.bool_,
 }
-
-
-def _ort() -> Any:  # imported lazily so `realtime --help` stays fast
-    import onnxruntime
-
-    return onnxruntime
-
-
-def resolve_threads(requested: int, environ: Mapping[str, str] | None = None) -> int:
-    """Intra-op threads: ``$REALTIME_ORT_THREADS`` overrides, ``$OMP_NUM_THREADS`` caps."""
-    environ = os.environ if environ is None else environ
-
-    def env_int(name: str) -> int | None:
-        raw = environ.get(name, "").strip()
-        if not raw:
-            return None
-        try:
-            value = int(raw)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise ConfigError(
-                f"${name}={raw!r} is not a positive whole number", fix=f"unset {name} or set it to 1"
-            )
-        return value
-
-    explicit = env_int(ENV_THREADS)
-    if explicit is not None:
-        return explicit
-    threads = max(1, int(requested))
-    cap = env_int(ENV_OMP)
-    return min(threads, cap) if cap is not None else threads
-
-
-@dataclass(frozen=True)
-class OrtBackendSpec:
-    """One ONNX Runtime execution provider as a realtime backend."""
-
-    name: str
-    ep: str
-    rank: int
-    description: str
-    needs_nvidia: bool = False
-    install_fix: str = ""
-
-
-ORT_BACKENDS: tuple[OrtBackendSpec, ...] = (
-    OrtBackendSpec(
-        "ort-tensorrt",
-        "TensorrtExecutionProvider",
-        20,
-        "TensorRT through ONNX Runtime (NVIDIA)",
-        needs_nvidia=True,
-        install_fix="pip uninstall -y onnxruntime && pip install 'realtime[gpu]' tensorrt",
-    ),
-    OrtBackendSpec(
-        "cuda",
-        "CUDAExecutionProvider",
-        30,
-        "CUDA through ONNX Runtime (NVIDIA)",
-        needs_nvidia=True,
-        install_fix="pip uninstall -y onnxruntime && pip install 'realtime[gpu]'",
-    ),
-    OrtBackendSpec(
-        "directml",
-        "DmlExecutionProvider",
-        40,
-        "DirectML through ONNX Runtime (any DirectX 12 GPU on Windows)",
-        install_fix="on Windows: pip uninstall -y onnxruntime && pip install 'realtime[directml]'",
-    ),
-    OrtBackendSpec(
-        "coreml",
-        "CoreMLExecutionProvider",
-        50,
-        "Core ML through ONNX Runtime (Apple)",
-        install_fix="on macOS the standard onnxruntime wheel includes Core ML",
-    ),
-    OrtBackendSpec(
-        "openvino",
-        "OpenVINOExecutionProvider",
-        60,
-        "OpenVINO through ONNX Runtime (Intel)",
-        install_fix="pip uninstall -y onnxruntime && pip install onnxruntime-openvino",
-    ),
-    OrtBackendSpec(
-        "cpu",
-        "CPUExecutionProvider",
-        100,
-        "ONNX Runtime on the CPU",
-        install_fix="pip install 'realtime[cpu]'",
-    ),
-)
-_SPECS = {s.name: s for s in ORT_BACKENDS}
-
-
-# ---------------------------------------------------------------------------------------------
-# Provider options (pure: what gets passed to ONNX Runtime for each backend)
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GpuFacts:
-    """What the NVIDIA-specific options depend on."""
-
-    device: cudamod.CudaDevice | None
-    trt_version: str | None
-
-
-def is_static(infos: Sequence[TensorInfo]) -> bool:
-    return all(isinstance(d, int) and d > 0 for t in infos for d in t.shape)
-
-
-def provider_list(
-    name: str,
-    options: SessionOptions,
-    *,
-    cache_root: Path,
-    threads: int,
-    gpu: GpuFacts | None = None,
-    cuda_graph: bool = False,
-    environ: Mapping[str, str] | None = None,
-) -> list[tuple[str, dict[str, str]]]:
-    """The ``providers`` argument for ``onnxruntime.InferenceSession`` for backend ``name``."""
-    environ = os.environ if environ is None else environ
-    dev = str(options.device_id)
-    cpu: tuple[str, dict[str, str]] = ("CPUExecutionProvider", {})
-    cuda_opts = {
-        "device_id": dev,
-        "arena_extend_strategy": "kSameAsRequested",
-        "cudnn_conv_algo_search": "EXHAUSTIVE" if cuda_graph else "HEURISTIC",
-        "do_copy_in_default_stream": "1",
-    }
-    if name == "cpu":
-        return [cpu]
-    if name == "cuda":
-        opts = dict(cuda_opts)
-        if cuda_graph:
-            opts["enable_cuda_graph"] = "1"
-        return [("CUDAExecutionProvider", opts), cpu]
-    if name == "ort-tensorrt":
-        device = gpu.device if gpu else None
-        precision, _why = cudamod.choose_precision(options.precision, device)
-        trt_dir = (
-            cache_root
-            / "ort-tensorrt"
-            / _ort_trt_dirname(device, gpu.trt_version if gpu else None, precision)
-        )
-        trt = {
-            "device_id": dev,
-            "trt_fp16_enable": "1" if precision == "fp16" else "0",
-            "trt_engine_cache_enable": "1",
-            "trt_engine_cache_path": str(trt_dir),
-            "trt_timing_cache_enable": "1",
-            "trt_timing_cache_path": str(trt_dir),
-            "trt_max_workspace_size": str(int(options.workspace_mb) << 20),
-        }
-        return [("TensorrtExecutionProvider", trt), ("CUDAExecutionProvider", cuda_opts), cpu]
-    if name == "directml":
-        return [("DmlExecutionProvider", {"device_id": dev}), cpu]
-    if name == "coreml":
-        return [("CoreMLExecutionProvider", {"ModelFormat": "MLProgram", "MLComputeUnits": "ALL"}), cpu]
-    if name == "openvino":
-        ov = {
-            "device_type": environ.get(ENV_OPENVINO_DEVICE, "").strip() or "AUTO:GPU,CPU",
-            "num_of_threads": str(threads),
-            "cache_dir": str(cache_root / "openvino"),
-        }
-        return [("OpenVINOExecutionProvider", ov), cpu]
-    raise ConfigError(f"unknown ONNX Runtime backend {name!r}", fix=f"one of {', '.join(_SPECS)}")
-
-
-def _ort_trt_dirname(device: cudamod.CudaDevice | None, trt_version: str | None, precision: str) -> str:
-    from realtime.inference.engines import _slug
-
-    gpu = f"{_slug(device.name)}-sm{device.cc.replace('.', '')}" if device else "gpu"
-    return f"{gpu}-trt{_slug(trt_version or 'unknown')}-{precision}"
-
-
-def session_options(name: str, threads: int) -> Any:
-    """``onnxruntime.SessionOptions`` for backend ``name`` with explicit thread counts."""
-    ort = _ort()
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = max(1, threads)
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Spinning threads burn the core the other pipeline stages need.
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    so.log_severity_level = 3
-    if name == "directml":
-        # DirectML does not support memory patterns or parallel execution.
-        so.enable_mem_pattern = False
-    return so
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,6 +79,13 @@ class OrtSession:
     inputs copied once from the numpy buffer, outputs written straight to host memory) or
     ``graph`` (fixed device buffers updated in place; required by CUDA graphs; static shapes
     only). ``run_lock`` serialises runs across sessions (DirectML).
+
+    Thread safety: ``run`` may be called from several threads. A plain run is safe in ONNX
+    Runtime itself. ``graph`` buffers are shared state, rewritten in place by every run, so
+    two concurrent runs would swap each other's inputs and outputs: a ``graph`` session runs
+    one at a time, under its own lock (or ``run_lock`` when given). ``io`` sessions (a new
+    binding per run) follow the same rule, so every bound path is one run at a time per
+    session; the pre- and post-processing of other workers still overlaps with it.
     """
 
     def __init__(
@@ -278,7 +100,7 @@ class OrtSession:
         run_lock: threading.Lock | None = None,
         threads: int | None = None,
     ) -> None:
-        ort = _ort()
+        ort = ort_module()
         threads = resolve_threads(options.threads) if threads is None else threads
         so = session_options(backend, threads)
         first = providers[0] if isinstance(providers[0], str) else providers[0][0]
@@ -305,10 +127,12 @@ class OrtSession:
         self.inputs = tuple(TensorInfo(i.name, tuple(i.shape), i.type) for i in self._sess.get_inputs())
         self.outputs = tuple(TensorInfo(o.name, tuple(o.shape), o.type) for o in self._sess.get_outputs())
         self._out_names = [o.name for o in self.outputs]
-        self._lock = run_lock
         if binding == "graph" and not (is_static(self.inputs) and is_static(self.outputs)):
             binding = "io"
         self.binding = binding
+        self._lock = run_lock
+        if self._lock is None and binding != "none":
+            self._lock = threading.Lock()  # bound buffers: one run at a time per session
         self._runner: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
         if binding == "none":
             self._runner = self._run_plain
@@ -365,6 +189,8 @@ class OrtSession:
                     raise ValueError(f"input {name} has shape {arr.shape}; this model takes {shape}")
                 value.update_inplace(arr)
             self._sess.run_with_iobinding(binding)
+            if device == "cpu":  # numpy() of a host buffer is a view the next run overwrites
+                return {name: value.numpy().copy() for name, value in outs.items()}
             return {name: value.numpy() for name, value in outs.items()}
 
         return run
@@ -396,7 +222,7 @@ class OrtFacts:
 
 def ort_facts() -> OrtFacts:
     try:
-        ort = _ort()
+        ort = ort_module()
     except ImportError:
         return OrtFacts(False, "", "", "", ())
     return OrtFacts(
@@ -506,7 +332,7 @@ def explain_failure(spec: OrtBackendSpec, exc: BaseException) -> str:
 
 def _preload_cuda_libraries() -> None:
     """Load CUDA/cuDNN from the nvidia-* wheels when present (ORT >= 1.21); quiet."""
-    ort = _ort()
+    ort = ort_module()
     if not hasattr(ort, "preload_dlls"):
         return
     buf = io.StringIO()

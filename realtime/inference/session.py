@@ -38,6 +38,9 @@ class InferenceSession(Protocol):
     """A loaded model: named numpy inputs in, named numpy outputs out.
 
     ``provider`` is the registry name of the backend that runs it (``cpu``, ``cuda``, ...).
+    ``run`` may be called from several threads: a backend whose buffers are shared between
+    runs (IO binding, CUDA graphs, TensorRT bindings, an interpreter) serialises its runs, so
+    processors that hold only sessions can declare themselves ``thread_safe``.
     """
 
     provider: str

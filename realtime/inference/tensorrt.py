@@ -27,6 +27,7 @@ import numpy as np
 
 from realtime.errors import ConfigError, ModelError, ProviderError
 from realtime.inference import cuda as cudamod
+from realtime.inference import device_memory as devmem
 from realtime.inference.engines import EngineCache, EngineKey
 from realtime.inference.session import ProbeResult, SessionOptions, TensorInfo, register_backend
 
@@ -204,7 +205,7 @@ class TensorRTSession:
         options: SessionOptions,
         *,
         trt: Any = None,
-        memory: cudamod.DeviceMemory | None = None,
+        memory: devmem.DeviceMemory | None = None,
         device: cudamod.CudaDevice | None = None,
         cache: EngineCache | None = None,
     ) -> None:
@@ -214,7 +215,7 @@ class TensorRTSession:
             device = next((d for d in state.devices if d.index == options.device_id), None)
             if device is None:
                 raise ProviderError(f"no NVIDIA GPU {options.device_id}: {state.error or 'not found'}")
-        self._mem = memory if memory is not None else cudamod.open_device_memory(options.device_id)
+        self._mem = memory if memory is not None else devmem.open_device_memory(options.device_id)
         logger = make_logger(trt)
         precision, why = cudamod.choose_precision(
             options.precision, device, builder_supports_fp16=hasattr(trt.BuilderFlag, "FP16")
@@ -408,7 +409,7 @@ def probe_tensorrt(
             fix=f"install {table.requirement_text(table.gpu_extra_cuda, platform.system())}",
             installed=True,
         )
-    apis = memory_apis if memory_apis is not None else cudamod.installed_memory_apis()
+    apis = memory_apis if memory_apis is not None else devmem.installed_memory_apis()
     if not apis:
         return ProbeResult(
             "TensorRT needs a CUDA memory API and none of cuda-python, CuPy or PyTorch is installed",

@@ -26,6 +26,7 @@ class FaceEnhancer:
     """Processor ``enhance``."""
 
     name = "enhance"
+    thread_safe = True  # no state but the session, which serialises its own buffers
 
     def __init__(
         self,

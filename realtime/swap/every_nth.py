@@ -9,13 +9,14 @@ result (it just appeared) triggers a fresh run at once rather than being shown u
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from realtime.frame import Face, Frame
-from realtime.processor import Processor
+from realtime.processor import Processor, is_thread_safe
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,15 @@ def _feather(h: int, w: int) -> np.ndarray:
 
 
 class EveryNth:
-    """Wraps ``processor`` so it runs on 1 frame in ``n``; keeps the wrapped processor's name."""
+    """Wraps ``processor`` so it runs on 1 frame in ``n``; keeps the wrapped processor's name.
+
+    The count and the stored results are shared by every worker that calls this object, so
+    they change under a lock: under concurrency exactly one call in ``n`` is due. It is as
+    thread-safe as the processor it wraps (``thread_safe`` is copied from it); the wrapped
+    processor runs outside the lock.
+    """
+
+    thread_safe: bool
 
     def __init__(self, processor: Processor, n: int, pad: float = 0.25) -> None:
         if n < 1:
@@ -55,12 +64,15 @@ class EveryNth:
         self.n = n
         self.pad = pad
         self.name = processor.name
+        self.thread_safe = is_thread_safe(processor)
+        self._lock = threading.Lock()
         self._count = 0
-        self._patches: list[_Patch] = []
+        self._patches: tuple[_Patch, ...] = ()
 
     def __call__(self, frame: Frame) -> Frame:
-        due = self._count % self.n == 0
-        self._count += 1
+        with self._lock:
+            due = self._count % self.n == 0
+            self._count += 1
         if not frame.faces:
             return frame
         if not due:
@@ -79,18 +91,20 @@ class EveryNth:
             patches.append(
                 _Patch((x1, y1, x2, y2), out.image[y1:y2, x1:x2].copy(), face.center, face.track_id)
             )
-        self._patches = patches
+        with self._lock:
+            self._patches = tuple(patches)
         return out
 
-    def _match(self, face: Face) -> _Patch | None:
+    @staticmethod
+    def _match(face: Face, patches: tuple[_Patch, ...]) -> _Patch | None:
         if face.track_id >= 0:
-            for p in self._patches:
+            for p in patches:
                 if p.track_id == face.track_id:
                     return p
-        if not self._patches:
+        if not patches:
             return None
         cx, cy = face.center
-        best = min(self._patches, key=lambda p: (p.centre[0] - cx) ** 2 + (p.centre[1] - cy) ** 2)
+        best = min(patches, key=lambda p: (p.centre[0] - cx) ** 2 + (p.centre[1] - cy) ** 2)
         limit = max(face.width, face.height)
         if (best.centre[0] - cx) ** 2 + (best.centre[1] - cy) ** 2 > limit**2:
             return None
@@ -98,9 +112,11 @@ class EveryNth:
 
     def _reuse(self, frame: Frame) -> Frame | None:
         """The frame with stored results re-applied, or None when a face has none."""
+        with self._lock:
+            patches = self._patches  # one run's results for the whole frame
         image = frame.image.copy()
         for face in frame.faces:
-            patch = self._match(face)
+            patch = self._match(face, patches)
             if patch is None:
                 return None
             x1, y1, x2, y2 = _padded_box(face, self.pad, image.shape)

@@ -127,6 +127,7 @@ class MeshSwapper:
     """
 
     name = "swap"
+    thread_safe = True  # the source face and the colour smoothing change under ``_lock``
 
     def __init__(
         self,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -180,9 +181,14 @@ class NeuralSwapper:
     The source embedding is computed once, here, from ``source_image`` and its keypoints.
     ``masker`` (optional) maps (aligned crop, crop keypoints) to a float mask in [0, 1] that
     narrows the feathered box mask - see ``realtime.swap.neural_masks.FaceMasker``.
+
+    Thread-safe: several workers may call one instance while another thread changes the face.
+    The identity is read once per frame under a lock (every face of a frame gets the same
+    one), and the sessions serialise their own bound device buffers.
     """
 
     name = "swap"
+    thread_safe = True
 
     def __init__(
         self,
@@ -200,6 +206,7 @@ class NeuralSwapper:
     ) -> None:
         self.model = model
         self.recognizer = recognizer
+        self._lock = threading.Lock()
         self.source_embedding = np.zeros(0, np.float32)
         self.source = np.zeros((1, 0), np.float32)
         self.set_source_face(source_image, source_kps)
@@ -215,12 +222,13 @@ class NeuralSwapper:
             raise ConfigError("--face-select reference needs a reference face", fix="pass --reference PHOTO")
 
     def set_source_face(self, image: np.ndarray, kps: np.ndarray) -> None:
-        """Switch to another identity from the next frame on (one recognizer run). The new
-        vector is computed first and then swapped in by one assignment, so a frame in flight
-        uses either the old or the new identity, never a mix."""
+        """Switch to another identity from the next frame on (one recognizer run), from any
+        thread. The new vector is computed first and swapped in under the lock; a frame reads
+        it once, so a frame in flight uses either the old or the new identity, never a mix."""
         raw, normed = self.recognizer.embed(image, kps)
         source = self.model.source_vector(raw)
-        self.source_embedding, self.source = normed, source
+        with self._lock:
+            self.source_embedding, self.source = normed, source
 
     @classmethod
     def from_models_dir(
@@ -262,19 +270,28 @@ class NeuralSwapper:
         if self.face_select == "reference":
             faces = self.recognizer.embed_faces(frame.image, faces)
         chosen = select_faces(faces, self.face_select, self.reference_embedding, self.threshold)
+        with self._lock:
+            source = self.source
         image = frame.image
         for face in chosen:
-            image = self.swap_face(image, face)
+            image = self.swap_face(image, face, source)
         out = frame.with_faces(faces) if faces is not frame.faces else frame
         return out.with_image(image) if chosen else out
 
-    def swap_face(self, image: np.ndarray, face: Face) -> np.ndarray:
-        """``image`` with one face swapped (a new array; the input is not modified)."""
+    def swap_face(self, image: np.ndarray, face: Face, source: np.ndarray | None = None) -> np.ndarray:
+        """``image`` with one face swapped (a new array; the input is not modified).
+
+        ``source`` is the identity vector to use (default: the current one)."""
+        if source is None:
+            with self._lock:
+                source = self.source
         crop, m = warp_face(image, face.kps, self.model.template, self.model.size)
-        swapped = self.model.swap_crop(crop, self.source)
+        swapped = self.model.swap_crop(crop, source)
         if swapped is None:
-            self.nan_faces += 1
-            log.debug("swapper produced NaN/inf for a face (%d so far); left unswapped", self.nan_faces)
+            with self._lock:
+                self.nan_faces += 1
+                count = self.nan_faces
+            log.debug("swapper produced NaN/inf for a face (%d so far); left unswapped", count)
             return image
         mask = self.mask
         if self.masker is not None:

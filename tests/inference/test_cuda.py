@@ -10,6 +10,7 @@ import pytest
 
 from realtime.errors import ConfigError, ProviderError
 from realtime.inference import cuda as C
+from realtime.inference import device_memory as DM
 
 TABLE = C.load_driver_table()
 
@@ -180,5 +181,5 @@ def test_explain_cuda_failure(error: str, driver: str | None, expect: str) -> No
 
 def test_no_memory_api_is_a_provider_error_with_the_fix() -> None:
     with pytest.raises(ProviderError, match="pip install cuda-python"):
-        C.open_device_memory(prefer="no-such-api")
-    assert set(C.installed_memory_apis()) <= {"cuda-python", "cupy", "torch"}
+        DM.open_device_memory(prefer="no-such-api")
+    assert set(DM.installed_memory_apis()) <= {"cuda-python", "cupy", "torch"}

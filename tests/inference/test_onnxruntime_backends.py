@@ -13,6 +13,7 @@ from realtime.catalog.manifest import BUNDLED_DIR
 from realtime.errors import ConfigError
 from realtime.inference import cuda as C
 from realtime.inference import onnxruntime as O
+from realtime.inference import ort_providers as OP
 from realtime.inference.session import SessionOptions
 
 DETECTOR = BUNDLED_DIR / "face_detection_short_range.onnx"
@@ -24,11 +25,11 @@ TABLE = C.load_driver_table()
 
 def providers(name: str, tmp_path: Path, **kw) -> dict[str, dict[str, str]]:
     opts = kw.pop("options", SessionOptions())
-    return dict(O.provider_list(name, opts, cache_root=tmp_path, threads=kw.pop("threads", 1), **kw))
+    return dict(OP.provider_list(name, opts, cache_root=tmp_path, threads=kw.pop("threads", 1), **kw))
 
 
 def test_cpu_is_cpu_only(tmp_path: Path) -> None:
-    assert O.provider_list("cpu", SessionOptions(), cache_root=tmp_path, threads=1) == [
+    assert OP.provider_list("cpu", SessionOptions(), cache_root=tmp_path, threads=1) == [
         ("CPUExecutionProvider", {})
     ]
 
@@ -43,7 +44,7 @@ def test_cuda_options_and_cuda_graphs(tmp_path: Path) -> None:
 
 
 def test_ort_tensorrt_caches_live_under_the_engine_cache(tmp_path: Path) -> None:
-    gpu = O.GpuFacts(RTX, "10.3.0")
+    gpu = OP.GpuFacts(RTX, "10.3.0")
     got = providers("ort-tensorrt", tmp_path, gpu=gpu, options=SessionOptions(workspace_mb=512))
     assert list(got) == ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     trt = got["TensorrtExecutionProvider"]
@@ -55,9 +56,9 @@ def test_ort_tensorrt_caches_live_under_the_engine_cache(tmp_path: Path) -> None
     assert trt["trt_fp16_enable"] == "1"
     assert trt["trt_max_workspace_size"] == str(512 << 20)
     # Another TensorRT version or a GTX 16xx (FP32) never shares the engine directory.
-    other = providers("ort-tensorrt", tmp_path, gpu=O.GpuFacts(RTX, "10.4.0"))
+    other = providers("ort-tensorrt", tmp_path, gpu=OP.GpuFacts(RTX, "10.4.0"))
     assert other["TensorrtExecutionProvider"]["trt_engine_cache_path"] != trt["trt_engine_cache_path"]
-    gtx = providers("ort-tensorrt", tmp_path, gpu=O.GpuFacts(GTX1660, "10.3.0"))
+    gtx = providers("ort-tensorrt", tmp_path, gpu=OP.GpuFacts(GTX1660, "10.3.0"))
     assert gtx["TensorrtExecutionProvider"]["trt_fp16_enable"] == "0"
 
 
@@ -67,27 +68,27 @@ def test_directml_coreml_openvino_options(tmp_path: Path) -> None:
     ov = providers("openvino", tmp_path, threads=2, environ={})["OpenVINOExecutionProvider"]
     assert ov["num_of_threads"] == "2" and ov["cache_dir"] == str(tmp_path / "openvino")
     assert ov["device_type"] == "AUTO:GPU,CPU"
-    env = {O.ENV_OPENVINO_DEVICE: "CPU"}
+    env = {OP.ENV_OPENVINO_DEVICE: "CPU"}
     assert providers("openvino", tmp_path, environ=env)["OpenVINOExecutionProvider"]["device_type"] == "CPU"
     with pytest.raises(ConfigError):
-        O.provider_list("vulkan", SessionOptions(), cache_root=tmp_path, threads=1)
+        OP.provider_list("vulkan", SessionOptions(), cache_root=tmp_path, threads=1)
 
 
 def test_session_options_directml_disables_memory_pattern() -> None:
-    assert O.session_options("directml", 1).enable_mem_pattern is False
-    so = O.session_options("cpu", 2)
+    assert OP.session_options("directml", 1).enable_mem_pattern is False
+    so = OP.session_options("cpu", 2)
     assert so.enable_mem_pattern is True and so.intra_op_num_threads == 2 and so.inter_op_num_threads == 1
 
 
 def test_resolve_threads() -> None:
-    assert O.resolve_threads(1, {}) == 1
-    assert O.resolve_threads(4, {"OMP_NUM_THREADS": "2"}) == 2
-    assert O.resolve_threads(1, {"OMP_NUM_THREADS": "8"}) == 1
-    assert O.resolve_threads(1, {"REALTIME_ORT_THREADS": "3", "OMP_NUM_THREADS": "1"}) == 3
+    assert OP.resolve_threads(1, {}) == 1
+    assert OP.resolve_threads(4, {"OMP_NUM_THREADS": "2"}) == 2
+    assert OP.resolve_threads(1, {"OMP_NUM_THREADS": "8"}) == 1
+    assert OP.resolve_threads(1, {"REALTIME_ORT_THREADS": "3", "OMP_NUM_THREADS": "1"}) == 3
     with pytest.raises(ConfigError, match="REALTIME_ORT_THREADS"):
-        O.resolve_threads(1, {"REALTIME_ORT_THREADS": "many"})
+        OP.resolve_threads(1, {"REALTIME_ORT_THREADS": "many"})
     with pytest.raises(ConfigError, match="OMP_NUM_THREADS"):
-        O.resolve_threads(1, {"OMP_NUM_THREADS": "0"})
+        OP.resolve_threads(1, {"OMP_NUM_THREADS": "0"})
 
 
 def test_session_uses_the_thread_count_from_the_environment(monkeypatch) -> None:
@@ -163,7 +164,7 @@ GPU_ORT = O.OrtFacts(
     ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"),
 )
 CPU_ORT = O.OrtFacts(True, "onnxruntime", "1.22.0", "", ("CPUExecutionProvider",))
-SPEC = {s.name: s for s in O.ORT_BACKENDS}
+SPEC = {s.name: s for s in OP.ORT_BACKENDS}
 WITH_GPU = C.CudaDriverState("libcuda.so.1", "12.8", (RTX,))
 NO_DRIVER = C.CudaDriverState(None, None, (), "the NVIDIA driver library (libcuda) was not found")
 
@@ -217,7 +218,7 @@ def test_explain_failure_per_backend() -> None:
         SPEC["ort-tensorrt"], RuntimeError("libnvinfer.so.10 missing")
     )
     assert "DirectX 12" in O.explain_failure(SPEC["directml"], RuntimeError("x"))
-    assert O.ENV_OPENVINO_DEVICE in O.explain_failure(SPEC["openvino"], RuntimeError("x"))
+    assert OP.ENV_OPENVINO_DEVICE in O.explain_failure(SPEC["openvino"], RuntimeError("x"))
 
 
 def test_this_machine_ort_facts_are_real() -> None:

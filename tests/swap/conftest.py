@@ -9,8 +9,8 @@ import pytest
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.frame import Face
 from realtime.swap.source import SourceFace
-from tests.swap.harness import sources
-from tests.swap.judge import PHOTOS, load_photo
+from tools.quality.harness import sources
+from tools.quality.judge import PHOTOS, load_photo
 
 
 @pytest.fixture(scope="session")

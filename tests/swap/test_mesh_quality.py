@@ -14,8 +14,8 @@ import pytest
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.swap.mesh import MeshSettings
 from realtime.swap.source import SourceFace
-from tests.swap.harness import DIRECTIONS, evaluate_direction, seam_comparison
-from tests.swap.judge import Judge, identity_score, load_photo
+from tools.quality.harness import DIRECTIONS, evaluate_direction, seam_comparison
+from tools.quality.judge import Judge, identity_score, load_photo
 
 
 @pytest.fixture(scope="module")

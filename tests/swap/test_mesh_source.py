@@ -12,7 +12,7 @@ import pytest
 from realtime.errors import InputError, NoFaceError
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.swap.source import prepare_source, read_image
-from tests.swap.judge import PHOTOS, load_photo
+from tools.quality.judge import PHOTOS, load_photo
 
 
 def test_prepares_a_bundled_photo(analyzer: FaceAnalyzer) -> None:

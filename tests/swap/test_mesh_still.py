@@ -12,7 +12,7 @@ from realtime.errors import InputError, NoFaceError
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.swap.mesh import MeshSettings
 from realtime.swap.still import swap_image
-from tests.swap.judge import PHOTOS, load_photo
+from tools.quality.judge import PHOTOS, load_photo
 
 
 def test_writes_the_swapped_image(tmp_path: Path, analyzer: FaceAnalyzer) -> None:

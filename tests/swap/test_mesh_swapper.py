@@ -16,7 +16,7 @@ from realtime.swap.geometry import blend_geometry
 from realtime.swap.masks import EYE_LEFT, LIPS_INNER
 from realtime.swap.mesh import MeshSettings, MeshSwapper
 from realtime.swap.source import SourceFace
-from tests.swap.judge import PHOTOS, load_photo
+from tools.quality.judge import PHOTOS, load_photo
 
 PhotoFaces = dict[str, tuple[np.ndarray, Face]]
 

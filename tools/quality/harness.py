@@ -16,7 +16,7 @@ from realtime.faces.analysis import FaceAnalyzer
 from realtime.frame import Frame
 from realtime.swap.mesh import MeshSettings, MeshSwapper
 from realtime.swap.source import SourceFace, prepare_source
-from tests.swap.judge import (
+from tools.quality.judge import (
     PHOTOS,
     Judge,
     face_region,

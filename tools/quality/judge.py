@@ -1,7 +1,7 @@
 """An independent judge of swap quality: dlib's face recognition and 68-point models.
 
 The swapper never sees these models at run time, so they measure the result without
-sharing its blind spots. Used by the tests in this folder and by tools/eval_quality.py.
+sharing its blind spots. Used by tools/eval_quality.py and the quality tests in tests/swap.
 
 - identity score = d(R, T) / (d(R, S) + d(R, T)), d the dlib descriptor distance: above 0.5
   the result looks more like the source than like the target;
