@@ -49,7 +49,10 @@ class Progress:
 
 
 class FrameCounter:
-    """Counts the frames that leave the pipeline and reports progress."""
+    """Counts the frames that leave the pipeline and reports progress (called by the output
+    thread only)."""
+
+    thread_safe = False
 
     def __init__(self, source: Source, on_progress: Callable[[Progress], None] | None, faces: bool) -> None:
         self.source = source

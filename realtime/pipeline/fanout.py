@@ -129,14 +129,26 @@ class SinkFeeder:
 
     # -- the sink's own thread ------------------------------------------------------------------
     def _next(self) -> Frame | None:
-        if not self.live:
-            item = self._queue.get()
-            return None if item is _STOP else item
-        with self._cond:
-            while self._pending is None and not self._closing:
-                self._cond.wait()
-            frame, self._pending = self._pending, None
-            return frame
+        """The next frame, or ``None`` once asked to finish. Should the program end without
+        asking (an exception in the main thread), the sink still finishes on its own, so a
+        file is finalised and the interpreter can exit."""
+        while True:
+            if not self.live:
+                try:
+                    item = self._queue.get(timeout=0.5)
+                except queue.Empty:
+                    if not threading.main_thread().is_alive():
+                        return None
+                    continue
+                return None if item is _STOP else item
+            with self._cond:
+                if self._pending is None and not self._closing:
+                    self._cond.wait(0.5)
+                if self._pending is not None or self._closing:
+                    frame, self._pending = self._pending, None
+                    return frame
+            if not threading.main_thread().is_alive():
+                return None
 
     def _run(self) -> None:
         try:

@@ -27,6 +27,7 @@ from realtime.frame import Frame
 from realtime.pipeline.fanout import Fanout, OutputReport, SinkFeeder
 from realtime.pipeline.ring import Lease, Policy, Ring, RingClosed
 from realtime.pipeline.stats import Stats
+from realtime.pipeline.workers import serialise
 from realtime.processor import Processor
 from realtime.sinks.base import Sink, SinkContext
 from realtime.sources.base import Captured, Source
@@ -143,9 +144,13 @@ class Pipeline:
         # A single stage may instead run on several workers (data parallelism).
         groups = [list(g) for g in stages] if stages is not None else [list(processors)]
         groups = [g for g in groups if g] or [[]]
+        workers = max(1, config.workers) if len(groups) == 1 else 1
+        if workers > 1:
+            # Several workers call the chain at once: a processor that is not thread-safe
+            # (it keeps state between frames) runs one call at a time.
+            groups = [[serialise(p) for p in g] for g in groups]
         self.groups = groups
         self.runner = _ProcessorRunner([p for g in groups for p in g], self.stats)
-        workers = max(1, config.workers) if len(groups) == 1 else 1
         policy = Policy.LATEST if self.live else Policy.BLOCK
         # A stage that leaves the image alone (face analysis) moves the frame on without a
         # copy: its slot stays owned until the next ring frees the frame. So each ring has
@@ -318,9 +323,10 @@ class Pipeline:
     # -- threads ---------------------------------------------------------------------------
     def _spawn(self, name: str, fn: Callable[[], None], supervised: bool = True) -> None:
         target = (lambda: self._supervise(name, fn)) if supervised else fn
-        # The output thread hands every frame to the sinks and finishes them: never a daemon.
-        # Capture and processing may block in a camera read or a hung model, so they are.
-        t = threading.Thread(target=target, name=f"realtime-{name}", daemon=name != "output")
+        # No stage thread owns a file: each file sink has its own non-daemon thread
+        # (``fanout``), which the pipeline waits for. Capture and processing may block in a
+        # camera read or a hung model, so they must not keep the process alive.
+        t = threading.Thread(target=target, name=f"realtime-{name}", daemon=True)
         self._threads.append(t)
         t.start()
 
