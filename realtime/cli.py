@@ -177,7 +177,10 @@ def setup_logging(level: str) -> None:
     lvl = getattr(logging, level.upper(), None)
     if not isinstance(lvl, int):
         raise SystemExit(f"realtime: unknown --log-level {level!r}; use debug, info, warning or error")
-    handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+    from rich.console import Console
+
+    # The log goes to stderr: stdout is for what a command prints (JSON, tables).
+    handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False, markup=False)
     logging.basicConfig(level=lvl, format="%(message)s", datefmt="[%X]", handlers=[handler], force=True)
 
 
@@ -299,6 +302,9 @@ def _run_main(args: argparse.Namespace) -> int:
         if getattr(exc, "result", None):
             _write_stats(settings.stats_json, exc.result)  # type: ignore[attr-defined]
         raise
+    # Everything is finalised: a late second Ctrl-C must not change the exit code.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if bar is not None:
         bar.close()
     _write_stats(settings.stats_json, result)

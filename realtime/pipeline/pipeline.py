@@ -96,7 +96,7 @@ class _ProcessorRunner:
                         frame.index,
                         count,
                         exc,
-                        exc_info=count == 1,
+                        exc_info=count == 1 and log.isEnabledFor(logging.DEBUG),
                     )
                 fails = self._consecutive.get(name, 0) + 1
                 self._consecutive[name] = fails
@@ -359,7 +359,13 @@ class Pipeline:
                 if self._stop.is_set():
                     return
                 if restarts > self.config.max_restarts:
-                    log.error("%s crashed %d times; stopping: %r", name, restarts, exc, exc_info=True)
+                    log.error(
+                        "%s crashed %d times; stopping: %r",
+                        name,
+                        restarts,
+                        exc,
+                        exc_info=log.isEnabledFor(logging.DEBUG),
+                    )
                     self._fatal = self._fatal or StageError(
                         f"the {name} stage crashed {restarts} times and was given up: {exc!r}",
                         fix="run with --log-level debug and report the traceback",
@@ -372,7 +378,7 @@ class Pipeline:
                     exc,
                     restarts,
                     self.config.max_restarts,
-                    exc_info=True,
+                    exc_info=log.isEnabledFor(logging.DEBUG),
                 )
                 self._busy_since[name] = None
                 time.sleep(min(1.0, 0.05 * 2**restarts))

@@ -142,6 +142,7 @@ class FileSink:
         self._lock = OutputLock(self.path)
         self._reported = False
         self.audio_copied = False
+        self._file: Any = None
 
     # -- open -----------------------------------------------------------------------------
     def open(self, ctx: SinkContext) -> None:
@@ -184,8 +185,13 @@ class FileSink:
         rate = Fraction(self.fps or ctx.fps or 30.0).limit_denominator(1001)
         options = {"movflags": FRAGMENT_FLAGS} if self.fragmented and fmt in ("mp4", "mov") else {}
         try:
-            container = self._opener(str(self.temp_path), mode="w", format=fmt, options=options)
+            # Through a Python file: FFmpeg's own writer only flags a failed write (a full
+            # disk) and goes on, so the run would end "successfully" with frames missing.
+            # Python's raises at the frame that did not fit.
+            self._file = open(self.temp_path, "wb", buffering=0)  # noqa: SIM115 (closed in _close_container)
+            container = self._opener(self._file, mode="w", format=fmt, options=options)
         except (av.FFmpegError, OSError) as exc:
+            self._close_file()
             raise SinkError(
                 f"cannot create {self.temp_path}: {_reason(exc)}", fix="check the folder is writable"
             ) from exc
@@ -210,7 +216,7 @@ class FileSink:
             stream.pix_fmt = "yuv420p"
             stream.codec_context.time_base = TIME_BASE
         except (av.FFmpegError, ValueError, OSError) as exc:
-            container.close()
+            self._close_container(container)
             self.temp_path.unlink(missing_ok=True)
             raise SinkError(
                 f"video codec {self.codec!r} cannot be used: {_reason(exc)}", fix="use libx264"
@@ -218,7 +224,7 @@ class FileSink:
         try:
             self._audio = self._open_audio(container, fmt)
         except SinkError:
-            container.close()
+            self._close_container(container)
             self.temp_path.unlink(missing_ok=True)
             raise
         self._container, self._stream = container, stream
@@ -363,11 +369,27 @@ class FileSink:
             if audio is not None:
                 audio.close()
             try:
-                container.close()
+                self._close_container(container)
             except (av.FFmpegError, OSError) as exc:
                 failed = True
                 log.error("closing %s failed: %r", self.path, exc)
+                if self._error is None:
+                    self._error = SinkError(
+                        f"finishing {self.path} failed: {_reason(exc)}",
+                        fix="free some disk space and check the disk",
+                    )
         return self._move_into_place(failed)
+
+    def _close_container(self, container: Any) -> None:
+        try:
+            container.close()
+        finally:
+            self._close_file()
+
+    def _close_file(self) -> None:
+        f, self._file = self._file, None
+        if f is not None:
+            f.close()  # the last buffered bytes: may raise on a full disk
 
     def _move_into_place(self, failed: bool) -> bool:
         try:
@@ -384,7 +406,13 @@ class FileSink:
         try:
             if failed and self._format in ("mp4", "mov") and self.fragmented:
                 truncate_to_complete_boxes(temp)
-            saved = count_frames(temp) if failed else self.frames_written
+            saved = count_frames(temp)
+            if not failed and saved < self.frames_written:  # never claim what is not there
+                failed = True
+                self._error = SinkError(
+                    f"{self.path} holds {saved} of the {self.frames_written} frames written",
+                    fix="check the disk",
+                )
             if saved == 0:  # only headers made it to disk: nothing anyone could play
                 log.warning("no complete frame reached %s before the failure; nothing saved", temp)
                 temp.unlink(missing_ok=True)

@@ -1,0 +1,88 @@
+"""Fault tests from outside: the real CLI in a subprocess, real signals, a small tmpfs for a
+full disk, a local stream server that dies and returns. Each asserts what the user gets: the
+file plays, the frames are all there, the exit code tells the truth."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import av
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FACE = str(REPO / "realtime" / "assets" / "faces" / "astronaut.jpg")
+TARGET = str(REPO / "realtime" / "assets" / "faces" / "grace_hopper.jpg")
+INJECT = Path(__file__).resolve().parent / "inject.py"
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "400"}
+
+
+def cli(
+    args: Sequence[str], *, fault: str | None = None, timeout: float = 120, cwd: Path | None = None, **kw
+) -> subprocess.CompletedProcess[str]:
+    """``realtime ARGS`` (or with ``fault`` injected by ``inject.py``), run to the end."""
+    cmd = (
+        [sys.executable, str(INJECT), fault, "--", *args]
+        if fault
+        else [sys.executable, "-m", "realtime", *args]
+    )
+    env = {**ENV, **kw.pop("env", {})}
+    return subprocess.run(
+        cmd, cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False, **kw
+    )
+
+
+def spawn(args: Sequence[str], *, fault: str | None = None, **kw) -> subprocess.Popen[str]:
+    cmd = (
+        [sys.executable, str(INJECT), fault, "--", *args]
+        if fault
+        else [sys.executable, "-m", "realtime", *args]
+    )
+    return subprocess.Popen(
+        cmd, cwd=REPO, env={**ENV, **kw.pop("env", {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, **kw,
+    )  # fmt: skip
+
+
+def frames_in(path: Path) -> list[float]:
+    """Decode the whole file (a decode error fails the test) and return the frame times."""
+    with av.open(str(path)) as c:
+        return [float(f.time) for f in c.decode(c.streams.video[0])]
+
+
+def one_error_line(stderr: str) -> str:
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("realtime: error:")]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 10 s 640x360 clip of the moving synthetic face with a tone: 300 frames."""
+    from tests.jobs.clips import make_clip
+
+    return make_clip(tmp_path_factory.mktemp("faults") / "clip.mp4", frames=300, size=(640, 360))
+
+
+@contextlib.contextmanager
+def tmpfs(size: str) -> Iterator[Path]:
+    """A real, small filesystem: writes past ``size`` fail with ENOSPC, as on a full disk."""
+    where = Path(tempfile.mkdtemp(prefix="realtime-tmpfs-"))
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
+    )
+    if done.returncode != 0:
+        where.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+        with contextlib.suppress(OSError):
+            where.rmdir()
