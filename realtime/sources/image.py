@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from realtime.errors import ConfigError, InputError, SourceError
+from realtime.paths import check_input_file
 from realtime.sources.base import Captured
 from realtime.sources.video import Pacer
 
@@ -175,15 +176,15 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
     raise InputError(f"unsupported image with {channels} channels", fix="save it as PNG or JPEG")
 
 
-def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS, *, what: str = "image") -> np.ndarray:
     """Read a picture as HxWx3 uint8 BGR, or raise a one-line ``InputError``.
 
-    JPEGs are turned upright by their EXIF orientation (phone photos); other formats are
-    decoded unchanged so that alpha and 16-bit samples can be normalised here.
+    The size in the file's header is checked against ``max_pixels`` before anything is
+    decoded. JPEGs are turned upright by their EXIF orientation (phone photos); other formats
+    are decoded unchanged so that alpha and 16-bit samples can be normalised here. ``what``
+    names the picture in messages ("image", "photo").
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"image not found: {p}", fix="check the path")
+    p = check_input_file(path, what)
     try:
         with p.open("rb") as f:
             size = read_image_size(f)
@@ -191,23 +192,23 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
             head = f.read(2)
     except OSError as exc:
         raise InputError(
-            f"cannot read image {p}: {exc.strerror or exc}", fix="check its permissions"
+            f"cannot read {what} {p}: {exc.strerror or exc}", fix="check its permissions"
         ) from exc
     if size is not None:
         _check_size(p, size[0], size[1], max_pixels)
     data = np.fromfile(str(p), dtype=np.uint8)
     if data.size == 0:
-        raise InputError(f"image file is empty: {p}", fix="pass a JPEG or PNG photo")
+        raise InputError(f"{what} file is empty: {p}", fix="pass a JPEG or PNG photo")
     flags = cv2.IMREAD_COLOR if head == b"\xff\xd8" else cv2.IMREAD_UNCHANGED
     try:
         decoded = cv2.imdecode(data, flags)
     except cv2.error as exc:
         raise InputError(
-            f"cannot decode image {p}: {_cv_reason(exc)}", fix="pass a JPEG or PNG photo"
+            f"cannot decode {what} {p}: {_cv_reason(exc)}", fix="pass a JPEG or PNG photo"
         ) from exc
     if decoded is None:
         raise InputError(
-            f"not a readable image (unknown format, or damaged/truncated): {p}",
+            f"cannot decode {what} {p}: unknown format, or damaged/truncated",
             fix="pass a JPEG or PNG photo",
         )
     _check_size(p, decoded.shape[1], decoded.shape[0], max_pixels)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 
 from realtime.errors import InputError, NoFaceError
+from realtime.paths import same_file
 from realtime.swap.mesh import MeshSettings, MeshSwapper
 from realtime.swap.select import select_faces
 from realtime.swap.source import prepare_source, read_image
@@ -25,9 +26,7 @@ log = logging.getLogger(__name__)
 
 def _check_output(input_path: Path, output_path: Path) -> None:
     """Refuse to overwrite the input, a missing folder or a format OpenCV cannot write."""
-    if output_path.resolve() == input_path.resolve() or (
-        output_path.exists() and input_path.exists() and output_path.samefile(input_path)
-    ):
+    if same_file(output_path, input_path):
         raise InputError(
             f"refusing to overwrite the input image {input_path}", fix="choose another --output path"
         )
