@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from realtime.app import ASSETS
+from realtime.errors import InputError
 
 FACE = ASSETS / "faces" / "grace_hopper.jpg"
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -151,3 +152,55 @@ def test_a_symlink_loop_as_input_is_one_line(tmp_path: Path, suffix: str) -> Non
     code, err, _ = run_cli("--face", str(FACE), "--input", str(loop), "--output", str(out))
     assert_refused(code, err, loop.name)
     assert not out.exists()
+
+
+def _claim(data: bytes, ext: str, w: int, h: int) -> bytes:
+    """``data`` (a 53x37 image in format ``ext``) with its header rewritten to claim w x h."""
+    b = bytearray(data)
+    if ext in ("hdr", "pfm", "pam"):
+        old = {"hdr": b"-Y 37 +X 53", "pfm": b"53 37", "pam": b"WIDTH 53\nHEIGHT 37"}[ext]
+        new = {
+            "hdr": b"-Y %d +X %d" % (h, w),
+            "pfm": b"%d %d" % (w, h),
+            "pam": b"WIDTH %d\nHEIGHT %d" % (w, h),
+        }
+        assert old in b
+        return bytes(b).replace(old, new[ext], 1)
+    if ext == "ras":
+        struct.pack_into(">II", b, 4, w, h)
+    elif ext == "avif":
+        for i in [i for i in range(len(b) - 4) if b[i : i + 4] == b"ispe"]:
+            struct.pack_into(">II", b, i + 8, w, h)
+    elif ext == "jp2":
+        i = b.find(b"ihdr")
+        struct.pack_into(">II", b, i + 4, h, w)
+    return bytes(b)
+
+
+@pytest.mark.parametrize("ext", ["hdr", "pfm", "pam", "ras", "avif", "jp2"])
+def test_every_decodable_format_is_sized_from_its_header(
+    tmp_path: Path, ext: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Formats beyond JPEG/PNG that OpenCV decodes here: sized before decoding, so a header
+    that claims 900 megapixels (under OpenCV's own 1 gigapixel cap) is refused unread."""
+    from realtime.sources import image as image_mod
+    from realtime.sources.image import load_image, read_image_size
+
+    small = np.random.default_rng(1).integers(0, 255, (37, 53, 3)).astype(np.uint8)
+    path = tmp_path / f"x.{ext}"
+    ok = cv2.imwrite(str(path), small.astype(np.float32) / 255 if ext in ("hdr", "pfm") else small)
+    if not ok:
+        pytest.skip(f"this OpenCV build cannot write .{ext}")
+    with path.open("rb") as f:
+        assert read_image_size(f) == (53, 37)
+    assert load_image(path).shape == (37, 53, 3)
+
+    huge = tmp_path / f"huge.{ext}"
+    huge.write_bytes(_claim(path.read_bytes(), ext, 30_000, 30_000))
+
+    def no_decode(*a: object, **k: object) -> None:
+        raise AssertionError("decoded a refused image")
+
+    monkeypatch.setattr(image_mod.cv2, "imdecode", no_decode)
+    with pytest.raises(InputError, match="too large: 30000x30000"):
+        load_image(huge)

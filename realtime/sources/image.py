@@ -9,6 +9,7 @@ PNG is refused without allocating gigabytes, and it normalises every decodable l
 from __future__ import annotations
 
 import logging
+import re
 import struct
 import time
 from collections.abc import Callable
@@ -99,14 +100,53 @@ def _pnm_size(f: BinaryIO) -> tuple[int, int] | None:
     return None
 
 
-def read_image_size(f: BinaryIO) -> tuple[int, int] | None:
-    """(width, height) from the header of a JPEG, PNG, GIF, BMP, WebP, TIFF or PNM file.
+def _text_header_size(f: BinaryIO, pattern: bytes) -> tuple[int, int] | None:
+    """Width and height from a text header (PFM, PAM, Radiance HDR) by a regex of two groups
+    named ``w`` and ``h``."""
+    f.seek(0)
+    m = re.search(pattern, f.read(4096))
+    return (int(m.group("w")), int(m.group("h"))) if m else None
 
-    ``None`` when the format is not one of these or the header is cut short; the caller
-    then relies on OpenCV's own pixel cap (``CV_IO_MAX_IMAGE_PIXELS``) and checks after.
+
+def _isobmff_size(f: BinaryIO) -> tuple[int, int] | None:
+    """AVIF/HEIF: the largest 'ispe' (image spatial extents) property; JPEG 2000 (JP2): the
+    'ihdr' box. Both sit near the start of the file."""
+    f.seek(0)
+    data = f.read(1 << 16)
+    best: tuple[int, int] | None = None
+    for m in re.finditer(b"ispe", data):
+        w, h = struct.unpack(">II", data[m.end() + 4 : m.end() + 12])
+        if best is None or w * h > best[0] * best[1]:
+            best = (w, h)
+    if best is None and (i := data.find(b"ihdr")) >= 0:
+        h, w = struct.unpack(">II", data[i + 4 : i + 12])
+        best = (w, h)
+    return best
+
+
+def read_image_size(f: BinaryIO) -> tuple[int, int] | None:
+    """(width, height) from the header of any format OpenCV decodes here: JPEG, PNG, GIF,
+    BMP, WebP, TIFF, PNM/PAM/PFM, Sun raster, Radiance HDR, AVIF or JPEG 2000.
+
+    ``None`` when the format is none of these or the header is cut short: the caller then
+    refuses the file rather than let a decoder allocate whatever it claims.
     """
     head = f.read(32)
     try:
+        if head.startswith(b"\xff\x4f\xff\x51"):  # JPEG 2000 codestream: SOC, then SIZ
+            xs, ys, xo, yo = struct.unpack(">IIII", head[8:24])
+            return xs - xo, ys - yo
+        if head[4:8] == b"ftyp" or head.startswith(b"\x00\x00\x00\x0cjP  "):
+            return _isobmff_size(f)
+        if head.startswith(b"\x59\xa6\x6a\x95"):  # Sun raster
+            w, h = struct.unpack(">II", head[4:12])
+            return w, h
+        if head[:3] in (b"PF\n", b"Pf\n", b"PF\r", b"Pf\r"):
+            return _text_header_size(f, rb"\A..\s+(?P<w>\d+)\s+(?P<h>\d+)")
+        if head.startswith(b"P7"):
+            return _text_header_size(f, rb"(?s)WIDTH\s+(?P<w>\d+).*?HEIGHT\s+(?P<h>\d+)")
+        if head.startswith((b"#?RADIANCE", b"#?RGBE")):
+            return _text_header_size(f, rb"\n[-+]Y\s+(?P<h>\d+)\s+[-+]X\s+(?P<w>\d+)")
         if head.startswith(b"\xff\xd8"):
             return _jpeg_size(f)
         if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
@@ -194,8 +234,12 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS, *, what: str = "i
         raise InputError(
             f"cannot read {what} {p}: {exc.strerror or exc}", fix="check its permissions"
         ) from exc
-    if size is not None:
-        _check_size(p, size[0], size[1], max_pixels)
+    if size is None:  # no size, no decoding: a decoder would allocate what the file claims
+        raise InputError(
+            f"cannot decode {what} {p}: unknown format, or damaged/truncated",
+            fix="pass a JPEG or PNG photo",
+        )
+    _check_size(p, size[0], size[1], max_pixels)
     data = np.fromfile(str(p), dtype=np.uint8)
     if data.size == 0:
         raise InputError(f"{what} file is empty: {p}", fix="pass a JPEG or PNG photo")
