@@ -252,7 +252,11 @@ def fetch(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _write_error(exc, dest) from exc
-    if dest.is_file():
+    if dest.is_file() and not expected:
+        # Nothing vouches for the file there (it may be a download cut short): fetch it
+        # again rather than pin whatever it is.
+        log.info("%s is in the cache with no hash to check it against; downloading it again", spec.file)
+    elif dest.is_file():
         try:
             store.verify(spec, folder, trust_unverified=trust_unverified)
             log.info("%s is already in the cache", spec.file)

@@ -73,6 +73,11 @@ def test_a_cut_download_of_unknown_length_is_kept_but_never_pinned(
     assert "did NOT pin" in caplog.text and "models verify --trust-unverified demo" in caplog.text
     with pytest.raises(ModelError, match="no published sha256"):
         store.verify(spec, tmp_path)  # nothing vouches for it
+    # Fetching again does not pin the half file that is there: it downloads again (cut again).
+    http_files.files["demo.onnx"].faults.append(("cut", len(BODY) // 3))
+    get(spec, tmp_path, trust_unverified=True)
+    assert store.read_trusted(tmp_path) == {}
+    assert path.stat().st_size == len(BODY) // 3
 
 
 def test_a_cut_download_is_completed_from_the_manifest_size_then_pinned(http_files, tmp_path: Path) -> None:
