@@ -3,7 +3,10 @@
 A file is streamed to ``<name>.part`` in the cache folder, resumed with an HTTP ``Range``
 request after a cut or a stall, retried with exponential backoff, checked against its size and
 sha256, and only then renamed into place: a half-written or corrupt file never carries the
-model's name. A hash mismatch deletes the download. Only HTTPS is used (redirects included);
+model's name. A hash mismatch deletes the download. A download whose end nothing confirms
+(no manifest size, no length from the server, no chunked framing) may be cut short, so with
+``trust_unverified`` it is kept but its hash is never pinned. A TLS certificate that does not
+verify fails at once (retrying cannot fix it). Only HTTPS is used (redirects included);
 plain ``http://127.0.0.1`` is accepted solely through ``allow_insecure_localhost``, which
 exists for the tests' local server.
 """
