@@ -21,6 +21,7 @@ from typing import Any
 
 from realtime.build import Progress, Run, build
 from realtime.errors import ConfigError, NoFaceError, RunFailed
+from realtime.paths import check_input_file, resolved, same_file
 from realtime.pipeline import Pipeline
 from realtime.plan import (
     ChainSpec,
@@ -79,8 +80,10 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError("no source given", fix="use --camera 0, --input FILE or --demo")
     if "file" in out.sinks and not out.output:
         raise ConfigError("--sink file needs --output PATH")
-    if out.output and src.input and not is_url(src.input):
-        if Path(out.output).resolve() == Path(src.input).resolve():
+    if src.input and not is_url(src.input):
+        kind = "image" if is_image_path(src.input) else "video"
+        check_input_file(src.input, kind)  # a missing file or a symlink loop: one line
+        if out.output and same_file(out.output, src.input):
             raise ConfigError("--output is the same file as --input", fix="choose another output path")
     if src.width <= 0 or src.height <= 0 or src.fps <= 0:
         raise ConfigError("size and fps must be positive")
@@ -89,7 +92,7 @@ def check_settings(settings: Settings) -> None:
             f"the MJPEG preview on {out.mjpeg_host} needs --token",
             fix="bind to 127.0.0.1 or give --token SECRET",
         )
-    if settings.stats_json and not Path(settings.stats_json).resolve().parent.is_dir():
+    if settings.stats_json and not resolved(settings.stats_json).parent.is_dir():
         raise ConfigError(
             f"--stats-json folder does not exist: {Path(settings.stats_json).parent}", fix="create it first"
         )

@@ -17,6 +17,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from realtime.errors import ConfigError
 from realtime.faces.config import AnalysisSettings
+from realtime.paths import resolved
 from realtime.swap.config import MeshSettings
 
 if sys.version_info >= (3, 11):
@@ -163,13 +164,36 @@ def _contain_paths(data: dict[str, Any], path: Path) -> None:
             continue
         raw = table[key]
         name = f"{section}.{key}" if section else key
-        target = (root / raw).resolve()
+        target = resolved(root / raw)
         if Path(raw).is_absolute() or not target.is_relative_to(root):
             raise ConfigError(
                 f"{path}: {name!r} = {raw!r} points outside the preset's folder {root}",
                 fix=f"give it on the command line instead (--{key.replace('_', '-')})",
             )
         table[key] = str(target)
+
+
+def _keep_preview_private(data: dict[str, Any], path: Path) -> None:
+    """A preset may not expose the MJPEG preview: serving the camera to other machines
+    (``output.mjpeg_host`` off loopback) and its token (known to whoever wrote the preset) must
+    be the user's own choice, made on the command line."""
+    from realtime.sinks.mjpeg import is_loopback
+
+    table = data.get("output", {})
+    if not isinstance(table, dict):
+        return
+    host = table.get("mjpeg_host")
+    if host is not None and not (isinstance(host, str) and is_loopback(host)):
+        raise ConfigError(
+            f"{path}: 'output.mjpeg_host' = {host!r} would serve the camera preview to other "
+            "machines; a preset may not do that",
+            fix="remove it from the preset and give --mjpeg-host HOST --token SECRET on the command line",
+        )
+    if "mjpeg_token" in table:
+        raise ConfigError(
+            f"{path}: 'output.mjpeg_token' is set; a preset may not choose the preview's token",
+            fix="remove it from the preset and give --token SECRET on the command line",
+        )
 
 
 def load_preset(path: Path) -> Settings:
@@ -181,6 +205,7 @@ def load_preset(path: Path) -> Settings:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     _contain_paths(data, path)
+    _keep_preview_private(data, path)
     return build(Settings, data, str(path))
 
 

@@ -3,7 +3,10 @@
 A file is streamed to ``<name>.part`` in the cache folder, resumed with an HTTP ``Range``
 request after a cut or a stall, retried with exponential backoff, checked against its size and
 sha256, and only then renamed into place: a half-written or corrupt file never carries the
-model's name. A hash mismatch deletes the download. Only HTTPS is used (redirects included);
+model's name. A hash mismatch deletes the download. A download whose end nothing confirms
+(no manifest size, no length from the server, no chunked framing) may be cut short, so with
+``trust_unverified`` it is kept but its hash is never pinned. A TLS certificate that does not
+verify fails at once (retrying cannot fix it). Only HTTPS is used (redirects included);
 plain ``http://127.0.0.1`` is accepted solely through ``allow_insecure_localhost``, which
 exists for the tests' local server.
 """
@@ -15,6 +18,7 @@ import http.client
 import logging
 import os
 import socket
+import ssl
 import sys
 import time
 import urllib.error
@@ -129,14 +133,19 @@ def _download_once(
     spec: ModelSpec,
     policy: DownloadPolicy,
     on_bytes: Callable[[int, int | None], None],
-) -> None:
-    """One HTTP attempt, appending to ``part`` from its current size; returns when complete."""
+) -> bool:
+    """One HTTP attempt, appending to ``part`` from its current size; returns when complete.
+
+    Returns whether the end of the file is confirmed: by the manifest's size, the server's
+    length (``Content-Length`` or ``Content-Range``) or a properly ended chunked body. A body
+    that just stops, with none of these, cannot be told from a download cut short.
+    """
     offset = part.stat().st_size if part.exists() else 0
     if spec.size and offset > spec.size:
         part.unlink()
         offset = 0
     if spec.size and offset == spec.size:
-        return
+        return True
     headers = {"User-Agent": USER_AGENT}
     if offset:
         headers["Range"] = f"bytes={offset}-"
@@ -153,6 +162,8 @@ def _download_once(
         raise _NextUrl(f"HTTP {exc.code} {exc.reason} from {url}") from exc
     except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ssl.SSLCertVerificationError):  # retrying cannot fix trust
+            raise _certificate_error(url, reason, spec, part.with_name(spec.file)) from exc
         if isinstance(reason, socket.gaierror):  # no DNS: offline, retrying will not help
             raise _NextUrl(f"{url}: cannot resolve the host ({reason})") from exc
         raise _Retry(f"{type(exc).__name__}: {reason}") from exc
@@ -166,8 +177,8 @@ def _download_once(
             if not crange.startswith(f"bytes {offset}-"):
                 part.unlink(missing_ok=True)
                 raise _Retry(f"unexpected Content-Range {crange!r} for offset {offset}")
-        length = resp.headers.get("Content-Length")
-        total = offset + int(length) if length and length.isdigit() else (spec.size or None)
+        total = _announced_total(resp, offset) or spec.size or None
+        confirmed = total is not None or bool(getattr(resp, "chunked", False))
         on_bytes(offset, total)
         with _open_part(part, append=bool(offset)) as out:
             while True:
@@ -185,6 +196,30 @@ def _download_once(
                 on_bytes(offset, total)
         if total is not None and offset < total:
             raise _Retry(f"connection closed after {offset} of {total} bytes")
+    return confirmed
+
+
+def _announced_total(resp: Any, offset: int) -> int | None:
+    """The file's full size as the server states it: ``Content-Range``'s total on a resumed
+    request, else ``offset`` plus ``Content-Length``; ``None`` when it states neither."""
+    crange = resp.headers.get("Content-Range", "")
+    if resp.status == 206 and "/" in crange and crange.rsplit("/", 1)[1].isdigit():
+        return int(crange.rsplit("/", 1)[1])
+    length = resp.headers.get("Content-Length")
+    return offset + int(length) if length and length.isdigit() else None
+
+
+def _certificate_error(
+    url: str, reason: ssl.SSLCertVerificationError, spec: ModelSpec, dest: Path
+) -> DownloadError:
+    host = urlsplit(url).hostname or url
+    why = getattr(reason, "verify_message", None) or str(reason)
+    return DownloadError(
+        f"cannot download {spec.file}: the TLS certificate of {host} is not trusted ({why})",
+        fix="install the system CA certificates (e.g. the ca-certificates package), or behind a proxy "
+        f"that re-signs HTTPS set SSL_CERT_FILE to its CA bundle; or download {url} by hand "
+        f"and put it at {dest}",
+    )
 
 
 def fetch(
@@ -220,7 +255,11 @@ def fetch(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _write_error(exc, dest) from exc
-    if dest.is_file():
+    if dest.is_file() and not expected:
+        # Nothing vouches for the file there (it may be a download cut short): fetch it
+        # again rather than pin whatever it is.
+        log.info("%s is in the cache with no hash to check it against; downloading it again", spec.file)
+    elif dest.is_file():
         try:
             store.verify(spec, folder, trust_unverified=trust_unverified)
             log.info("%s is already in the cache", spec.file)
@@ -238,14 +277,15 @@ def fetch(
             bar.update(task, completed=done, total=total)
 
         for url in spec.urls:
-            if _try_url(opener, url, part, spec, policy, on_bytes, errors, sleep):
+            confirmed = _try_url(opener, url, part, spec, policy, on_bytes, errors, sleep)
+            if confirmed is not None:
                 break
         else:
             raise DownloadError(
                 f"could not download {spec.file} ({'; '.join(errors)})",
                 fix=f"check the network, or download {' or '.join(spec.urls)} by hand and put it at {dest}",
             )
-    return _finish(spec, part, dest, folder, expected, trust_unverified)
+    return _finish(spec, part, dest, folder, expected, confirmed)
 
 
 def _try_url(
@@ -257,29 +297,33 @@ def _try_url(
     on_bytes: Callable[[int, int | None], None],
     errors: list[str],
     sleep: Callable[[float], None],
-) -> bool:
-    """Attempt ``url`` with retries and backoff; True once the file is complete."""
+) -> bool | None:
+    """Attempt ``url`` with retries and backoff. ``None`` when it failed, else whether the
+    file's end was confirmed (see ``_download_once``)."""
     for attempt in range(policy.retries + 1):
         try:
-            _download_once(opener, url, part, spec, policy, on_bytes)
-            return True
+            return _download_once(opener, url, part, spec, policy, on_bytes)
         except _NextUrl as exc:
             errors.append(str(exc))
             log.warning("%s: %s", spec.file, exc)
-            return False
+            return None
         except _Retry as exc:
             if attempt == policy.retries:
                 errors.append(f"{url}: {exc}")
                 log.warning("%s: giving up on %s after %d attempts: %s", spec.file, url, attempt + 1, exc)
-                return False
+                return None
             delay = policy.backoff * (2**attempt)
             log.warning("%s: %s; retrying in %.1f s (attempt %d)", spec.file, exc, delay, attempt + 2)
             sleep(delay)
-    return False
+    return None
 
 
-def _finish(spec: ModelSpec, part: Path, dest: Path, folder: Path, expected: str, trust: bool) -> Path:
-    """Check size and hash of the finished ``.part``, then rename it into place."""
+def _finish(spec: ModelSpec, part: Path, dest: Path, folder: Path, expected: str, confirmed: bool) -> Path:
+    """Check size and hash of the finished ``.part``, then rename it into place.
+
+    With no hash to check against (``--trust-unverified``), the file's hash is pinned only
+    when its end was ``confirmed``: a download cut short must never become the trusted copy.
+    """
     size = part.stat().st_size
     if spec.size and size != spec.size:
         part.unlink(missing_ok=True)
@@ -298,6 +342,18 @@ def _finish(spec: ModelSpec, part: Path, dest: Path, folder: Path, expected: str
         os.replace(part, dest)
     except OSError as exc:
         raise _write_error(exc, dest) from exc
+    if not expected and not confirmed:
+        log.warning(
+            "%s: the server did not say how long the file is, so a cut download cannot be told "
+            "from a complete one; kept it at %s but did NOT pin its hash (sha256 %s, %d bytes). "
+            "Check it, then pin it with `realtime models verify --trust-unverified %s`",
+            spec.file,
+            dest,
+            digest,
+            size,
+            spec.name,
+        )
+        return dest
     store.remember_sha256(dest, digest)
     if not expected:
         store.pin_hash(spec, digest, size, folder)

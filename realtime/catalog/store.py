@@ -6,7 +6,8 @@ The cache folder is, in order: an explicit ``models_dir`` (the ``--models-dir`` 
 
 Hashing a 550 MB swapper takes seconds, so a verified hash is remembered in a small sidecar
 file (``<file>.sha256.json``) keyed by the file's size and modification time: verification at
-each start costs one ``stat`` until the file changes.
+each start costs one ``stat`` until the file changes. ``realtime models verify`` always
+re-reads the whole file: a sidecar only proves that size and mtime are unchanged.
 
 Models without a published sha256 are refused until the user pins one: ``trust_unverified``
 computes the file's hash and records it in ``trusted.json`` in the cache folder; later runs
@@ -125,6 +126,15 @@ def cached_sha256(path: Path) -> str:
     return digest
 
 
+def _sha256(path: Path, rehash: bool) -> str:
+    """The file's hash: read in full when ``rehash`` (and the sidecar refreshed), else cached."""
+    if not rehash:
+        return cached_sha256(path)
+    digest = sha256_file(path)
+    remember_sha256(path, digest)
+    return digest
+
+
 def remember_sha256(path: Path, digest: str) -> None:
     """Record a hash just computed (e.g. by the downloader) so the next verify is a stat."""
     st = path.stat()
@@ -185,8 +195,14 @@ def verify(
     models_dir: str | os.PathLike[str] | None = None,
     *,
     trust_unverified: bool = False,
+    rehash: bool = False,
 ) -> Verified:
     """Check the file is there, ONNX, of the right size and hash; raise ``ModelError`` if not.
+
+    The hash comes from the sidecar while the file's size and mtime match it (a start-up
+    check costs one ``stat``). ``rehash`` reads the whole file instead: the user's explicit
+    check (``realtime models verify``) must not trust a sidecar that a file rewritten with
+    the same size and mtime (a restored backup, a bad copy, bit rot) would still match.
 
     A file with neither a published nor a pinned hash is refused unless ``trust_unverified``,
     which pins its current hash. A mismatching file is left in place (the user may want to
@@ -206,10 +222,10 @@ def verify(
     if not expected:
         if not trust_unverified:
             raise unverifiable_error(spec)
-        digest = cached_sha256(path)
+        digest = _sha256(path, rehash)
         pin_hash(spec, digest, size, models_dir)
         return Verified(path, digest, True)
-    digest = cached_sha256(path)
+    digest = _sha256(path, rehash)
     if digest != expected:
         what = "pinned" if pinned else "published"
         raise ModelError(

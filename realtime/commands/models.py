@@ -34,7 +34,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--trust-unverified", action="store_true", help="accept and pin files with no published sha256"
     )
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
-    verify = sub.add_parser("verify", help="check cached models against their sha256 (default: all present)")
+    verify = sub.add_parser(
+        "verify", help="re-read cached models and check their sha256 (default: all present)"
+    )
     verify.add_argument("names", nargs="*", metavar="NAME")
     verify.add_argument(
         "--trust-unverified", action="store_true", help="pin the hash of files with none published"
@@ -138,7 +140,7 @@ def _verify(args: argparse.Namespace, specs: Mapping[str, ModelSpec], folder: Pa
             out.write(f"{name}: bundled (checked at load)\n")
             continue
         try:
-            v = store.verify(spec, folder, trust_unverified=args.trust_unverified)
+            v = store.verify(spec, folder, trust_unverified=args.trust_unverified, rehash=True)
         except RealtimeError as exc:
             failed += 1
             out.write(f"{name}: FAILED - {exc}\n")

@@ -164,12 +164,12 @@ def run_case(case: BenchCase, chain: ChainSpec, layout: Layout, prepared: Any) -
     try:
         time.sleep(case.warmup)
         base = pipe.status()
-        lat_start = len(pipe.stats.latencies())
+        lat_start = pipe.stats.latency_count()
         cpu0, t0 = _cpu_seconds(), time.monotonic()
         time.sleep(case.duration)
         cpu1, t1 = _cpu_seconds(), time.monotonic()
         end = pipe.status()
-        lat = pipe.stats.latencies()[lat_start:]
+        lat = pipe.stats.latencies(since=lat_start)
     finally:
         pipe.stop()
         pipe.join(timeout=2.0)

@@ -1,7 +1,8 @@
 """Pipeline statistics, recorded at each hop from the frames' own timestamps.
 
 Latency is measured (capture time to the moment the sinks got the frame), never estimated.
-Samples live in bounded windows, so a long run uses constant memory; totals are exact.
+Samples live in bounded windows, so a long run uses constant memory; totals are exact, and
+the whole run's latency percentiles come from a histogram (``LatencyLog``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
+from realtime.pipeline.latency import LatencyLog
 
 
 def percentiles(values: Iterable[float]) -> dict[str, float]:
@@ -31,7 +34,7 @@ class Stats:
         self._window = window
         self._stage_ms: dict[str, deque[float]] = {}
         self._latency_ms: deque[float] = deque(maxlen=window)
-        self._latency_all: list[float] = []  # for soak-style analyses; 8 bytes a frame
+        self._latency_all = LatencyLog()  # the whole run, in constant memory
         self._in_times: deque[float] = deque(maxlen=120)
         self._out_times: deque[float] = deque(maxlen=120)
         self.started_at = time.monotonic()
@@ -60,7 +63,7 @@ class Stats:
             self.processed += 1
             lat = (now - captured_at) * 1000.0
             self._latency_ms.append(lat)
-            self._latency_all.append(lat)
+            self._latency_all.add(lat)
             self._out_times.append(now)
             if self.first_output_at is None:
                 self.first_output_at = now
@@ -78,9 +81,19 @@ class Stats:
         span = times[-1] - times[0]
         return (len(times) - 1) / span if span > 0 else 0.0
 
-    def latencies(self) -> list[float]:
+    def latency_count(self) -> int:
+        """How many latency samples were recorded (sample numbers run from 0 to this)."""
         with self._lock:
-            return list(self._latency_all)
+            return self._latency_all.count
+
+    def latencies(self, since: int = 0, until: int | None = None) -> list[float]:
+        """Latency samples (ms) numbered ``since`` to ``until`` (exclusive), oldest first.
+
+        Only the most recent ``LatencyLog.capacity`` samples are held (73 minutes at 30 fps);
+        take a window by sample numbers from ``latency_count()``, not by list length.
+        """
+        with self._lock:
+            return self._latency_all.recent(since, until).tolist()
 
     def snapshot(self, dropped: int = 0, in_flight: int = 0) -> dict[str, Any]:
         with self._lock:
@@ -96,6 +109,7 @@ class Stats:
                 "fps_out": round(self._fps(self._out_times), 2),
                 "mean_fps_out": round(self.processed / elapsed, 2) if elapsed > 0 else 0.0,
                 "latency_ms": percentiles(self._latency_ms),
+                "latency_ms_run": self._latency_all.summary(),
                 "stages_ms": {k: percentiles(v) for k, v in sorted(self._stage_ms.items())},
                 "errors": dict(self.errors),
                 "startup_s": (

@@ -19,6 +19,7 @@ import numpy as np
 
 from realtime.errors import InputError, SinkError
 from realtime.frame import Frame
+from realtime.paths import same_file
 from realtime.sinks.base import SinkContext
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,7 @@ def write_image(path: Path, image: np.ndarray, params: Sequence[int] = ()) -> No
 def check_image_output(path: Path, *, overwrite: bool, input_path: Path | None = None) -> None:
     """Refuse before any work: the input itself, an existing file without ``--force``, a
     missing folder, or a format OpenCV cannot write."""
-    if input_path is not None and (
-        path.resolve() == input_path.resolve()
-        or (path.exists() and input_path.exists() and path.samefile(input_path))
-    ):
+    if input_path is not None and same_file(path, input_path):
         raise InputError(
             f"refusing to overwrite the input image {input_path}", fix="choose another --output path"
         )

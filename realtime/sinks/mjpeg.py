@@ -3,9 +3,14 @@
 It is the preview for headless machines (no display, a server, a container). A face-swapped
 camera feed is sensitive, so it binds 127.0.0.1 by default and refuses any other address
 unless a token is set, which every request must then carry (``?token=`` or
-``Authorization: Bearer``). ``write`` only copies the frame; the JPEG is encoded at most once
-per frame, lazily, by whichever client thread needs it first, so the output thread never
-pays for encoding and ten viewers cost one encode.
+``Authorization: Bearer``). On a loopback address every request must also name that address
+in its ``Host`` header (127.0.0.1, localhost or [::1], with the right port): a web page whose
+domain is rebound to 127.0.0.1 sends its own domain there and is refused, so it cannot read
+the camera feed through the visitor's browser. The token never appears in the log.
+
+``write`` only copies the frame; the JPEG is encoded at most once per frame, lazily, by
+whichever client thread needs it first, so the output thread never pays for encoding and ten
+viewers cost one encode.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import hmac
 import html
 import ipaddress
 import logging
+import re
 import socket
 import threading
 from http import HTTPStatus
@@ -41,6 +47,28 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False  # a host name: it may resolve to a public address, so treat it as one
+
+
+def allowed_hosts(host: str, port: int) -> frozenset[str]:
+    """The ``Host`` header values a preview bound to loopback ``host``:``port`` accepts."""
+    names = {"127.0.0.1", "localhost", "[::1]"}
+    bound = host.strip("[]").lower()
+    names.add(f"[{bound}]" if ":" in bound else bound)
+    out = {f"{n}:{port}" for n in names}
+    if port == 80:  # the default port may be left out
+        out |= names
+    return frozenset(out)
+
+
+_TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"']*", re.IGNORECASE)
+
+
+def redact(text: str, token: str | None) -> str:
+    """``text`` with the token (and any ``token=`` query value) replaced by ``***``."""
+    if token:
+        text = text.replace(token, "***")
+        text = text.replace(quote(token, safe=""), "***")
+    return _TOKEN_IN_URL.sub(r"\1***", text)
 
 
 class FrameHub:
@@ -102,6 +130,10 @@ class _Server(ThreadingHTTPServer):
         self.fps = fps
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
+        # Bound to loopback: only requests addressed to loopback (defeats DNS rebinding).
+        port = int(self.server_address[1])
+        self.hosts = allowed_hosts(address[0], port) if is_loopback(address[0]) else None
+        self.refused_host = False  # warn once, not per request of a page that keeps trying
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -110,7 +142,11 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        log.debug("%s %s", self.address_string(), redact(format % args, self.server.token))
+
+    def _host_allowed(self) -> bool:
+        hosts = self.server.hosts
+        return hosts is None or self.headers.get("Host", "").strip().lower() in hosts
 
     def _authorized(self, query: dict[str, list[str]]) -> bool:
         token = self.server.token
@@ -135,6 +171,18 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         query = parse_qs(url.query)
+        if not self._host_allowed():
+            host = redact(self.headers.get("Host", ""), self.server.token)
+            first = not self.server.refused_host
+            self.server.refused_host = True
+            log.log(
+                logging.WARNING if first else logging.DEBUG,
+                "MJPEG preview: refused a request for host %r (only loopback names are served; "
+                "a web page may be trying to read the preview through your browser)",
+                host,
+            )
+            self._send(HTTPStatus.MISDIRECTED_REQUEST, b"wrong host\n", "text/plain")
+            return
         if not self._authorized(query):
             self._send(
                 HTTPStatus.UNAUTHORIZED,
@@ -246,7 +294,10 @@ class MjpegSink:
         )
         thread.start()
         self._server, self._thread, self._hub = server, thread, hub
-        log.info("MJPEG preview at %s", self.url)
+        if is_loopback(self.host):
+            log.info("MJPEG preview at %s", self.url)
+        else:
+            log.warning("MJPEG preview at %s: reachable from other machines (token required)", self.url)
 
     def write(self, frame: Frame) -> None:
         hub = self._hub

@@ -9,6 +9,7 @@ PNG is refused without allocating gigabytes, and it normalises every decodable l
 from __future__ import annotations
 
 import logging
+import re
 import struct
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ import cv2
 import numpy as np
 
 from realtime.errors import ConfigError, InputError, SourceError
+from realtime.paths import check_input_file
 from realtime.sources.base import Captured
 from realtime.sources.video import Pacer
 
@@ -98,14 +100,53 @@ def _pnm_size(f: BinaryIO) -> tuple[int, int] | None:
     return None
 
 
-def read_image_size(f: BinaryIO) -> tuple[int, int] | None:
-    """(width, height) from the header of a JPEG, PNG, GIF, BMP, WebP, TIFF or PNM file.
+def _text_header_size(f: BinaryIO, pattern: bytes) -> tuple[int, int] | None:
+    """Width and height from a text header (PFM, PAM, Radiance HDR) by a regex of two groups
+    named ``w`` and ``h``."""
+    f.seek(0)
+    m = re.search(pattern, f.read(4096))
+    return (int(m.group("w")), int(m.group("h"))) if m else None
 
-    ``None`` when the format is not one of these or the header is cut short; the caller
-    then relies on OpenCV's own pixel cap (``CV_IO_MAX_IMAGE_PIXELS``) and checks after.
+
+def _isobmff_size(f: BinaryIO) -> tuple[int, int] | None:
+    """AVIF/HEIF: the largest 'ispe' (image spatial extents) property; JPEG 2000 (JP2): the
+    'ihdr' box. Both sit near the start of the file."""
+    f.seek(0)
+    data = f.read(1 << 16)
+    best: tuple[int, int] | None = None
+    for m in re.finditer(b"ispe", data):
+        w, h = struct.unpack(">II", data[m.end() + 4 : m.end() + 12])
+        if best is None or w * h > best[0] * best[1]:
+            best = (w, h)
+    if best is None and (i := data.find(b"ihdr")) >= 0:
+        h, w = struct.unpack(">II", data[i + 4 : i + 12])
+        best = (w, h)
+    return best
+
+
+def read_image_size(f: BinaryIO) -> tuple[int, int] | None:
+    """(width, height) from the header of any format OpenCV decodes here: JPEG, PNG, GIF,
+    BMP, WebP, TIFF, PNM/PAM/PFM, Sun raster, Radiance HDR, AVIF or JPEG 2000.
+
+    ``None`` when the format is none of these or the header is cut short: the caller then
+    refuses the file rather than let a decoder allocate whatever it claims.
     """
     head = f.read(32)
     try:
+        if head.startswith(b"\xff\x4f\xff\x51"):  # JPEG 2000 codestream: SOC, then SIZ
+            xs, ys, xo, yo = struct.unpack(">IIII", head[8:24])
+            return xs - xo, ys - yo
+        if head[4:8] == b"ftyp" or head.startswith(b"\x00\x00\x00\x0cjP  "):
+            return _isobmff_size(f)
+        if head.startswith(b"\x59\xa6\x6a\x95"):  # Sun raster
+            w, h = struct.unpack(">II", head[4:12])
+            return w, h
+        if head[:3] in (b"PF\n", b"Pf\n", b"PF\r", b"Pf\r"):
+            return _text_header_size(f, rb"\A..\s+(?P<w>\d+)\s+(?P<h>\d+)")
+        if head.startswith(b"P7"):
+            return _text_header_size(f, rb"(?s)WIDTH\s+(?P<w>\d+).*?HEIGHT\s+(?P<h>\d+)")
+        if head.startswith((b"#?RADIANCE", b"#?RGBE")):
+            return _text_header_size(f, rb"\n[-+]Y\s+(?P<h>\d+)\s+[-+]X\s+(?P<w>\d+)")
         if head.startswith(b"\xff\xd8"):
             return _jpeg_size(f)
         if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
@@ -175,15 +216,15 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
     raise InputError(f"unsupported image with {channels} channels", fix="save it as PNG or JPEG")
 
 
-def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS, *, what: str = "image") -> np.ndarray:
     """Read a picture as HxWx3 uint8 BGR, or raise a one-line ``InputError``.
 
-    JPEGs are turned upright by their EXIF orientation (phone photos); other formats are
-    decoded unchanged so that alpha and 16-bit samples can be normalised here.
+    The size in the file's header is checked against ``max_pixels`` before anything is
+    decoded. JPEGs are turned upright by their EXIF orientation (phone photos); other formats
+    are decoded unchanged so that alpha and 16-bit samples can be normalised here. ``what``
+    names the picture in messages ("image", "photo").
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"image not found: {p}", fix="check the path")
+    p = check_input_file(path, what)
     try:
         with p.open("rb") as f:
             size = read_image_size(f)
@@ -191,23 +232,27 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
             head = f.read(2)
     except OSError as exc:
         raise InputError(
-            f"cannot read image {p}: {exc.strerror or exc}", fix="check its permissions"
+            f"cannot read {what} {p}: {exc.strerror or exc}", fix="check its permissions"
         ) from exc
-    if size is not None:
-        _check_size(p, size[0], size[1], max_pixels)
+    if size is None:  # no size, no decoding: a decoder would allocate what the file claims
+        raise InputError(
+            f"cannot decode {what} {p}: unknown format, or damaged/truncated",
+            fix="pass a JPEG or PNG photo",
+        )
+    _check_size(p, size[0], size[1], max_pixels)
     data = np.fromfile(str(p), dtype=np.uint8)
     if data.size == 0:
-        raise InputError(f"image file is empty: {p}", fix="pass a JPEG or PNG photo")
+        raise InputError(f"{what} file is empty: {p}", fix="pass a JPEG or PNG photo")
     flags = cv2.IMREAD_COLOR if head == b"\xff\xd8" else cv2.IMREAD_UNCHANGED
     try:
         decoded = cv2.imdecode(data, flags)
     except cv2.error as exc:
         raise InputError(
-            f"cannot decode image {p}: {_cv_reason(exc)}", fix="pass a JPEG or PNG photo"
+            f"cannot decode {what} {p}: {_cv_reason(exc)}", fix="pass a JPEG or PNG photo"
         ) from exc
     if decoded is None:
         raise InputError(
-            f"not a readable image (unknown format, or damaged/truncated): {p}",
+            f"cannot decode {what} {p}: unknown format, or damaged/truncated",
             fix="pass a JPEG or PNG photo",
         )
     _check_size(p, decoded.shape[1], decoded.shape[0], max_pixels)

@@ -26,7 +26,7 @@ def largest_face(paths: list[Path], analyzer: Any, face_index: int | None) -> tu
     """(photo, face) of the biggest face found across ``paths`` (or the ``face_index``-th)."""
     best: tuple[float, np.ndarray, Face] | None = None
     for path in paths:
-        image = load_image(path)
+        image = load_image(path, what="photo")
         faces = analyzer.analyze_image(image)
         if not faces:
             log.warning("no face found in %s", path)

@@ -19,6 +19,7 @@ import numpy as np
 
 from realtime.errors import InputError, NoFaceError
 from realtime.frame import Face
+from realtime.sources.image import load_image
 from realtime.swap.geometry import ShapeWeights, shape_weights
 from realtime.swap.masks import EYE_LEFT_CORNERS, EYE_RIGHT_CORNERS, LIPS_INNER, fill
 from realtime.swap.warp import frontal_layout, triangulate
@@ -38,18 +39,12 @@ MIN_LEVEL_PX = 48.0
 
 
 def read_image(path: Path) -> np.ndarray:
-    """A photo as an HxWx3 uint8 BGR array, or ``InputError`` saying why it cannot be read."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"photo not found: {p}", fix="check the path")
-    try:
-        data = np.fromfile(p, np.uint8)
-    except OSError as exc:
-        raise InputError(f"cannot read photo {p}: {exc.strerror}", fix="check its permissions") from exc
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise InputError(f"cannot decode photo {p}", fix="use a JPEG or PNG image")
-    return np.ascontiguousarray(image)
+    """A photo as an HxWx3 uint8 BGR array, or ``InputError`` saying why it cannot be read.
+
+    It goes through ``load_image``, so a photo too large to decode safely is refused from
+    its header before any memory is spent on it.
+    """
+    return load_image(path, what="photo")
 
 
 @dataclass(frozen=True)
