@@ -169,6 +169,10 @@ def make_processors(settings: Settings, on_build: Any = None) -> tuple[list[Proc
         info["swapper"] = chosen
         info["swapper_reason"] = why
         log.info("swapper: %s (%s)", info["swapper"], why)
+        if settings.remote and chosen != "mesh":
+            from realtime.remote.guard import guard
+
+            swapper = guard(swapper, settings, [Path(f) for f in faces], analyzer, info)
         processors.append(swapper)
         from realtime.swap.reload import FaceReloader
 
@@ -176,7 +180,12 @@ def make_processors(settings: Settings, on_build: Any = None) -> tuple[list[Proc
         if settings.enhance:
             from realtime.swap.build import build_enhancer
 
-            processors.append(build_enhancer(settings, on_build))
+            enhancer = build_enhancer(settings, on_build)
+            if settings.remote:
+                from realtime.remote.guard import RemoteGuard
+
+                enhancer = RemoteGuard(enhancer, report=info)
+            processors.append(enhancer)
     if settings.draw_landmarks:
         from realtime.faces.overlay import LandmarkOverlay
 
@@ -211,7 +220,7 @@ def make_swapper(
     usable = [n for n, why in available_backends().items() if why is None]
     if settings.provider:
         usable = [n for n in usable if n == settings.provider]
-    chosen, why = choose_swapper(name, settings.models_dir, usable)
+    chosen, why = choose_swapper(name, settings.models_dir, usable, remote=settings.remote)
     from realtime.swap import swapper_factory
 
     return swapper_factory(chosen)(face_paths, settings, analyzer, on_build=on_build), chosen, why
@@ -247,7 +256,7 @@ def build_pipeline(settings: Settings, on_build: Any = None) -> Pipeline:
         status_extra=lambda: dict(info),
         on_reload_face=reloader.reload_async if reloader else None,
     )
-    pipeline.stats.info.update(info)
+    pipeline.stats.info = info  # the same dict: live remote state reaches the final stats
     pipeline.face_reloader = reloader  # type: ignore[attr-defined]
     return pipeline
 

@@ -52,3 +52,8 @@ class ProviderError(RealtimeError):
 
 class StageError(RealtimeError):
     """A pipeline stage that failed beyond recovery."""
+
+
+class RemoteError(RealtimeError):
+    """A Triton server (``--remote``) that cannot be used: down, missing a model, a model
+    that does not match the manifest, or a TLS failure."""

@@ -47,6 +47,18 @@ def largest_face(paths: list[Path], analyzer: Any, face_index: int | None) -> tu
     return best[1], best[2]
 
 
+def remote_options(settings: Any) -> dict[str, Any]:
+    """``SessionOptions`` fields for ``--remote``: the server URL, and the time a call may
+    take: two frames live (then the newest frame wins), ten seconds in a file job."""
+    remote = getattr(settings, "remote", None)
+    if not remote:
+        return {}
+    from realtime.app import mode_of
+
+    budget = 2000.0 / settings.source.fps if mode_of(settings) == "live" else 10000.0
+    return {"remote": remote, "remote_budget_ms": budget}
+
+
 def build_neural_swapper(
     name: str, face_paths: list[Path], settings: Any, analyzer: Any, on_build: Any = None
 ) -> Processor:
@@ -55,7 +67,7 @@ def build_neural_swapper(
     from realtime.swap.neural import NeuralSwapper
 
     image, face = largest_face(face_paths, analyzer, settings.face_index)
-    options = SessionOptions(threads=1, on_build=on_build)
+    options = SessionOptions(threads=1, on_build=on_build, **remote_options(settings))
     common: dict[str, Any] = {"prefer": settings.provider, "options": options}
     reference = None
     if settings.face_select == "reference":
@@ -93,7 +105,7 @@ def build_enhancer(settings: Any, on_build: Any = None) -> Processor:
         settings.models_dir,
         settings.enhance,
         prefer=settings.provider,
-        options=SessionOptions(threads=1, on_build=on_build),
+        options=SessionOptions(threads=1, on_build=on_build, **remote_options(settings)),
     )
     if settings.enhance_every > 1:
         return EveryNth(enhancer, settings.enhance_every)
