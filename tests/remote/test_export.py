@@ -46,7 +46,11 @@ def test_configs_parse_with_tritons_model_config_proto(synthetic, tmp_path: Path
     else:
         assert cfg.platform == {"onnxruntime": "onnxruntime_onnx", "tensorrt": "tensorrt_plan"}[platform]
     ins = {t.name: t for t in cfg.input}
-    assert ins["target"].data_type == model_config_pb2.TYPE_UINT8 and list(ins["target"].dims) == [128, 128, 3]
+    assert ins["target"].data_type == model_config_pb2.TYPE_UINT8 and list(ins["target"].dims) == [
+        128,
+        128,
+        3,
+    ]
     assert ins["source"].data_type == model_config_pb2.TYPE_FP32 and list(ins["source"].dims) == [512]
     (out,) = cfg.output
     assert out.name == "output" and out.data_type == model_config_pb2.TYPE_UINT8
@@ -59,18 +63,17 @@ def test_configs_parse_with_tritons_model_config_proto(synthetic, tmp_path: Path
         ("embedding", model_config_pb2.TYPE_FP32, [512])
     ]
     if platform == "tensorrt":
-        assert "trtexec --onnx=model.onnx --saveEngine=1/model.plan" in (
-            tmp_path / "inswapper_128" / "BUILD.txt"
-        ).read_text()
+        assert (
+            "trtexec --onnx=model.onnx --saveEngine=1/model.plan"
+            in (tmp_path / "inswapper_128" / "BUILD.txt").read_text()
+        )
     else:
         assert (tmp_path / "inswapper_128" / "1" / "model.onnx").is_file()
 
 
 def test_unbatched_copy_has_no_dynamic_batching(synthetic, tmp_path: Path):
     models, specs = synthetic
-    export_repository(
-        ["crossface_simswap"], tmp_path, models_dir=models, specs=specs, unbatched_copies=True
-    )
+    export_repository(["crossface_simswap"], tmp_path, models_dir=models, specs=specs, unbatched_copies=True)
     assert parse(tmp_path / "crossface_simswap" / "config.pbtxt").HasField("dynamic_batching")
     flat = parse(tmp_path / "crossface_simswap_nobatch" / "config.pbtxt")
     assert flat.name == "crossface_simswap_nobatch" and not flat.HasField("dynamic_batching")
