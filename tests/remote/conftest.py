@@ -20,8 +20,8 @@ from tests.neural.synthetic_models import write_synthetic_models
 from tools.triton_local import ServerUnavailable, TritonServer
 
 SERVED = ["inswapper_128", "hyperswap_1a_256"]  # and arcface_w600k_r50, which both require
-# Served under inswapper_128_fp16's name: a model whose shapes are not the manifest's.
-MISMATCH = ("hyperswap_1a_256", "inswapper_128_fp16")
+# Served under simswap_256's name: a model whose shapes are not the manifest's.
+MISMATCH = ("inswapper_128", "simswap_256")
 PY_CPU = ExportOptions(platform="python", kind="cpu", max_batch_size=8, queue_delay_us=500)
 
 
@@ -36,7 +36,7 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
     root = tmp_path_factory.mktemp("triton")
     models, repo = root / "models", root / "repo"
-    specs = write_synthetic_models(models, [*SERVED, "arcface_w600k_r50", "inswapper_128_fp16"])
+    specs = write_synthetic_models(models, [*SERVED, "arcface_w600k_r50"])
     export_repository(SERVED, repo, options=PY_CPU, models_dir=models, specs=specs)
     src, name = MISMATCH
     export_model(specs[src], models / specs[src].file, repo, PY_CPU, name=name)
