@@ -8,6 +8,7 @@ Where the server cannot start the tests skip, unless ``REALTIME_REQUIRE_TRITON=1
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
     models, repo = root / "models", root / "repo"
     specs = write_synthetic_models(models, [*SERVED, "arcface_w600k_r50"])
     export_repository(SERVED, repo, options=PY_CPU, models_dir=models, specs=specs)
+    export_repository(  # inswapper_128_nobatch: the bench compares it with inswapper_128
+        ["inswapper_128"], repo / "nobatch", options=PY_CPU, models_dir=models, specs=specs,
+        with_requirements=False, unbatched_copies=True,
+    )  # fmt: skip
+    (repo / "nobatch" / "inswapper_128_nobatch").rename(repo / "inswapper_128_nobatch")
+    shutil.rmtree(repo / "nobatch")
     src, name = MISMATCH
     export_model(specs[src], models / specs[src].file, repo, PY_CPU, name=name)
     return Served(models, specs, repo)

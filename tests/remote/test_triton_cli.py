@@ -150,3 +150,20 @@ def test_tls_failure_is_one_line(triton: TritonServer, tmp_path: Path):
     proc = cli("--demo", "--sink", "null", "--duration", "1", "--swapper", SWAPPER, "--remote", url,
                "--models-dir", str(tmp_path))  # fmt: skip
     one_line_error(proc, "TLS handshake", "?ca=")
+
+
+def test_bench_remote_prints_latency_throughput_and_bytes(triton: TritonServer):
+    proc = cli("bench", "--remote", triton.grpc_url, "--streams", "1,2", "--duration", "1")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["bytes_per_face"] == {
+        "up": 128 * 128 * 3 + 512 * 4, "down": 128 * 128 * 3,
+        "float32_up": (3 * 128 * 128 + 512) * 4, "float32_down": 3 * 128 * 128 * 4,
+    }  # fmt: skip
+    cases = {(r["model"], r["streams"]): r for r in report["results"]}
+    assert set(cases) == {(m, n) for m in ("inswapper_128", "inswapper_128_nobatch") for n in (1, 2)}
+    for r in cases.values():
+        assert 0 < r["latency_ms"]["p50"] <= r["latency_ms"]["p95"] < 1000 and r["failed"] == 0
+        assert r["faces_per_s"] > 5
+    assert cases[("inswapper_128", 1)]["dynamic_batching"] is True
+    assert cases[("inswapper_128_nobatch", 1)]["dynamic_batching"] is False
