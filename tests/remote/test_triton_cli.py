@@ -167,3 +167,20 @@ def test_bench_remote_prints_latency_throughput_and_bytes(triton: TritonServer):
         assert r["faces_per_s"] > 5
     assert cases[("inswapper_128", 1)]["dynamic_batching"] is True
     assert cases[("inswapper_128_nobatch", 1)]["dynamic_batching"] is False
+
+
+def test_doctor_checks_the_configured_remote(triton: TritonServer, tmp_path: Path):
+    from tests.test_doctor import SCHEMA, validate
+
+    proc = cli("doctor", "--remote", triton.grpc_url, "--swapper", SWAPPER, "--json")
+    doc = json.loads(proc.stdout)
+    assert validate(doc, SCHEMA) == []
+    rows = {r["check"]: r for r in doc["remote"]}
+    assert rows[f"server {triton.grpc_url}"]["ok"]
+    assert rows[f"model {SWAPPER}"]["ok"] and rows["model arcface_w600k_r50"]["ok"]
+    bad = cli("doctor", "--remote", triton.grpc_url, "--swapper", "simswap_256")
+    assert bad.returncode == 1
+    assert "FAIL model simswap_256: input 'target' is UINT8 [-1, 128, 128, 3]" in bad.stdout
+    assert "FAIL model crossface_simswap: not on the server" in bad.stdout
+    down = cli("doctor", "--remote", f"grpc://127.0.0.1:{free_port()}")
+    assert down.returncode == 1 and "not reachable" in down.stdout and "docs/remote.md" in down.stdout
