@@ -251,4 +251,23 @@ def test_start_failures_are_one_typed_line(served: Served, triton: TritonServer)
         open_("simswap_256", triton.grpc_url)
     with pytest.raises(RemoteError, match=r"TLS handshake .* failed"):
         open_("hyperswap_1a_256", triton.grpc_url.replace("grpc://", "grpcs://"))
-    assert LOST == "remote lost"
+
+
+def test_lost_server_falls_back_to_the_mesh_swapper_when_configured(
+    served: Served, own_triton: TritonServer, analyzer: FaceAnalyzer
+):
+    from realtime.swap.mesh import create_mesh_swapper
+
+    report: dict = {}
+    mesh = create_mesh_swapper([ASSETS / "astronaut.jpg"], analyzer=analyzer)
+    guarded = RemoteGuard(swapper(served, analyzer, own_triton.grpc_url), fallback=mesh, report=report)
+    own_triton.kill()
+    sink = run_frames(guarded, 5)
+    plain = run_frames(RemoteGuard(swapper(served, analyzer, None)), 1).images[0][0]
+    original = original_frame().astype(int)
+    for image, faces, _t in sink.images:
+        x1, y1, x2, y2 = faces[0].box.astype(int)
+        diff = np.abs(image.astype(int) - original).sum(axis=2)
+        assert diff[y1:y2, x1:x2].mean() > 3  # the mesh swapper changed the face
+        assert np.abs(image.astype(int) - plain.astype(int)).max() > 8  # not the neural result
+    assert report["remote"] == LOST and report["remote_lost_frames"] >= 5
