@@ -8,7 +8,8 @@ manifest's float tensors; on the wire image tensors travel as uint8 crops
 At start the server must be live, the model ready, and its metadata (names, dtypes, shapes)
 equal to the wire contract derived from our manifest; otherwise one ``RemoteError`` with the
 fix. While running, a call that fails raises ``RemoteTimeout`` (it would have blown the frame
-budget: abandoned, counted as a drop) or ``RemoteLost`` (the server went away); while lost,
+budget: abandoned, counted as a drop; ``STALLED_AFTER`` in a row mean a stalled server) or
+``RemoteLost`` (the server went away, or stalled); while lost,
 calls fail at once except one reconnect attempt per ``RETRY_S``, so the stream never waits on
 a dead server and swapping resumes by itself when the server is back.
 
@@ -42,6 +43,7 @@ from realtime.remote.wire import WireContract, contract, decode_image, encode_im
 log = logging.getLogger(__name__)
 
 RETRY_S = 0.5  # while lost, one reconnect attempt per this many seconds
+STALLED_AFTER = 3  # this many abandoned calls in a row: a stalled server, treated as lost
 START_TIMEOUT_S = 5.0
 _MAX_MSG = 2**31 - 1
 _CHANNEL_ARGS = [
@@ -183,6 +185,7 @@ class TritonSession:
         self._clients: list[Any] = []
         self._lost_since: float | None = None
         self._next_try = 0.0
+        self._timeouts_in_row = 0
         self.counts = {"calls": 0, "ok": 0, "timeouts": 0, "lost": 0, "bytes_up": 0, "bytes_down": 0}
         self._check_server()
 
@@ -271,6 +274,7 @@ class TritonSession:
     def _mark_ok(self) -> None:
         with self._lock:
             self.counts["ok"] += 1
+            self._timeouts_in_row = 0
             if self._lost_since is not None:
                 gone = time.monotonic() - self._lost_since
                 self._lost_since = None
@@ -336,7 +340,11 @@ class TritonSession:
         if timed_out and not self.lost:
             with self._lock:
                 self.counts["timeouts"] += 1
-            return RemoteTimeout(f"{self.spec.name}: call abandoned after {self.budget_s * 1000:.0f} ms")
+                self._timeouts_in_row += 1
+                stalled = self._timeouts_in_row >= STALLED_AFTER
+            if not stalled:
+                return RemoteTimeout(f"{self.spec.name}: call abandoned after {self.budget_s * 1000:.0f} ms")
+            text = f"{STALLED_AFTER} calls in a row took over {self.budget_s * 1000:.0f} ms"
         self._drop_client()  # a fresh channel on the next attempt
         self._mark_lost(text or type(exc).__name__)
         return RemoteLost(f"the Triton server at {self.target} is lost: {text}")
