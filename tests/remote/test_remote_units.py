@@ -62,3 +62,16 @@ def test_encoding_recovers_the_exact_crop(name: str):
     crop = np.random.default_rng(2).integers(0, 256, t.dims, dtype=np.uint8)
     x = crop_to_tensor(crop, spec.mean, spec.std, spec.color, t.layout)
     assert np.array_equal(encode_image(x, c, t.layout)[0], crop)
+
+
+def test_the_status_line_says_remote_lost():
+    from realtime.cli import _status_line
+
+    base = {
+        "fps_in": 30.0,
+        "fps_out": 30.0,
+        "latency_ms": {"p50": 20.0, "p95": 30.0},
+        "swapper": "inswapper_128",
+    }
+    assert "remote lost" in _status_line({**base, "remote": "remote lost"})
+    assert "remote" not in _status_line(base)

@@ -108,7 +108,7 @@ def test_live_run_survives_the_server_killed_and_restarted(own_triton: TritonSer
     assert "remote lost" in err and "remote back" in err, (err, stats)
     assert stats["remote"] == "remote ok" and stats["remote_lost_frames"] > 0
     # The stream never stopped: while the server was down the frames kept flowing.
-    assert stats["processed"] >= 0.6 * stats["elapsed_s"] * 30 * 0.5, stats
+    assert stats["processed"] >= 0.5 * stats["elapsed_s"] * 30, stats
     assert time.monotonic() - started < 60
 
 
@@ -121,7 +121,7 @@ def test_live_run_survives_a_stalled_server(own_triton: TritonServer, tmp_path: 
     stats, _err = finish(proc, tmp_path)
     assert stats["remote_abandoned"] + stats["remote_lost_frames"] > 0  # calls were given up
     assert stats["remote"] == "remote ok"  # and swapping came back
-    assert stats["processed"] >= 0.6 * stats["elapsed_s"] * 30 * 0.5, stats
+    assert stats["processed"] >= 0.5 * stats["elapsed_s"] * 30, stats
 
 
 def test_server_down_at_start_is_one_line(tmp_path: Path):
