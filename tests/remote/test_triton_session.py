@@ -275,3 +275,30 @@ def test_lost_server_falls_back_to_the_mesh_swapper_when_configured(
         assert diff[y1:y2, x1:x2].mean() > 3  # the mesh swapper changed the face
         assert np.abs(image.astype(int) - plain.astype(int)).max() > 8  # not the neural result
     assert report["remote"] == LOST and report["remote_lost_frames"] >= 5
+
+
+def test_remote_enhancer_matches_the_local_one(served: Served, tmp_path: Path):
+    """The enhancer (512² crops both ways) through its own server equals the local model."""
+    from realtime.remote.export import export_repository
+    from realtime.swap.enhance import FaceEnhancer
+    from tests.neural.synthetic_models import write_synthetic_models
+    from tests.remote.conftest import PY_CPU, start_server
+
+    specs = write_synthetic_models(tmp_path / "models", ["gfpgan_1.4"])
+    export_repository(
+        ["gfpgan_1.4"], tmp_path / "repo", options=PY_CPU, models_dir=tmp_path / "models", specs=specs
+    )
+    server = start_server(tmp_path / "repo", tmp_path / "server")
+    try:
+        opts = SessionOptions(remote=server.http_url, remote_budget_ms=5000)
+        remote = FaceEnhancer.from_models_dir(tmp_path / "models", "gfpgan_1.4", specs=specs, options=opts)
+        local = FaceEnhancer.from_models_dir(tmp_path / "models", "gfpgan_1.4", specs=specs)
+        assert remote.session.provider == "triton"
+        sink = run_frames(remote, 3)
+        original = original_frame()
+        for (image, _faces, _t), frame in zip(sink.images, sink.kept, strict=True):
+            assert np.abs(image.astype(int) - original.astype(int)).max() > 50  # enhanced (negated)
+            want = local_result(local, frame, original)
+            assert np.abs(image.astype(int) - want.astype(int)).max() <= 1
+    finally:
+        server.stop()
