@@ -59,7 +59,10 @@ def _venv_python_info(venv: Path) -> tuple[str, str, str]:
 class TritonServer:
     """One ``tritonserver`` process serving ``repo`` on free (or given) 127.0.0.1 ports."""
 
-    def __init__(self, repo: Path, workdir: Path, venv: Path | None = None) -> None:
+    def __init__(
+        self, repo: Path, workdir: Path, venv: Path | None = None, extra_args: tuple[str, ...] = ()
+    ) -> None:
+        self.extra_args = tuple(extra_args)  # e.g. the --grpc-use-ssl flags
         self.repo = Path(repo)
         self.workdir = Path(workdir)
         self.venv = venv or find_venv()
@@ -113,6 +116,7 @@ class TritonServer:
             f"--metrics-port={self.metrics_port}",
             "--allow-gpu-metrics=false",
             "--exit-timeout-secs=2",
+            *self.extra_args,
         ]
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it until it ends
         self.proc = subprocess.Popen(

@@ -77,10 +77,10 @@ def _explain_start_failure(target: RemoteTarget, exc: BaseException) -> RemoteEr
             fix="check the server's certificate and pass its CA as ?ca=CA.pem "
             "(or use grpc:// if the server does not use TLS)",
         )
-    if not target.tls and target.protocol == "grpc" and "protocol" in text.lower():
+    if not target.tls and "socket closed" in text.lower():  # what a TLS server does to plain gRPC
         return RemoteError(
-            f"the Triton server at {target} does not speak plain gRPC: {text}",
-            fix="if it uses TLS, use grpcs://",
+            f"the Triton server at {target} closed the connection: {text}",
+            fix="if it uses TLS, use grpcs://HOST:PORT?ca=CA.pem; else check that it is a Triton gRPC port",
         )
     return RemoteError(
         f"the Triton server at {target} is not reachable: {text}",
@@ -94,22 +94,16 @@ def make_client(target: RemoteTarget, timeout_s: float) -> Any:
     if target.protocol == "grpc":
         import tritonclient.grpc as grpcclient
 
-        def read(p: str | None) -> bytes | None:
-            return Path(p).read_bytes() if p else None
-
         kw: dict[str, Any] = {"channel_args": _CHANNEL_ARGS}
         if target.tls:
-            try:
-                kw.update(
-                    ssl=True,
-                    root_certificates=read(target.ca),
-                    private_key=read(target.key),
-                    certificate_chain=read(target.cert),
-                )
-            except OSError as exc:
-                raise RemoteError(
-                    f"cannot read a TLS file of --remote {target}: {exc}", fix="check ?ca=, ?cert=, ?key="
-                ) from exc
+            for f in (target.ca, target.cert, target.key):  # tritonclient reads them by path
+                if f and not Path(f).is_file():
+                    raise RemoteError(
+                        f"TLS file {f} of --remote {target} does not exist", fix="check ?ca=, ?cert=, ?key="
+                    )
+            kw.update(
+                ssl=True, root_certificates=target.ca, private_key=target.key, certificate_chain=target.cert
+            )
         return grpcclient.InferenceServerClient(target.address, **kw)
     import tritonclient.http as httpclient
 
@@ -187,7 +181,11 @@ class TritonSession:
         self._next_try = 0.0
         self._timeouts_in_row = 0
         self.counts = {"calls": 0, "ok": 0, "timeouts": 0, "lost": 0, "bytes_up": 0, "bytes_down": 0}
-        self._check_server()
+        try:
+            self._check_server()
+        except BaseException:
+            self.close()
+            raise
 
     # --- start -----------------------------------------------------------------------
 

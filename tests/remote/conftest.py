@@ -50,9 +50,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
     return Served(models, specs, repo)
 
 
-def start_server(repo: Path, workdir: Path) -> TritonServer:
+def start_server(repo: Path, workdir: Path, extra_args: tuple[str, ...] = ()) -> TritonServer:
     try:
-        return TritonServer(repo, workdir).start()
+        return TritonServer(repo, workdir, extra_args=extra_args).start()
     except ServerUnavailable as exc:
         if os.environ.get("REALTIME_REQUIRE_TRITON") == "1":
             pytest.fail(f"the Triton test server must run here: {exc}")

@@ -5,6 +5,8 @@ stream survives the server being killed and restarted, and start-up failures are
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -24,7 +26,7 @@ from realtime.sources.image import load_image
 from realtime.sources.synthetic import SyntheticSource
 from realtime.swap.neural import NeuralSwapper
 from tests.pipeline.fakes import RecordingSink
-from tests.remote.conftest import Served
+from tests.remote.conftest import Served, start_server
 from tools.triton_local import TritonServer, free_port
 
 pytestmark = pytest.mark.triton
@@ -282,7 +284,7 @@ def test_remote_enhancer_matches_the_local_one(served: Served, tmp_path: Path):
     from realtime.remote.export import export_repository
     from realtime.swap.enhance import FaceEnhancer
     from tests.neural.synthetic_models import write_synthetic_models
-    from tests.remote.conftest import PY_CPU, start_server
+    from tests.remote.conftest import PY_CPU
 
     specs = write_synthetic_models(tmp_path / "models", ["gfpgan_1.4"])
     export_repository(
@@ -300,5 +302,54 @@ def test_remote_enhancer_matches_the_local_one(served: Served, tmp_path: Path):
             assert np.abs(image.astype(int) - original.astype(int)).max() > 50  # enhanced (negated)
             want = local_result(local, frame, original)
             assert np.abs(image.astype(int) - want.astype(int)).max() <= 1
+    finally:
+        server.stop()
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 signed by it, and an unrelated CA."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    d = tmp_path / "tls"
+    d.mkdir()
+    for ca in ("ca", "other_ca"):
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / f"{ca}.key"),
+                 "-out", str(d / f"{ca}.crt"), "-days", "2", "-subj", f"/CN={ca}")  # fmt: skip
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "server.key"),
+             "-out", str(d / "server.csr"), "-subj", "/CN=127.0.0.1")  # fmt: skip
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl("x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.crt"), "-CAkey",
+             str(d / "ca.key"), "-CAcreateserial", "-out", str(d / "server.crt"), "-days", "2",
+             "-extfile", str(d / "ext.cnf"))  # fmt: skip
+    return {n: d / f"{n}.crt" for n in ("ca", "other_ca", "server")} | {"key": d / "server.key"}
+
+
+def test_grpc_over_tls_works_with_the_ca_and_fails_in_one_line_without(
+    served: Served, tls_files: dict[str, Path], tmp_path: Path
+):
+    flags = ("--grpc-use-ssl=true", f"--grpc-server-cert={tls_files['server']}",
+             f"--grpc-server-key={tls_files['key']}")  # fmt: skip
+    server = start_server(served.repo, tmp_path / "server", flags)
+    try:
+        base = f"grpcs://127.0.0.1:{server.grpc_port}"
+
+        def open_(url: str) -> Any:
+            opts = SessionOptions(remote=url, remote_budget_ms=5000)
+            return open_model("arcface_w600k_r50", served.models, specs=served.specs, options=opts)[2]
+
+        session = open_(f"{base}?ca={tls_files['ca']}")
+        x = np.zeros((1, 3, 112, 112), np.float32)
+        assert session.run({"input": x})["embedding"].shape == (1, 512)
+        with pytest.raises(RemoteError, match=r"TLS handshake .* failed.*\?ca="):
+            open_(f"{base}?ca={tls_files['other_ca']}")
+        with pytest.raises(RemoteError, match=r"closed the connection.*use grpcs://"):
+            open_(f"grpc://127.0.0.1:{server.grpc_port}")
+        with pytest.raises(RemoteError, match=r"TLS file .*missing.pem .* does not exist"):
+            open_(f"{base}?ca={tmp_path / 'missing.pem'}")
     finally:
         server.stop()
