@@ -145,3 +145,31 @@ def test_cli_export_refuses_an_unknown_model_and_an_existing_folder(tmp_path: Pa
     (tmp_path / "arcface_w600k_r50").mkdir()
     proc = run_cli("triton", "export", "arcface_w600k_r50", "--out", str(tmp_path))
     assert proc.returncode == 2 and "--force" in proc.stderr
+
+
+def test_wrapper_of_an_opset_11_model(synthetic, tmp_path: Path):
+    """Older exports (opset 11: axes as attributes) get a wrapper of their own opset."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from realtime.remote.wrapper import build_wrapper
+
+    _models, specs = synthetic
+    spec = specs["gfpgan_1.4"]
+    graph = helper.make_graph(
+        [helper.make_node("Neg", ["input"], ["output"])],
+        "old",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 512, 512])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 512, 512])],
+    )
+    old = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    old.ir_version = 6
+    path = tmp_path / "old.onnx"
+    onnx.save(old, str(path))
+    wrapped = build_wrapper(path, contract(spec))
+    onnx.checker.check_model(wrapped)
+    assert max(o.version for o in wrapped.opset_import if o.domain in ("", "ai.onnx")) == 11
+    crop = np.random.default_rng(1).integers(0, 256, (2, 512, 512, 3), dtype=np.uint8)
+    sess = ort.InferenceSession(wrapped.SerializeToString())
+    (out,) = sess.run(None, {"input": crop})
+    assert np.abs(out.astype(int) - (255 - crop.astype(int))).max() <= 1  # gfpgan stand-in: -x
