@@ -182,9 +182,9 @@ def make_processors(settings: Settings, on_build: Any = None) -> tuple[list[Proc
 
             enhancer = build_enhancer(settings, on_build)
             if settings.remote:
-                from realtime.remote.guard import RemoteGuard
+                from realtime.remote.guard import guard_enhancer
 
-                enhancer = RemoteGuard(enhancer, report=info)
+                enhancer = guard_enhancer(enhancer, settings, info)
             processors.append(enhancer)
     if settings.draw_landmarks:
         from realtime.faces.overlay import LandmarkOverlay

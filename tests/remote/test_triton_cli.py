@@ -184,3 +184,31 @@ def test_doctor_checks_the_configured_remote(triton: TritonServer, tmp_path: Pat
     assert "FAIL model crossface_simswap: not on the server" in bad.stdout
     down = cli("doctor", "--remote", f"grpc://127.0.0.1:{free_port()}")
     assert down.returncode == 1 and "not reachable" in down.stdout and "docs/remote.md" in down.stdout
+
+
+def test_file_job_waits_for_a_restarted_server_and_loses_no_swap(own_triton: TritonServer, tmp_path: Path):
+    """Nothing is lost in a file job: killed mid-job and restarted, the server is waited for,
+    and every frame of the output is swapped."""
+    clip = make_clip(tmp_path / "in.mp4", frames=90, audio=False)
+    common = ["--input", str(clip), "--face", FACE, "--crf", "0", "--models-dir", str(tmp_path / "none")]
+    stats = tmp_path / "stats.json"
+    args = [*common, "--swapper", SWAPPER, "--remote", own_triton.grpc_url, "--output",
+            str(tmp_path / "remote.mp4"), "--stats-json", str(stats)]  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "realtime", *args], stderr=subprocess.PIPE, text=True)
+    wait_for_inferences(own_triton, 15)
+    own_triton.kill()
+    time.sleep(2.0)
+    own_triton.start(same_ports=True)
+    _out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    s = json.loads(stats.read_text())
+    assert s["frames"] == 90 and s["remote_lost_frames"] == 0 and s["remote_waited_s"] > 1.0, s
+    plain = cli(*common, "--swapper", "none", "--output", str(tmp_path / "plain.mp4"))
+    assert plain.returncode == 0, plain.stderr
+    got, ref = probe(tmp_path / "remote.mp4")["images"], probe(tmp_path / "plain.mp4")["images"]
+    analyzer = FaceAnalyzer(AnalysisSettings())
+    for k, (image, base) in enumerate(zip(got, ref, strict=True)):
+        (face,) = analyzer.analyze_image(base)
+        x1, y1, x2, y2 = face.box.astype(int)
+        diff = np.abs(image.astype(int) - base.astype(int)).sum(axis=2)
+        assert diff[y1:y2, x1:x2].mean() > 10, f"frame {k} was not swapped"
