@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import platform
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,19 @@ def _sink_specs(settings: Settings, mode: str) -> tuple[SinkSpec, ...]:
 def _chain_spec(settings: Settings) -> ChainSpec:
     faces = tuple(settings.face) or ((str(DEMO_SOURCE_FACE),) if settings.source.demo else ())
     models = ModelAccess(settings.provider, settings.models_dir, settings.trust_unverified)
+    if settings.remote:
+        from realtime.remote.guard import FILE_PATIENCE_S
+
+        live = mode_of(settings) == "live"
+        models = replace(
+            models,
+            remote=settings.remote,
+            # Live: a call may take two frames, then the newest frame wins. Files: ten seconds,
+            # and a lost server is waited for, so no frame leaves unswapped.
+            remote_budget_ms=2000.0 / settings.source.fps if live else 10000.0,
+            remote_fallback=settings.remote_fallback,
+            remote_patience_s=0.0 if live else FILE_PATIENCE_S,
+        )
     want_swap = bool(faces) and settings.swapper != "none"
     if not want_swap and not settings.draw_landmarks:
         if settings.enhance:

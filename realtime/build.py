@@ -177,6 +177,10 @@ def build_chain(chain: ChainSpec, on_build: Any = None) -> tuple[list[Processor]
         swapper, chosen, why = make_swapper(swap, analyzer, on_build)
         info["swapper"], info["swapper_reason"] = chosen, why
         log.info("swapper: %s (%s)", chosen, why)
+        if swap.models.remote and chosen != "mesh":
+            from realtime.remote.guard import guard
+
+            swapper = guard(swapper, swap, analyzer, info)
         processors.append(swapper)
         from realtime.swap.reload import FaceReloader
 
@@ -184,7 +188,12 @@ def build_chain(chain: ChainSpec, on_build: Any = None) -> tuple[list[Processor]
         if chain.enhance is not None:
             from realtime.swap.build import build_enhancer
 
-            processors.append(build_enhancer(chain.enhance, on_build))
+            enhancer = build_enhancer(chain.enhance, on_build)
+            if chain.enhance.models.remote:
+                from realtime.remote.guard import guard_enhancer
+
+                enhancer = guard_enhancer(enhancer, chain.enhance.models, info)
+            processors.append(enhancer)
     if chain.landmarks:
         from realtime.faces.overlay import LandmarkOverlay
 
@@ -202,7 +211,9 @@ def make_swapper(config: Any, analyzer: Any, on_build: Any = None) -> tuple[Proc
     provider = config.models.provider
     if provider:
         usable = [n for n in usable if n == provider]
-    chosen, why = choose_swapper(config.swapper, config.models.models_dir, usable)
+    chosen, why = choose_swapper(
+        config.swapper, config.models.models_dir, usable, remote=config.models.remote
+    )
     return swapper_factory(chosen)(config, analyzer, on_build=on_build), chosen, why
 
 
@@ -224,7 +235,8 @@ def build(
     """Everything the plan asks for, wired, not yet started. ``on_build`` shows a TensorRT
     engine build while it happens; ``chain`` reuses processors already built (the bench)."""
     processors, info, reloader = chain if chain is not None else build_chain(plan.chain, on_build)
-    info = {**plan.info, **info}
+    for key, value in plan.info.items():  # into the chain's own dict: a guard reports there live
+        info.setdefault(key, value)
     sinks = [make_sink(s) for s in plan.sinks]
     source = make_source(plan.source)
     layout = plan.layout
@@ -249,5 +261,5 @@ def build(
         on_reload_face=reloader.reload_async if reloader else None,
         on_output=counter,
     )
-    pipeline.stats.info.update(info)
+    pipeline.stats.info = info  # the same dict: live state (the remote's) reaches the final stats
     return Run(plan, pipeline, processors, counter, info, reloader)

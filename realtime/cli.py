@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "models": ("realtime.commands.models", "list, fetch, verify and locate models"),
     "doctor": ("realtime.commands.doctor", "check this machine and explain what runs where"),
     "bench": ("realtime.commands.bench", "benchmark the real pipeline on the synthetic source"),
+    "triton": ("realtime.commands.triton", "export a Triton model repository from the manifests"),
 }
 
 
@@ -77,6 +78,10 @@ def main_parser() -> argparse.ArgumentParser:
         "--trust-unverified", action="store_true", help="accept a model that has no published sha256"
     )
     face.add_argument("--draw-landmarks", action="store_true", help="overlay boxes, ids and landmarks")
+    face.add_argument("--remote", help="run the neural models on a Triton server, e.g. grpc://gpu-box:8001")
+    face.add_argument(
+        "--remote-fallback", choices=["pass", "mesh"], help="while the server is lost: pass through or mesh"
+    )
     out = p.add_argument_group("output")
     out.add_argument("--sink", action="append", help="vcam, window, file, mjpeg, null (repeatable)")
     out.add_argument("--preview", action="store_true", help="also show a preview window")
@@ -163,6 +168,8 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         "enhance",
         "enhance_every",
         "models_dir",
+        "remote",
+        "remote_fallback",
     ):
         if getattr(args, key) is not None:
             ov[key] = getattr(args, key)
@@ -201,6 +208,7 @@ def _status_line(s: dict[str, Any], fps: float = 30.0) -> str:
         f"fps in {s.get('fps_in', 0):5.1f} out {s.get('fps_out', 0):5.1f} │ "
         f"latency p50 {lat.get('p50', float('nan')):5.1f} ms p95 {lat.get('p95', float('nan')):5.1f} ms │ "
         f"dropped {s.get('dropped', 0)} │ {s.get('provider', 'cpu')} │ {s.get('swapper', 'pass-through')}"
+        + (f" │ {s['remote']}" if s.get("remote") else "")
         + ("" if s.get("processing", True) else " │ PAUSED")
         + _slow_steps(s, 1000.0 / fps)
     )

@@ -66,3 +66,8 @@ class StageError(RealtimeError):
     """A pipeline stage that failed beyond recovery (during the run: exit 1)."""
 
     exit_code = 1
+
+
+class RemoteError(RealtimeError):
+    """A Triton server (``--remote``) that cannot be used: down, missing a model, a model
+    that does not match the manifest, or a TLS failure."""

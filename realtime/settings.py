@@ -91,6 +91,8 @@ class Settings:
     duration: float | None = None
     log_level: str = "info"
     stats_json: str | None = None
+    remote: str | None = None  # a Triton server URL: the neural models run there
+    remote_fallback: str = "pass"  # when it is lost: pass faces through, or "mesh"
 
 
 def _type_ok(value: Any, hint: Any) -> bool:

@@ -55,6 +55,16 @@ def open_model(
     from realtime.inference.session import open_session
 
     specs = load_manifests() if specs is None else specs
+    if options is not None and options.remote:  # served by Triton: no local file needed
+        from realtime.catalog.store import model_path
+
+        if name not in specs:
+            raise ModelError(f"unknown model {name!r}", fix=f"known models: {', '.join(sorted(specs))}")
+        spec = specs[name]
+        path = model_path(spec, models_dir)
+        session = open_session(path, prefer=prefer, options=options, label=name)
+        check_session_io(spec, session)
+        return spec, path, session
     spec, path = ensure(name, models_dir, specs=specs, trust_unverified=trust_unverified)
     session = open_session(path, prefer=prefer, options=options, label=name)
     check_session_io(spec, session)

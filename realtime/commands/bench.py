@@ -40,6 +40,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--startup", action="store_true", help="also time command-to-first-frame")
     p.add_argument("--providers", action="store_true", help="time each model on each provider instead")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--remote", help="measure a Triton server instead (prints JSON): grpc://HOST:8001")
+    p.add_argument("--model", default="inswapper_128", help="the served model --remote measures")
+    p.add_argument("--streams", default="1,4,8", help="concurrent streams --remote measures")
 
 
 def measure_startup(runs: int = 3) -> dict[str, Any]:
@@ -83,6 +86,13 @@ def run(args: argparse.Namespace) -> int:
     from realtime.settings import OutputSettings, PipelineSettings, Settings, SourceSettings
 
     apply_thread_plan(args.workers)
+    if args.remote:
+        from realtime.remote.bench import bench_remote
+
+        streams = [int(n) for n in str(args.streams).split(",") if n.strip()]
+        report = bench_remote(args.remote, args.model, streams, fps=args.fps, duration=args.duration)
+        print(json.dumps(report, indent=2))
+        return 0
     if args.providers:
         from realtime.catalog.manifest import load_manifests
         from realtime.inference.session import available_backends

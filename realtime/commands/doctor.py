@@ -20,13 +20,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the report as JSON (schema: realtime/assets/doctor.schema.json)",
     )
+    parser.add_argument("--remote", help="also check this Triton server (grpc://HOST:8001)")
+    parser.add_argument("--swapper", help="with --remote: the swapper whose models must be served")
 
 
 def run(args: argparse.Namespace, *, probes: Probes | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     report = build_report(probes)
+    remote_rows = _remote_rows(args)
     if getattr(args, "json", False):
-        out.write(json.dumps(report, indent=2, sort_keys=False) + "\n")
+        doc = {**report, "remote": remote_rows} if remote_rows is not None else report
+        out.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
     else:
         out.write(render_text(report))
-    return exit_code(report)
+        if remote_rows is not None:
+            from realtime.remote.doctor import render
+
+            out.write(render(remote_rows))
+    code = exit_code(report)
+    return code or (1 if remote_rows and not all(r["ok"] for r in remote_rows) else 0)
+
+
+def _remote_rows(args: argparse.Namespace) -> list[dict[str, object]] | None:
+    if not getattr(args, "remote", None):
+        return None
+    from realtime.remote.doctor import check_remote, needed_models
+
+    return check_remote(args.remote, needed_models(getattr(args, "swapper", None)))

@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from realtime.errors import ConfigError, ModelError, ProviderError
+from realtime.errors import ConfigError, ModelError, ProviderError, RemoteError
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,10 @@ class SessionOptions:
     cuda_graph: bool = True
     model_sha256: str | None = None
     on_build: BuildCallback | None = None
+    # A Triton server URL (``--remote``): the model runs there (backend ``triton``), and a
+    # call slower than ``remote_budget_ms`` is abandoned.
+    remote: str | None = None
+    remote_budget_ms: float = 100.0
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,10 @@ def open_session(
     model = Path(model)
     options = options or SessionOptions()
     label = label or model.stem
-    if not model.is_file():
+    remote = bool(options.remote)
+    if remote:  # the model runs on the server: no local file, no local fallback
+        prefer = ["triton"]
+    if not remote and not model.is_file():
         raise ModelError(
             f"model file not found: {model}", fix="reinstall realtime or run `realtime models fetch`"
         )
@@ -259,7 +266,7 @@ def open_session(
         backend = BACKENDS[name]
         try:
             sess = backend.factory(model, options)
-        except (ModelError, ConfigError):
+        except (ModelError, ConfigError, RemoteError):
             raise
         except ModelNotSupported as exc:
             log.debug("%s: provider %s does not run this model: %s", label, name, exc)
@@ -300,6 +307,7 @@ _BUILTIN_MODULES = (
     ("realtime.inference.tensorrt", True),
     ("realtime.inference.onnxruntime", True),
     ("realtime.inference.litert", False),
+    ("realtime.inference.triton", False),
 )
 _LOADED: list[bool] = []
 

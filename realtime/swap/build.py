@@ -51,14 +51,13 @@ def largest_face(paths: list[Path], analyzer: Any, face_index: int | None) -> tu
 def embed_reference(config: SwapConfig, analyzer: Any, on_build: Any = None) -> tuple[Any, np.ndarray]:
     """(recognizer, normalised embedding) of the ``--reference`` photos' largest face."""
     from realtime.faces.recognize import ArcFaceRecognizer
-    from realtime.inference.session import SessionOptions
 
     m = config.models
     rec = ArcFaceRecognizer.from_models_dir(
         m.models_dir,
         trust_unverified=m.trust_unverified,
         prefer=m.provider,
-        options=SessionOptions(threads=1, on_build=on_build),
+        options=m.session_options(on_build),
     )
     ref_image, ref_face = largest_face([Path(p) for p in config.reference], analyzer, None)
     return rec, rec.embed(ref_image, ref_face.kps)[1]
@@ -66,7 +65,6 @@ def embed_reference(config: SwapConfig, analyzer: Any, on_build: Any = None) -> 
 
 def build_neural_swapper(name: str, config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
     """The ``NeuralSwapper`` for ``name``."""
-    from realtime.inference.session import SessionOptions
     from realtime.swap.neural import NeuralSwapper
 
     image, face = largest_face([Path(p) for p in config.faces], analyzer, config.face_index)
@@ -81,13 +79,12 @@ def build_neural_swapper(name: str, config: SwapConfig, analyzer: Any, on_build:
         face_select=config.face_select,
         reference_embedding=reference,
         prefer=m.provider,
-        options=SessionOptions(threads=1, on_build=on_build),
+        options=m.session_options(on_build),
     )
 
 
 def build_enhancer(config: EnhanceConfig, on_build: Any = None) -> Processor:
     """The face enhancer, run on every ``every``-th frame (its cost shows in stats)."""
-    from realtime.inference.session import SessionOptions
     from realtime.swap.enhance import FaceEnhancer
     from realtime.swap.every_nth import EveryNth
 
@@ -95,7 +92,7 @@ def build_enhancer(config: EnhanceConfig, on_build: Any = None) -> Processor:
         config.models.models_dir,
         config.model,
         prefer=config.models.provider,
-        options=SessionOptions(threads=1, on_build=on_build),
+        options=config.models.session_options(on_build),
     )
     if config.every > 1:
         return EveryNth(enhancer, config.every)

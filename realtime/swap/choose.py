@@ -35,9 +35,11 @@ def neural_swappers(specs: Mapping[str, ModelSpec] | None = None) -> list[str]:
 
 
 def _missing(
-    name: str, models_dir: str | os.PathLike[str] | None, specs: Mapping[str, ModelSpec]
+    name: str, models_dir: str | os.PathLike[str] | None, specs: Mapping[str, ModelSpec], remote: bool = False
 ) -> list[str]:
     names = [name, *specs[name].requires]
+    if remote:  # served by Triton: only inswapper's emap is read from the local file
+        names = [name] if specs[name].extra.get("source") == "emap" else []
     return [n for n in names if not store.is_present(specs[n], models_dir)]
 
 
@@ -47,14 +49,21 @@ def choose_swapper(
     available_providers: Iterable[str],
     *,
     specs: Mapping[str, ModelSpec] | None = None,
+    remote: str | None = None,
 ) -> tuple[str, str]:
     """(swapper name, one-line reason). A named neural swapper that is absent raises
-    ``ModelError`` giving the ``realtime models fetch`` command and the manual path."""
+    ``ModelError`` giving the ``realtime models fetch`` command and the manual path.
+    With ``remote`` (a Triton server) the models run there and need no local files."""
     specs = load_manifests() if specs is None else specs
     names = neural_swappers(specs)
     providers = list(available_providers)
     if requested == MESH:
         return MESH, "requested"
+    if requested == AUTO and remote:
+        for name in names:
+            if not _missing(name, models_dir, specs, remote=True):
+                return name, f"best neural swapper, served by {remote}"
+        return MESH, "no neural swapper can run remotely"
     if requested == AUTO:
         gpus = [p for p in providers if p in GPU_PROVIDERS]
         if not gpus:
@@ -72,7 +81,7 @@ def choose_swapper(
         raise ConfigError(
             f"unknown swapper {requested!r}", fix=f"choose one of {', '.join([AUTO, MESH, *names])}"
         )
-    missing = _missing(requested, models_dir, specs)
+    missing = _missing(requested, models_dir, specs, remote=bool(remote))
     if missing:
         by_hand = "; ".join(
             f"{specs[n].urls[0] if specs[n].urls else n} to {store.model_path(specs[n], models_dir)}"

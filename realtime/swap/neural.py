@@ -144,6 +144,10 @@ class FaceSwapModel:
             "trust_unverified": trust_unverified,
         }
         spec, path, session = open_model(name, models_dir, **kw)
+        if options is not None and options.remote and spec.extra.get("source") == "emap":
+            from realtime.catalog.store import ensure
+
+            ensure(name, models_dir, specs=specs, trust_unverified=trust_unverified)  # emap is read here
         converter = None
         if spec.extra.get("source") == "converter":
             _cspec, _cpath, converter = open_model(str(spec.extra["converter"]), models_dir, **kw)
