@@ -118,7 +118,8 @@ def _source_spec(settings: Settings, mode: str) -> SourceSpec:
 def _sink_specs(settings: Settings, mode: str) -> tuple[SinkSpec, ...]:
     out = settings.output
     if mode == "still":
-        return (ImageOutput(str(out.output), overwrite=out.force),)
+        swap = bool(settings.face) and settings.swapper != "none"
+        return (ImageOutput(str(out.output), overwrite=out.force, require_face=swap),)
     names = out.sinks or (("file",) if out.output else ("vcam",))
     specs: list[SinkSpec] = []
     for name in names:
@@ -191,7 +192,8 @@ def _chain_spec(settings: Settings) -> ChainSpec:
             models=models,
         )
     enhance = EnhanceConfig(settings.enhance, settings.enhance_every, models) if settings.enhance else None
-    return ChainSpec(settings.faces, swap, enhance, settings.draw_landmarks, photos=faces)
+    still = mode_of(settings) == "still"
+    return ChainSpec(settings.faces, swap, enhance, settings.draw_landmarks, photos=faces, still=still)
 
 
 def plan_from_settings(settings: Settings) -> Plan:
@@ -199,15 +201,26 @@ def plan_from_settings(settings: Settings) -> Plan:
     check_settings(settings)
     mode = mode_of(settings)
     p = settings.pipeline
+    chain = _chain_spec(settings)
+    what = {  # what runs, as asked: in the stats, so a run can be checked afterwards
+        "swapper": settings.swapper if chain.swap else "none",
+        "face_select": settings.face_select,
+        "provider": settings.provider or "auto",
+        "enhance": settings.enhance,
+        "workers": p.workers,
+        "detector": settings.faces.detector,
+        "detect_every": settings.faces.detect_every,
+        "remote": settings.remote,
+    }
     return Plan(
         mode=mode,
         source=_source_spec(settings, mode),
-        chain=_chain_spec(settings),
+        chain=chain,
         sinks=_sink_specs(settings, mode),
         layout=Layout(workers=p.workers, split=p.split, hang_timeout_s=p.hang_timeout_s),
         duration=settings.duration if mode == "live" else None,
         watch_faces=mode == "live",
-        info={"mode": mode, "platform": platform.system()},
+        info={"mode": mode, "platform": platform.system(), "plan": what},
     )
 
 

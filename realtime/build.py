@@ -140,7 +140,7 @@ def make_sink(spec: SinkSpec) -> Sink:
     if isinstance(spec, ImageOutput):
         from realtime.sinks.image import ImageFileSink
 
-        return ImageFileSink(spec.path, overwrite=spec.overwrite)
+        return ImageFileSink(spec.path, overwrite=spec.overwrite, require_face=spec.require_face)
     if isinstance(spec, VcamOutput):
         return SINKS["vcam"](backend=spec.backend, device=spec.device)  # type: ignore[no-any-return]
     if isinstance(spec, MjpegOutput):
@@ -170,7 +170,7 @@ def build_chain(chain: ChainSpec, on_build: Any = None) -> tuple[list[Processor]
 
     swap = chain.swap
     provider = swap.models.provider if swap else None
-    analyzer = FaceAnalyzer(chain.analysis, provider=provider, on_build=on_build)
+    analyzer = FaceAnalyzer(chain.analysis, provider=provider, on_build=on_build, still=chain.still)
     processors.append(analyzer)
     reloader = None
     if swap is not None:

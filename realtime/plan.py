@@ -9,6 +9,7 @@ every mode.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from realtime.errors import ConfigError
 from realtime.faces.config import AnalysisSettings
@@ -62,10 +63,12 @@ class FileOutput:
 
 @dataclass(frozen=True)
 class ImageOutput:
-    """A still image (``realtime.sinks.image.ImageFileSink``)."""
+    """A still image (``realtime.sinks.image.ImageFileSink``); ``require_face``: a photo in
+    which no face was found is not written (there was a swap to do)."""
 
     path: str
     overwrite: bool = False
+    require_face: bool = True
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class ChainSpec:
     enhance: EnhanceConfig | None = None
     landmarks: bool = False
     photos: tuple[str, ...] = ()
+    still: bool = False  # one photo, not a stream: analyse it as a photo (no tracking)
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ class Plan:
     layout: Layout = Layout()
     duration: float | None = None
     watch_faces: bool = False  # reload the --face photos when they change on disk
-    info: dict[str, str] = field(default_factory=dict)  # shown in stats (mode, platform, ...)
+    info: dict[str, Any] = field(default_factory=dict)  # shown in stats (mode, what runs, ...)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -48,8 +48,10 @@ class FaceAnalyzer:
         *,
         provider: str | None = None,
         on_build: BuildCallback | None = None,
+        still: bool = False,
     ) -> None:
-        """``on_build`` reports a TensorRT engine build (first run on a GPU only)."""
+        """``on_build`` reports a TensorRT engine build (first run on a GPU only). ``still``:
+        every frame is a photo of its own (still mode), analysed as ``analyze_image`` does."""
         settings = settings or AnalysisSettings()
         self.settings = settings
         self.provider = provider
@@ -59,8 +61,11 @@ class FaceAnalyzer:
         self.tracker = FaceTracker(self.detector, self.mesh, settings.tracker_config())
         self._full: FaceDetector | None = None
         self._lock = threading.Lock()
+        self.still = still
 
     def __call__(self, frame: Frame) -> Frame:
+        if self.still:
+            return frame.with_faces(self.analyze_image(frame.image))
         with self._lock:
             faces = self.tracker.step(frame.image, frame.captured_at)
         return frame.with_faces(faces)

@@ -46,3 +46,38 @@ def test_a_stage_that_keeps_crashing_is_given_up_with_exit_1(clip: Path, tmp_pat
     line = one_error_line(done.stderr)
     assert "given up" in line and "partial output kept" in line and str(out) in line
     assert 0 < len(frames_in(out)) < 300
+
+
+@pytest.mark.parametrize("safe", [False, True])
+def test_workers_never_call_a_processor_at_once_unless_it_says_it_is_safe(safe: bool):
+    """Fault 10: ``workers = 2`` (the quality preset) used to call one processor object from
+    both workers at once."""
+    import threading
+    import time
+
+    from realtime.pipeline import Pipeline, PipelineConfig
+    from realtime.sinks.null import NullSink
+    from realtime.sources.synthetic import SyntheticSource
+
+    class Stateful:
+        name = "stateful"
+        thread_safe = safe
+
+        def __init__(self) -> None:
+            self.inside = 0
+            self.overlaps = 0
+            self.lock = threading.Lock()
+
+        def __call__(self, frame):  # type: ignore[no-untyped-def]
+            with self.lock:
+                self.inside += 1
+                self.overlaps += self.inside > 1
+            time.sleep(0.004)  # state kept between frames is read and written here
+            with self.lock:
+                self.inside -= 1
+            return frame
+
+    proc = Stateful()
+    src = SyntheticSource(width=64, height=48, fps=30, live=False, duration=3.0)
+    Pipeline(src, [proc], [NullSink()], PipelineConfig(workers=2, live=False)).run()
+    assert (proc.overlaps > 0) == safe  # shared when it says so, one call at a time otherwise
