@@ -40,7 +40,8 @@ def inject(spec: str) -> None:
     elif name in ("stage-crash-once", "stage-crash-always"):
         import realtime.pipeline.pipeline as pl
 
-        real_run = pl._ProcessorRunner.__call__
+        runner = getattr(pl, "ProcessorRunner", None) or pl._ProcessorRunner  # before the split too
+        real_run = runner.__call__
         crashed = []
 
         def crash(self, frame, processors=None):  # type: ignore[no-untyped-def]
@@ -49,7 +50,7 @@ def inject(spec: str) -> None:
                 raise RuntimeError(f"injected stage crash at frame {frame.index}")
             return real_run(self, frame, processors)
 
-        pl._ProcessorRunner.__call__ = crash  # type: ignore[method-assign]
+        runner.__call__ = crash
     elif name == "window-stuck":
         # A preview window whose GUI call never returns (a hung compositor, a broken Qt).
         import realtime.sinks.window as window
