@@ -195,12 +195,20 @@ def _slow_steps(s: dict[str, Any], budget_ms: float) -> str:
     return f" │ too slow for live: {', '.join(slow)}" if slow else ""
 
 
+def _faces_part(faces: dict[str, Any] | None) -> str:
+    """Faces swapped of faces found per frame (recent mean), once any were found."""
+    if not faces or not faces.get("found_mean"):
+        return ""
+    return f" │ faces swapped {faces['swapped_mean']:.1f}/{faces['found_mean']:.1f}"
+
+
 def _status_line(s: dict[str, Any], fps: float = 30.0) -> str:
     lat = s.get("latency_ms", {})
     return (
         f"fps in {s.get('fps_in', 0):5.1f} out {s.get('fps_out', 0):5.1f} │ "
         f"latency p50 {lat.get('p50', float('nan')):5.1f} ms p95 {lat.get('p95', float('nan')):5.1f} ms │ "
         f"dropped {s.get('dropped', 0)} │ {s.get('provider', 'cpu')} │ {s.get('swapper', 'pass-through')}"
+        + _faces_part(s.get("faces"))
         + ("" if s.get("processing", True) else " │ PAUSED")
         + _slow_steps(s, 1000.0 / fps)
     )

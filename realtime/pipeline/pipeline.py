@@ -577,7 +577,7 @@ class Pipeline:
                 held = frame if self.live else None
                 now = time.monotonic()
                 self.stats.stage("output", (now - t0) * 1000.0)
-                self.stats.output_one(frame.captured_at, now)
+                self.stats.output_one(frame.captured_at, now, len(frame.faces), frame.swapped)
                 last_write = now
         finally:
             self.fanout.finish()

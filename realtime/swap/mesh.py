@@ -202,7 +202,7 @@ class MeshSwapper:
         swapped = 0
         for face in faces:
             swapped += self.swap_face(image, face, source, frame.index)
-        return frame.with_image(image) if swapped else frame
+        return frame.with_image(image).with_swapped(swapped) if swapped else frame
 
     def swap_face(self, image: np.ndarray, face: Face, source: SourceFace, frame_index: int = 0) -> bool:
         """Swap one face into ``image`` in place; False (image untouched) when it cannot be."""
