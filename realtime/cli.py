@@ -58,7 +58,12 @@ def main_parser() -> argparse.ArgumentParser:
         "--camera-api", dest="api", help="OpenCV capture backend: v4l2, dshow, msmf, avfoundation"
     )
     face = p.add_argument_group("face")
-    face.add_argument("--face", action="append", help="photo of the face to put in (repeat for several)")
+    face.add_argument(
+        "--face",
+        action="append",
+        help="photo of the face to put in; repeat to give each person their own "
+        "(left to right at the start, then kept by track: see realtime/swap/cast.py)",
+    )
     face.add_argument("--face-index", type=int, help="which face of the photo to use (0 = largest)")
     face.add_argument("--swapper", help="mesh, a neural swapper name, auto, or none")
     face.add_argument("--provider", help="force an inference provider (see `realtime doctor`)")

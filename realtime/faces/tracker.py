@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from realtime.faces.detector import Detection, FaceDetector, Region, box_iou, tile_grid
+from realtime.faces.detector import Detection, FaceDetector, Region, box_cover, box_iou, tile_grid
 from realtime.faces.landmarks import FaceMesh, Roi, five_points, mesh_box
 from realtime.faces.smoothing import OneEuroFilter
 from realtime.frame import Face
@@ -138,8 +138,13 @@ class FaceTracker:
             return []
         free = self.config.max_faces - len(self.tracks) if self.config.max_faces > 0 else len(dets)
         if self.tracks:
-            iou = box_iou(np.stack([d.box for d in dets]), np.stack([t.box for t in self.tracks]))
-            explained = iou.max(axis=1) > self.config.iou_match
+            boxes = np.stack([t.box for t in self.tracks])
+            dboxes = np.stack([d.box for d in dets])
+            # A detection box is larger than the landmarks' box of the same face (and a tile
+            # may cut it): where their IoU stays low, most of the track's box lies inside it.
+            explained = (box_iou(dboxes, boxes).max(axis=1) > self.config.iou_match) | (
+                box_cover(dboxes, boxes).max(axis=1) > self.config.iou_duplicate
+            )
         else:
             explained = np.zeros(len(dets), dtype=bool)
         born: list[Track] = []
@@ -189,7 +194,8 @@ class FaceTracker:
         if len(tracks) < 2:
             return tracks
         tracks = sorted(tracks, key=lambda tr: tr.track_id)
-        iou = box_iou(np.stack([t.box for t in tracks]), np.stack([t.box for t in tracks]))
+        # Over the smaller box: a young track inside an older one's box is the same face.
+        iou = box_cover(np.stack([t.box for t in tracks]), np.stack([t.box for t in tracks]))
         keep: list[int] = []
         for i in range(len(tracks)):
             if all(iou[i, j] <= self.config.iou_duplicate for j in keep):
