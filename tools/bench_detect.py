@@ -121,7 +121,7 @@ def main() -> int:
     tracking = {}
     for faces in (1, 2):
         off, on = [], []
-        for _ in range(3):  # interleaved, so both see the same machine load
+        for _ in range(5):  # interleaved, so both see the same machine load
             off.append(tracking_ms(0, faces=faces))
             on.append(tracking_ms(2, faces=faces))
         tracking[f"1280x720 faces={faces}"] = {
