@@ -158,7 +158,8 @@ def test_each_person_keeps_their_own_source_across_300_frames(
                 assert src is not None
                 if i >= swapper.cast.settle:  # the start: numbered left to right as found
                     seen[k].add(src)
-            missed += not mine and i >= 30 and not 200 <= i < 215  # found again while walking in
+            # A small newcomer is found within one round of the tiles: 8 detections, 80 frames.
+            missed += not mine and i >= 30 and not (k == 2 and 200 <= i < 280)
         spots = [(p.face_at(i), p.face[2]) for p in people]
         ghosts += sum(
             all(at is None or math.dist(f.center, at) >= 0.5 * w for at, w in spots) for f in out.faces
@@ -189,3 +190,42 @@ def test_cast_rule_start_crossing_return_extra_and_manual() -> None:
         cast.assign(7, 3)
     untracked = [_face(600, -1), _face(10, -1)]
     assert Cast(2).sources_for(untracked, 0) == [1, 0]  # a still: left to right
+
+
+def _cli_swap(faces: list[Path], scene: Path, out: Path) -> np.ndarray:
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "realtime", "--input", str(scene), "--output", str(out), "--quiet"]
+    for f in faces:
+        cmd += ["--face", str(f)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    img = cv2.imread(str(out))
+    assert img is not None
+    return img.astype(np.int16)
+
+
+def test_a_still_of_two_people_gives_each_their_own_photo_through_the_cli(
+    tmp_path: Path, source_paths: list[Path]
+) -> None:
+    """``realtime --face A --face B --input two.png``: the left person gets A, the right B,
+    exactly as a run with only that photo would draw them (before, both got the best photo)."""
+    photos = _photos()
+    scene = np.empty((H, W, 3), np.uint8)
+    scene[:] = WALL
+    _draw(scene, _sprite(photos[0], 420), 330, 380)  # faces of ~6-11 % of the width
+    _draw(scene, _sprite(photos[1], 420), 950, 380)
+    cv2.imwrite(str(tmp_path / "two.png"), scene)
+    a, b = source_paths[2], source_paths[3]
+    both = _cli_swap([a, b], tmp_path / "two.png", tmp_path / "ab.png")
+    only_a = _cli_swap([a], tmp_path / "two.png", tmp_path / "a.png")
+    only_b = _cli_swap([b], tmp_path / "two.png", tmp_path / "b.png")
+    left, right = np.s_[150:600, 100:560], np.s_[150:600, 720:1180]
+
+    def diff(x: np.ndarray, y: np.ndarray, where: tuple[slice, slice]) -> float:
+        return float(np.abs(x[where] - y[where]).mean())
+
+    assert diff(both, only_a, left) < 0.05 < 0.5 < diff(both, only_b, left)
+    assert diff(both, only_b, right) < 0.05 < 0.2 < diff(both, only_a, right)
+    assert diff(both, scene.astype(np.int16), right) > 0.1  # the right one was swapped at all
