@@ -102,6 +102,7 @@ def make_source(spec: SourceSpec) -> Source:
             seed=spec.seed,
             faces=spec.faces,
             precompute=spec.precompute,
+            face_scale=spec.face_scale,
         )
     assert spec.target is not None
     if spec.kind == "camera":

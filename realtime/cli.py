@@ -59,7 +59,12 @@ def main_parser() -> argparse.ArgumentParser:
         "--camera-api", dest="api", help="OpenCV capture backend: v4l2, dshow, msmf, avfoundation"
     )
     face = p.add_argument_group("face")
-    face.add_argument("--face", action="append", help="photo of the face to put in (repeat for several)")
+    face.add_argument(
+        "--face",
+        action="append",
+        help="photo of the face to put in; repeat to give each person their own "
+        "(left to right at the start, then kept by track: see realtime/swap/cast.py)",
+    )
     face.add_argument("--face-index", type=int, help="which face of the photo to use (0 = largest)")
     face.add_argument("--swapper", help="mesh, a neural swapper name, auto, or none")
     face.add_argument("--provider", help="force an inference provider (see `realtime doctor`)")
@@ -202,6 +207,13 @@ def _slow_steps(s: dict[str, Any], budget_ms: float) -> str:
     return f" │ too slow for live: {', '.join(slow)}" if slow else ""
 
 
+def _faces_part(faces: dict[str, Any] | None) -> str:
+    """Faces swapped of faces found per frame (recent mean), once any were found."""
+    if not faces or not faces.get("found_mean"):
+        return ""
+    return f" │ faces swapped {faces['swapped_mean']:.1f}/{faces['found_mean']:.1f}"
+
+
 def _status_line(s: dict[str, Any], fps: float = 30.0) -> str:
     lat = s.get("latency_ms", {})
     return (
@@ -209,6 +221,7 @@ def _status_line(s: dict[str, Any], fps: float = 30.0) -> str:
         f"latency p50 {lat.get('p50', float('nan')):5.1f} ms p95 {lat.get('p95', float('nan')):5.1f} ms │ "
         f"dropped {s.get('dropped', 0)} │ {s.get('provider', 'cpu')} │ {s.get('swapper', 'pass-through')}"
         + (f" │ {s['remote']}" if s.get("remote") else "")
+        + _faces_part(s.get("faces"))
         + ("" if s.get("processing", True) else " │ PAUSED")
         + _slow_steps(s, 1000.0 / fps)
     )

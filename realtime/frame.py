@@ -75,6 +75,8 @@ class Frame:
     ``captured_at`` is ``time.monotonic()`` at capture: every latency figure is measured from it.
     ``pts`` is the media timestamp in seconds (the stream's own for files, time since start for
     live sources). ``timings`` collects (stage name, milliseconds) as the frame moves on.
+    ``swapped`` counts the faces a swap stage replaced in this frame (the benchmark and the
+    stats compare it with ``len(faces)``, so a frame with missed faces is seen, not assumed).
     ``flags`` mark states: ``"writable"`` means the stage that holds the frame owns its image
     alone, so a processor may draw into it in place and return it (saving a full-frame copy);
     without it, a processor that changes pixels must return a new image.
@@ -87,6 +89,7 @@ class Frame:
     pts: float = 0.0
     timings: tuple[tuple[str, float], ...] = ()
     flags: frozenset[str] = field(default_factory=frozenset)
+    swapped: int = 0
 
     def __post_init__(self) -> None:
         img = self.image
@@ -100,6 +103,8 @@ class Frame:
             raise ValueError("Frame.index must be >= 0")
         if not isinstance(self.faces, tuple) or not all(isinstance(f, Face) for f in self.faces):
             raise ValueError("Frame.faces must be a tuple of Face")
+        if not isinstance(self.swapped, int) or not 0 <= self.swapped <= len(self.faces):
+            raise ValueError(f"Frame.swapped must be within [0, {len(self.faces)}], got {self.swapped!r}")
 
     @property
     def height(self) -> int:
@@ -114,6 +119,10 @@ class Frame:
 
     def with_image(self, image: np.ndarray) -> Frame:
         return replace(self, image=np.ascontiguousarray(image))
+
+    def with_swapped(self, count: int) -> Frame:
+        """This frame with ``count`` of its faces marked as swapped."""
+        return replace(self, swapped=int(count))
 
     def with_timing(self, name: str, ms: float) -> Frame:
         return replace(self, timings=(*self.timings, (name, float(ms))))

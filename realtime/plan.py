@@ -35,6 +35,7 @@ class SourceSpec:
     api: str | None = None  # OpenCV capture backend (camera)
     faces: int = 1  # synthetic: people in the scene
     precompute: int = 0  # synthetic: frames rendered ahead
+    face_scale: float = 1.0  # synthetic: relative size of each person (small: far away)
     seed: int = 0
 
     def __post_init__(self) -> None:

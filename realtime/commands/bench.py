@@ -24,6 +24,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=_sizes, default=[(1280, 720)], help="e.g. 1280x720,1920x1080")
     p.add_argument("--mode", choices=["throughput", "live", "both"], default="both")
     p.add_argument("--faces", type=int, default=1, help="faces in the synthetic scene")
+    p.add_argument(
+        "--face-scale",
+        type=float,
+        default=1.0,
+        help="size of each synthetic person relative to the default framing (e.g. 0.36: a face "
+        "at 5 %% of a 1080p frame's width)",
+    )
     p.add_argument("--swapper", default="mesh")
     p.add_argument("--provider", default=None)
     p.add_argument("--workers", type=int, default=1)
@@ -126,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         runs=args.runs,
         precompute=args.precompute,
         fps=args.fps,
+        face_scale=args.face_scale,
     )
     if args.startup:
         result.update(measure_startup())
@@ -138,9 +146,12 @@ def run(args: argparse.Namespace) -> int:
         "fps",
         "latency p50/p95 ms",
         "drops",
+        "faces found / swapped (mean, min)",
+        "clean",
         "slowest stage",
         "efficiency",
         "CPU %",
+        "core share at fps",
         "peak RSS MB",
     ):
         table.add_column(col)
@@ -151,9 +162,13 @@ def run(args: argparse.Namespace) -> int:
             f"{r['fps']:.1f}",
             f"{lat['p50']:.1f} / {lat['p95']:.1f}",
             str(r["dropped"]),
+            f"{r['faces_found']['mean']:.2f}, {r['faces_found']['min']} / "
+            f"{r['faces_swapped']['mean']:.2f}, {r['faces_swapped']['min']}",
+            "yes" if r["clean"] else "NO",
             f"{r['slowest_stage']} ({r['stage_alone_fps'][r['slowest_stage']]:.0f} fps)",
             str(r.get("efficiency", "")),
             f"{r['cpu_percent']:.0f}",
+            "" if r["cpu_core_share_at_fps"] is None else f"{r['cpu_core_share_at_fps']:.2f}",
             f"{r['peak_rss_mb']:.0f}",
         )
     console = Console()
@@ -170,6 +185,13 @@ def run(args: argparse.Namespace) -> int:
         ]
         stage_table.add_row(f"{r['size']} {r['mode']}", *cells)
     console.print(stage_table)
+    for r in result["results"]:
+        if not r["clean"]:
+            console.print(
+                f"NOT CLEAN {r['size']} {r['mode']}: {r['missed_faces']} face(s) of the scene's "
+                f"{r['faces']} missed over {r['frames_short']} frame(s); its figures are not "
+                "those of a swap of every face"
+            )
     if "startup_s" in result:
         console.print(f"start-up to first frame: {result['startup_s']['median']} s (median)")
     return 0

@@ -28,6 +28,8 @@ class AnalysisSettings:
     - ``max_faces``: faces tracked at most (0: no limit).
     - ``min_cutoff`` (Hz), ``beta``: One Euro smoothing; lower ``min_cutoff`` = steadier at
       rest, higher ``beta`` = less lag in motion (speed in outer-eye-corner distances per s).
+    - ``tile_rows``: rows of the tile grid searched one tile per detection for faces too
+      small for the whole-frame pass (down to ~4 % of the frame width with 2; 0: off).
     - ``threads``: intra-op threads of each model (1 leaves the other core to the pipeline).
     """
 
@@ -42,6 +44,7 @@ class AnalysisSettings:
     nms_threshold: float = 0.3
     iou_match: float = 0.3
     reset_jump: float = 0.5
+    tile_rows: int = 2
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTOR_MODELS:
@@ -64,6 +67,10 @@ class AnalysisSettings:
             )
         if self.threads < 1:
             raise ConfigError(f"faces.threads must be >= 1, got {self.threads}", fix="e.g. 1")
+        if not 0 <= self.tile_rows <= 4:
+            raise ConfigError(
+                f"faces.tile_rows must be within [0, 4], got {self.tile_rows}", fix="e.g. 2; 0 is off"
+            )
         if self.reset_jump <= 0:
             raise ConfigError(f"faces.reset_jump must be > 0, got {self.reset_jump}", fix="e.g. 0.5")
 
@@ -78,4 +85,5 @@ class AnalysisSettings:
             beta=self.beta,
             iou_match=self.iou_match,
             reset_jump=self.reset_jump,
+            tile_rows=self.tile_rows,
         )

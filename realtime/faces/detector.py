@@ -97,6 +97,22 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
 
 
+def box_cover(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection over the smaller box's area (N, M): 1 when one box lies inside
+    the other, however different their sizes (where IoU stays low)."""
+    a = np.asarray(a, np.float32).reshape(-1, 4)
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    smaller = np.minimum(area_a[:, None], area_b[None, :])
+    return np.where(smaller > 0, inter / np.maximum(smaller, 1e-9), 0.0).astype(np.float32)
+
+
 def weighted_nms(
     boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, threshold: float
 ) -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -195,6 +211,27 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     return out, Letterbox(nw / sw, nh / sh, float(px), float(py))
 
 
+Region = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels
+
+
+def tile_grid(width: int, height: int, rows: int, overlap: float = 0.25) -> list[Region]:
+    """Square tiles covering a ``width`` x ``height`` frame in ``rows`` rows, neighbours
+    overlapping by at least ``overlap`` of a tile (so a face on a seam is whole in one of
+    them), row by row from the top left. A face ``f`` pixels wide fills ``f / side`` of its
+    tile instead of ``f / width`` of the frame: that is what lets a detector trained on near
+    faces find distant ones."""
+    rows = max(1, int(rows))
+    side = min(width, height, math.ceil(height / (rows - (rows - 1) * overlap)))
+
+    def starts(length: int) -> list[int]:
+        if side >= length:
+            return [0]
+        n = max(2, math.ceil((length - side) / (side * (1.0 - overlap))) + 1)
+        return [round(i * (length - side) / (n - 1)) for i in range(n)]
+
+    return [(x, y, x + side, y + side) for y in starts(height) for x in starts(width)]
+
+
 class FaceDetector:
     """BlazeFace on one image: ``detect(image_bgr) -> list[Detection]``, best first."""
 
@@ -259,6 +296,13 @@ class FaceDetector:
             score_clip=self.score_clip,
             score_threshold=self.score_threshold,
         )
+
+    def detect_region(self, image_bgr: np.ndarray, region: Region) -> list[Detection]:
+        """Faces inside ``region`` of ``image_bgr``, in frame pixels, highest score first."""
+        x0, y0, x1, y1 = region
+        dets = self.detect(image_bgr[y0:y1, x0:x1])
+        off = np.array([x0, y0], np.float32)
+        return [Detection(d.box + np.tile(off, 2), d.score, d.keypoints + off) for d in dets]
 
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
         """Faces in ``image_bgr`` (H, W, 3 uint8), highest score first."""

@@ -2,8 +2,11 @@
 
 Two modes: ``throughput`` (the source hands frames over as fast as the pipeline takes them,
 nothing dropped) and ``live`` (the source is paced at the camera rate, latest-wins, drops
-counted). It never fails on a slow result: it reports. Efficiency is the pipeline's fps over
-the fps of its slowest thread (capture, processing or output) when that thread runs alone.
+counted). It never fails on a slow result: it reports, and it says what it measured: the faces
+found and swapped per frame, and whether every face of the scene was swapped in every
+measured frame (``clean``); a run that swapped fewer is not a clean figure. Efficiency is the
+pipeline's fps over the fps of its slowest thread (capture, processing or output) when that
+thread runs alone.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class BenchCase:
     duration: float = 10.0
     warmup: float = 2.0
     precompute: int = 48  # frames rendered ahead: the camera costs a copy, like a real one
+    face_scale: float = 1.0  # relative size of each person (small: far from the camera)
 
 
 def _cpu_seconds() -> float:
@@ -58,6 +62,7 @@ def _make_source(case: BenchCase, seed: int = 0) -> Any:
         seed=seed,
         faces=case.faces,
         precompute=case.precompute,
+        face_scale=case.face_scale,
     )
 
 
@@ -150,8 +155,35 @@ def bench_plan(case: BenchCase, chain: ChainSpec, layout: Layout) -> Plan:
         live=case.mode == "live",
         faces=case.faces,
         precompute=case.precompute,
+        face_scale=case.face_scale,
     )
     return Plan("bench", source, chain, (PlainOutput("null"),), replace(layout, fps=case.fps))
+
+
+def face_figures(counts: np.ndarray, scene: int) -> dict[str, Any]:
+    """Faces found and swapped per measured frame against the ``scene``'s faces: a case is
+    ``clean`` only when every face was swapped in every frame; ``missed_faces`` counts the
+    (frame, face) pairs left unswapped."""
+    from realtime.pipeline.stats import faces_summary
+
+    summary = faces_summary(counts)
+    missed = int(np.clip(scene - counts[:, 1], 0, None).sum()) if counts.size else 0
+    short = int((counts[:, 1] < scene).sum()) if counts.size else 0
+    return {
+        "faces_found": {"mean": summary["found_mean"], "min": summary["found_min"]},
+        "faces_swapped": {"mean": summary["swapped_mean"], "min": summary["swapped_min"]},
+        "clean": bool(counts.size) and missed == 0,
+        "missed_faces": missed,
+        "frames_short": short,
+    }
+
+
+def _face_width_pct(case: BenchCase) -> float | None:
+    from realtime.sources.synthetic import SyntheticSource
+
+    src = SyntheticSource(width=case.width, height=case.height, faces=case.faces, face_scale=case.face_scale)
+    frac = src.face_width()
+    return None if frac is None else round(100.0 * frac, 2)
 
 
 def run_case(case: BenchCase, chain: ChainSpec, layout: Layout, prepared: Any) -> dict[str, Any]:
@@ -165,17 +197,20 @@ def run_case(case: BenchCase, chain: ChainSpec, layout: Layout, prepared: Any) -
         time.sleep(case.warmup)
         base = pipe.status()
         lat_start = pipe.stats.latency_count()
+        faces_start = pipe.stats.face_count()
         cpu0, t0 = _cpu_seconds(), time.monotonic()
         time.sleep(case.duration)
         cpu1, t1 = _cpu_seconds(), time.monotonic()
         end = pipe.status()
         lat = pipe.stats.latencies(since=lat_start)
+        counts = pipe.stats.face_counts(since=faces_start)
     finally:
         pipe.stop()
         pipe.join(timeout=2.0)
     wall = t1 - t0
     frames = end["processed"] - base["processed"]
     stages = {k: v for k, v in end["stages_ms"].items()}
+    cpu_s = cpu1 - cpu0
     return {
         "size": f"{case.width}x{case.height}",
         "mode": case.mode,
@@ -186,7 +221,13 @@ def run_case(case: BenchCase, chain: ChainSpec, layout: Layout, prepared: Any) -
         "dropped": end["dropped"] - base["dropped"],
         "dropped_during_warmup": base["dropped"],
         "stages_ms": stages,
-        "cpu_percent": round(100.0 * (cpu1 - cpu0) / wall, 1),
+        "face_width_pct": _face_width_pct(case),
+        **face_figures(counts, case.faces),
+        "cpu_percent": round(100.0 * cpu_s / wall, 1),
+        # The share of one core the whole process used per frame interval of the camera's
+        # rate: 100 means one core's time per frame was all spent.
+        "cpu_ms_per_frame": round(1000.0 * cpu_s / frames, 2) if frames else None,
+        "cpu_core_share_at_fps": round(cpu_s / frames * case.fps, 3) if frames else None,
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "errors": end["errors"],
         "startup_s": end.get("startup_s"),
@@ -204,6 +245,7 @@ def bench(
     runs: int = 1,
     precompute: int = 48,
     fps: float = 30.0,
+    face_scale: float = 1.0,
 ) -> dict[str, Any]:
     """Every (size, mode) case ``runs`` times; the median run by fps is reported per case."""
     from realtime.build import build_chain
@@ -216,7 +258,9 @@ def bench(
     for w, h in sizes:
         split = layout.split and layout.workers == 1
         alone = stage_alone_fps(
-            BenchCase(w, h, "throughput", faces, precompute=precompute), processors, split
+            BenchCase(w, h, "throughput", faces, precompute=precompute, face_scale=face_scale),
+            processors,
+            split,
         )
         slowest = min(alone, key=lambda k: alone[k])
         for mode in modes:
@@ -229,6 +273,7 @@ def bench(
                 duration=duration,
                 warmup=warmup,
                 precompute=precompute,
+                face_scale=face_scale,
             )
             runs_out = [run_case(case, chain, layout, prepared) for _ in range(runs)]
             fps_list = [r["fps"] for r in runs_out]
@@ -249,4 +294,5 @@ def bench(
         else f"{precompute} frames rendered ahead, played back",
         "results": results,
         "fps_median_of_runs": {f"{r['size']} {r['mode']}": statistics.median(r["runs_fps"]) for r in results},
+        "clean": all(r["clean"] for r in results),
     }

@@ -452,7 +452,7 @@ class Pipeline:
         """
         while True:
             try:
-                slot = ring.acquire(timeout=0.1)
+                slot = ring.acquire(timeout=0.1, index=frame.index)
             except RingClosed:
                 return False
             if slot is not None:
@@ -508,7 +508,7 @@ class Pipeline:
                 held = frame if self.live else None
                 now = time.monotonic()
                 self.stats.stage("output", (now - t0) * 1000.0)
-                self.stats.output_one(frame.captured_at, now)
+                self.stats.output_one(frame.captured_at, now, len(frame.faces), frame.swapped)
                 last_write = now
         finally:
             self.fanout.finish()

@@ -111,9 +111,13 @@ class Ring:
         self.dropped = 0
 
     # -- producer side -------------------------------------------------------------------
-    def acquire(self, timeout: float | None = None) -> WriteSlot | None:
+    def acquire(self, timeout: float | None = None, index: int | None = None) -> WriteSlot | None:
         """A slot to fill. LATEST takes a free slot, or the oldest unread one (a drop);
-        BLOCK waits for a free slot. ``None`` on timeout; ``RingClosed`` after close."""
+        BLOCK waits for a free slot. ``None`` on timeout; ``RingClosed`` after close.
+
+        An ordered ring keeps its last free slot for the frame its reader waits for (pass the
+        frame's ``index``): otherwise workers holding later frames could fill every slot while
+        the one holding the next frame waits for a slot forever."""
         deadline = None if timeout is None else time.monotonic() + timeout
         freed: list[Lease] = []
         try:
@@ -122,6 +126,14 @@ class Ring:
                     if self._closed:
                         raise RingClosed(self.name)
                     idx = self._find(FREE)
+                    if (
+                        idx is not None
+                        and self.ordered
+                        and index is not None
+                        and index > self._next_index
+                        and self._state.count(FREE) <= 1
+                    ):
+                        idx = None  # the last slot is the next frame's
                     if idx is None and self.policy is Policy.LATEST:
                         idx = self._oldest_published()
                         if idx is not None:

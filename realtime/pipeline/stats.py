@@ -26,6 +26,22 @@ def percentiles(values: Iterable[float]) -> dict[str, float]:
     return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "n": int(arr.size)}
 
 
+FACES_KEPT = 1 << 16  # per-frame face counts held (36 minutes at 30 fps; 1 MiB)
+
+
+def faces_summary(counts: np.ndarray) -> dict[str, float]:
+    """Faces found and swapped per frame (mean, min) of an (N, 2) array of counts."""
+    if counts.size == 0:
+        return {"found_mean": 0.0, "found_min": 0, "swapped_mean": 0.0, "swapped_min": 0, "frames": 0}
+    return {
+        "found_mean": round(float(counts[:, 0].mean()), 3),
+        "found_min": int(counts[:, 0].min()),
+        "swapped_mean": round(float(counts[:, 1].mean()), 3),
+        "swapped_min": int(counts[:, 1].min()),
+        "frames": len(counts),
+    }
+
+
 class Stats:
     """Thread-safe counters and timing windows for one pipeline run."""
 
@@ -45,6 +61,10 @@ class Stats:
         self.repeated = 0
         self.errors: dict[str, int] = {}
         self.info: dict[str, Any] = {}
+        # Per output frame: (faces found, faces swapped), numbered like the latency samples.
+        self._faces: deque[tuple[int, int]] = deque(maxlen=FACES_KEPT)
+        self._faces_count = 0
+        self.frames_missing_faces = 0  # frames in which a face was found but not swapped
 
     def stage(self, name: str, ms: float) -> None:
         with self._lock:
@@ -58,9 +78,14 @@ class Stats:
             self.captured += 1
             self._in_times.append(now)
 
-    def output_one(self, captured_at: float, now: float) -> None:
+    def output_one(self, captured_at: float, now: float, faces: int = 0, swapped: int = 0) -> None:
+        """One frame left the pipeline; ``faces`` found in it and ``swapped`` of them."""
         with self._lock:
             self.processed += 1
+            self._faces.append((faces, swapped))
+            self._faces_count += 1
+            if swapped < faces:
+                self.frames_missing_faces += 1
             lat = (now - captured_at) * 1000.0
             self._latency_ms.append(lat)
             self._latency_all.add(lat)
@@ -95,6 +120,19 @@ class Stats:
         with self._lock:
             return self._latency_all.recent(since, until).tolist()
 
+    def face_count(self) -> int:
+        """How many frames' face counts were recorded (numbers for ``face_counts``)."""
+        with self._lock:
+            return self._faces_count
+
+    def face_counts(self, since: int = 0) -> np.ndarray:
+        """(N, 2) int array of (faces found, faces swapped) per output frame numbered from
+        ``since`` on (only the last ``FACES_KEPT`` are held)."""
+        with self._lock:
+            first = self._faces_count - len(self._faces)
+            rows = list(self._faces)[max(0, since - first) :]
+        return np.asarray(rows, np.int64).reshape(-1, 2)
+
     def snapshot(self, dropped: int = 0, in_flight: int = 0) -> dict[str, Any]:
         with self._lock:
             elapsed = time.monotonic() - self.started_at
@@ -111,6 +149,8 @@ class Stats:
                 "latency_ms": percentiles(self._latency_ms),
                 "latency_ms_run": self._latency_all.summary(),
                 "stages_ms": {k: percentiles(v) for k, v in sorted(self._stage_ms.items())},
+                "faces": faces_summary(np.asarray(list(self._faces)[-120:], np.int64).reshape(-1, 2)),
+                "frames_missing_faces": self.frames_missing_faces,
                 "errors": dict(self.errors),
                 "startup_s": (
                     round(self.first_output_at - self.started_at, 3) if self.first_output_at else None

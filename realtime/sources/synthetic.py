@@ -37,6 +37,8 @@ _AMP_SCALE = 0.08  # relative size (leaning in and out)
 _AMP_LIGHT = 0.12  # relative brightness
 _FACE_HEIGHT = 0.8  # sprite height as a fraction of the frame height (face ~ a third)
 _BACKGROUND = (118, 122, 126)  # BGR, a neutral wall
+# Width of the bundled photo's face box (FaceAnalyzer.analyze_image) over the photo's width.
+_DEFAULT_FACE_IN_PHOTO = 0.365
 
 
 def default_face() -> np.ndarray:
@@ -75,6 +77,7 @@ class SyntheticSource:
         duration: float | None = None,
         faces: int = 1,
         precompute: int = 0,
+        face_scale: float = 1.0,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -96,6 +99,10 @@ class SyntheticSource:
         if faces < 1:
             raise ConfigError(f"faces must be at least 1, got {faces}", fix="e.g. --faces 2")
         self.faces = int(faces)
+        if not 0.05 <= face_scale <= 4.0:
+            raise ConfigError(f"face_scale must be within [0.05, 4], got {face_scale}", fix="e.g. 0.3")
+        # Relative size of each person (1: the default framing), for small, distant faces.
+        self.face_scale = float(face_scale)
         # Benchmarks: render this many frames once and play them back and forth, so the
         # camera costs what a real one does (a copy), not a render per frame.
         self.precompute = max(0, int(precompute))
@@ -119,6 +126,15 @@ class SyntheticSource:
         """Registry entry: ``target`` is an optional face photo path ("" for the bundled one)."""
         return cls(face=target or None, **options)
 
+    def _sprite_dims(self, photo_w: int, photo_h: int) -> tuple[int, int]:
+        """(width, height) of each person's sprite for a photo of that size."""
+        sh = max(8, round(self.height * _FACE_HEIGHT))
+        sw = max(8, round(photo_w * sh / photo_h))
+        if self.faces > 1:  # several people side by side: shrink each to its share of the width
+            k = min(1.0, 0.9 * self.width / self.faces / sw)
+            sh, sw = max(8, round(sh * k)), max(8, round(sw * k))
+        return max(8, round(sw * self.face_scale)), max(8, round(sh * self.face_scale))
+
     # -- precomputation -------------------------------------------------------------------
     def _prepare(self) -> None:
         if self._ready:
@@ -131,14 +147,10 @@ class SyntheticSource:
         else:
             face = load_image(face_in)
         h, w = self.height, self.width
-        sh = max(8, round(h * _FACE_HEIGHT))
-        sw = max(8, round(face.shape[1] * sh / face.shape[0]))
-        if self.faces > 1:  # several people side by side: shrink each to its share of the width
-            k = min(1.0, 0.9 * w / self.faces / sw)
-            sh, sw = max(8, round(sh * k)), max(8, round(sw * k))
+        sw, sh = self._sprite_dims(face.shape[1], face.shape[0])
         sprite = cv2.resize(face, (sw, sh), interpolation=cv2.INTER_AREA)
         # A feathered oval cut-out: head and shoulders, no hard rectangle edge to track.
-        mask = np.zeros((sh, sw), np.uint8)
+        mask: np.ndarray = np.zeros((sh, sw), np.uint8)
         cv2.ellipse(mask, (sw // 2, sh // 2), (int(sw * 0.44), int(sh * 0.47)), 0, 0, 360, 255, -1)
         mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=max(1.0, sh * 0.03))
         self._sprite = np.ascontiguousarray(np.dstack([sprite, mask]))  # BGRA uint8
@@ -157,6 +169,14 @@ class SyntheticSource:
             self._noise_pos = np.clip(values, 0, 255).astype(np.uint8)
             self._noise_neg = np.clip(-values, 0, 255).astype(np.uint8)
         self._ready = True
+
+    def face_width(self) -> float | None:
+        """The width of each face as a fraction of the frame's width, at rest (pose scale 1):
+        known for the bundled photo only (None for another one)."""
+        if self._face_in is not None:
+            return None
+        photo = default_face()
+        return _DEFAULT_FACE_IN_PHOTO * self._sprite_dims(photo.shape[1], photo.shape[0])[0] / self.width
 
     # -- rendering ------------------------------------------------------------------------
     def pose(self, index: int) -> Pose:

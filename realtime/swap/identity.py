@@ -103,4 +103,4 @@ class ReferenceFilter:
         if not chosen:
             return frame.with_faces(faces)
         out = self.swapper(frame.with_faces(tuple(chosen)))
-        return out.with_faces(faces)
+        return out.with_faces(faces)  # keeps ``swapped``: the chosen faces are among ``faces``

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from realtime.errors import InputError
 from realtime.faces.landmarks import five_points
 from realtime.frame import Face, Frame
 from realtime.swap.blend import composite, feather
+from realtime.swap.cast import Cast
 from realtime.swap.color import ColourStats, StatsSmoother, colour_stats, shading_offset, tone_transfer
 from realtime.swap.config import MeshSettings
 from realtime.swap.geometry import blend_geometry
@@ -123,7 +125,8 @@ class MeshSwapper:
     """The swap processor: ``MeshSwapper(source, settings)(frame) -> frame``.
 
     Swaps every selected face that has a mesh; frames without one pass through untouched.
-    ``set_source`` switches the face between frames from any thread.
+    ``source`` may be several faces, one per person: ``cast`` (``realtime.swap.cast``) says
+    who gets which. ``set_source``/``set_sources`` switch faces between frames from any thread.
     """
 
     name = "swap"
@@ -131,14 +134,18 @@ class MeshSwapper:
 
     def __init__(
         self,
-        source: SourceFace,
+        source: SourceFace | Sequence[SourceFace],
         settings: MeshSettings | None = None,
         *,
         analyzer: FaceAnalyzer | None = None,
     ) -> None:
         settings = settings or MeshSettings()
         self.settings = settings
-        self._source = source
+        self._sources = (source,) if isinstance(source, SourceFace) else tuple(source)
+        if not self._sources:
+            raise InputError("the mesh swapper needs a source face", fix="pass --face PHOTO")
+        self._source = self._sources[0]
+        self.cast = Cast(len(self._sources))
         self._lock = threading.Lock()
         self._colour = StatsSmoother(settings.color_smoothing)
         self._analyzer = analyzer
@@ -148,12 +155,38 @@ class MeshSwapper:
     def source(self) -> SourceFace:
         return self._source
 
+    @property
+    def sources(self) -> tuple[SourceFace, ...]:
+        return self._sources
+
     def set_source(self, source: SourceFace) -> None:
-        """Use another source face from the next frame on (thread-safe)."""
-        with self._lock:
-            self._source = source
-            self._colour.reset()
+        """Use one source face for everyone from the next frame on (thread-safe)."""
+        self.set_sources([source])
         log.info("swap source changed to %s", source.path or "an in-memory face")
+
+    def set_sources(self, sources: Sequence[SourceFace]) -> None:
+        """One source face per person from the next frame on (thread-safe). The same number
+        of faces keeps who has which; another number starts the cast over."""
+        sources = tuple(sources)
+        if not sources:
+            raise InputError("no source face given", fix="pass --face PHOTO")
+        with self._lock:
+            if len(sources) != len(self._sources):
+                self.cast = Cast(len(sources))
+            self._sources, self._source = sources, sources[0]
+            self._colour.reset()
+
+    def assign(self, track_id: int, source: int) -> None:
+        """Give the person of ``track_id`` source face ``source`` (``--face`` order, from 0)."""
+        self.cast.assign(track_id, source)
+        with self._lock:
+            self._colour.reset()
+
+    def reset(self) -> None:
+        """Forget who had which face (the source restarted: tracks start over)."""
+        self.cast.reset()
+        with self._lock:
+            self._colour.reset()
 
     def load_source(self, paths: Sequence[Path] | Path, face_index: int | None = None) -> SourceFace:
         """Prepare a face from photos and switch to it (for a hotkey or a file watch).
@@ -196,13 +229,16 @@ class MeshSwapper:
         if not faces:
             return frame
         with self._lock:
-            source = self._source
+            sources, cast = self._sources, self.cast
+        # Every face of the frame, selected or not, so the cast sees who is still there.
+        picks = dict(zip(map(id, frame.faces), cast.sources_for(frame.faces, frame.index)))
         # A stage that owns the image alone lets us draw into it: no full-frame copy.
         image = frame.image if "writable" in frame.flags else frame.image.copy()
         swapped = 0
         for face in faces:
+            source = sources[picks.get(id(face), 0) % len(sources)]
             swapped += self.swap_face(image, face, source, frame.index)
-        return frame.with_image(image) if swapped else frame
+        return frame.with_image(image).with_swapped(swapped) if swapped else frame
 
     def swap_face(self, image: np.ndarray, face: Face, source: SourceFace, frame_index: int = 0) -> bool:
         """Swap one face into ``image`` in place; False (image untouched) when it cannot be."""
@@ -324,6 +360,17 @@ class MeshSwapper:
         return transfer.bgr_matrix(), cv2.resize(low16, (rw, rh), interpolation=cv2.INTER_LINEAR)
 
 
+def prepare_cast(
+    faces: Sequence[Path] | Path, face_index: int | None = None, *, analyzer: FaceAnalyzer | None = None
+) -> list[SourceFace]:
+    """One source face per photo, in the given order (``realtime.swap.cast`` maps them to
+    people); a single photo gives one."""
+    paths = [Path(faces)] if isinstance(faces, (str, Path)) else [Path(p) for p in faces]
+    if len(paths) < 2:
+        return [prepare_source(paths, face_index, analyzer=analyzer)]
+    return [prepare_source([p], face_index, analyzer=analyzer) for p in paths]
+
+
 def create_mesh_swapper(
     faces: Sequence[Path] | Path,
     face_index: int | None = None,
@@ -331,12 +378,11 @@ def create_mesh_swapper(
     analyzer: FaceAnalyzer | None = None,
     **options: Any,
 ) -> MeshSwapper:
-    """The ``SWAPPERS["mesh"]`` factory: prepare the source face (raising ``NoFaceError``
-    before any camera opens) and build the swapper; ``options`` are ``MeshSettings`` fields."""
+    """Prepare one source face per photo (raising ``NoFaceError`` before any camera opens)
+    and build the swapper; ``options`` are ``MeshSettings`` fields."""
     settings = MeshSettings.from_options(options)
     if analyzer is None:
         from realtime.faces.analysis import FaceAnalyzer
 
         analyzer = FaceAnalyzer()
-    source = prepare_source(faces, face_index, analyzer=analyzer)
-    return MeshSwapper(source, settings, analyzer=analyzer)
+    return MeshSwapper(prepare_cast(faces, face_index, analyzer=analyzer), settings, analyzer=analyzer)

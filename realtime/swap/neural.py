@@ -277,10 +277,13 @@ class NeuralSwapper:
         with self._lock:
             source = self.source
         image = frame.image
+        swapped = 0
         for face in chosen:
+            before = image
             image = self.swap_face(image, face, source)
+            swapped += image is not before  # a face left unswapped returns the same image
         out = frame.with_faces(faces) if faces is not frame.faces else frame
-        return out.with_image(image) if chosen else out
+        return out.with_image(image).with_swapped(swapped) if swapped else out
 
     def swap_face(self, image: np.ndarray, face: Face, source: np.ndarray | None = None) -> np.ndarray:
         """``image`` with one face swapped (a new array; the input is not modified).

@@ -53,7 +53,13 @@ class FaceReloader:
         """Read the photos again and switch the swapper to them. False (old face kept) on error."""
         with self._lock:
             try:
-                if hasattr(self.swapper, "set_source"):
+                if hasattr(self.swapper, "set_sources"):  # one face per person
+                    from realtime.swap.mesh import prepare_cast
+
+                    self.swapper.set_sources(
+                        prepare_cast(self.paths, self.face_index, analyzer=self.analyzer)
+                    )
+                elif hasattr(self.swapper, "set_source"):
                     from realtime.swap.source import prepare_source
 
                     self.swapper.set_source(

@@ -179,3 +179,23 @@ def test_a_dropped_moved_on_frame_frees_its_upstream_slot():
         held.append(lease.index)
     # frame 0 was dropped downstream when frame 1 arrived: its upstream slot is free again
     assert up._state[held[0]] == 0 and up._state[held[1]] != 0
+
+
+def test_an_ordered_ring_keeps_its_last_slot_for_the_frame_its_reader_waits_for():
+    """Several workers, one descheduled with frame 0 while the others publish later frames:
+    they must not take every slot, or frame 0 never gets one and the file job hangs."""
+    import numpy as np
+
+    def frame(i: int) -> Frame:
+        return Frame(index=i, captured_at=float(i), image=np.zeros((4, 4, 3), np.uint8))
+
+    ring = Ring(3, Policy.BLOCK, ordered=True)
+    for i in (1, 2):
+        slot = ring.acquire(0.1, index=i)
+        assert slot is not None
+        ring.publish(slot, frame(i))
+    assert ring.acquire(0.05, index=3) is None  # the last slot waits for frame 0
+    slot = ring.acquire(0.05, index=0)
+    assert slot is not None
+    ring.publish(slot, frame(0))
+    assert [ring.get(0.1).frame.index for _ in range(3)] == [0, 1, 2]  # type: ignore[union-attr]

@@ -280,3 +280,17 @@ def test_select_swaps_only_the_chosen_track(
     assert np.any(out[:, w:] != img)
     both = MeshSwapper(bundled_sources["astronaut"])(frame).image
     assert np.any(both[:, :w] != img) and np.any(both[:, w:] != img)
+
+
+def test_the_swapped_frame_counts_its_swapped_faces(
+    bundled_sources: dict[str, SourceFace], photo_faces: PhotoFaces
+) -> None:
+    from realtime.swap.mesh import MeshSwapper
+
+    img, face = next(iter(photo_faces.values()))
+    src = next(iter(bundled_sources.values()))
+    swapper = MeshSwapper(src)
+    tiny = face.with_(mesh=face.mesh * 0.01)  # a face of a few pixels cannot be swapped
+    out = swapper(Frame(0, 0.0, np.ascontiguousarray(img), faces=(face, tiny)))
+    assert out.swapped == 1 and len(out.faces) == 2
+    assert swapper(Frame(1, 0.0, np.ascontiguousarray(img))).swapped == 0
