@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from realtime import __version__
-from realtime.errors import RealtimeError
+from realtime.errors import ConfigError, RealtimeError
 
 log = logging.getLogger("realtime")
 
@@ -102,6 +102,18 @@ def main_parser() -> argparse.ArgumentParser:
     run.add_argument("--stats-json", help="write the final stats as JSON to this path")
     run.add_argument("--log-level", default=None, help="debug, info, warning, error")
     run.add_argument("--quiet", action="store_true", help="no live status line")
+    panel = p.add_argument_group("control panel (`realtime panel` is `realtime --panel`)")
+    panel.add_argument("--panel", action="store_true", help="serve the browser control panel")
+    panel.add_argument(
+        "--panel-host",
+        default="127.0.0.1",
+        help="address of the panel; anything but loopback serves your camera to other machines",
+    )
+    panel.add_argument("--panel-port", type=int, default=8765, help="port of the panel (0 picks a free one)")
+    panel.add_argument(
+        "--panel-token", help="the panel's token (default: a new random one, printed in its URL)"
+    )
+    panel.add_argument("--no-browser", action="store_true", help="do not open the panel in a browser")
     return p
 
 
@@ -127,6 +139,8 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     if args.fps:
         ov["source.fps"] = args.fps
     sinks = list(args.sink or [])
+    if getattr(args, "panel", False) and not sinks and not args.output:
+        sinks = ["null"]  # the panel is the preview; the virtual camera is switched on there
     if args.preview and "window" not in sinks:
         sinks = sinks or (["file"] if args.output else ["vcam"])
         sinks.append("window")
@@ -288,6 +302,7 @@ def _run_main(args: argparse.Namespace) -> int:
             log.warning("still finalising %s; Ctrl-C again stops waiting", names)
 
     bar = _ProgressBar(show) if plan.mode == "file" else None
+    panels: list[Any] = []
     try:
         result = app.run(
             plan,
@@ -295,6 +310,7 @@ def _run_main(args: argparse.Namespace) -> int:
             on_progress=bar.update if bar else None,
             on_build=_engine_build_status() if sys.stderr.isatty() else None,
             on_finalising=on_finalising,
+            on_built=(lambda built: panels.append(_start_panel(args, built))) if args.panel else None,
         )
     except RealtimeError as exc:
         if bar is not None:
@@ -302,6 +318,9 @@ def _run_main(args: argparse.Namespace) -> int:
         if getattr(exc, "result", None):
             _write_stats(settings.stats_json, exc.result)  # type: ignore[attr-defined]
         raise
+    finally:
+        for panel in panels:
+            panel.stop()
     # Everything is finalised: a late second Ctrl-C must not change the exit code.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -322,6 +341,34 @@ def _run_main(args: argparse.Namespace) -> int:
         print(f"realtime: interrupted by {name}{where}", file=sys.stderr)
         return 128 + signum if signum is not None else 1
     return 0
+
+
+def _start_panel(args: argparse.Namespace, built: Any) -> Any:
+    """The control panel over the built run: its URL (with the token) is printed once."""
+    import secrets
+
+    from realtime.control import Controller
+    from realtime.panel.server import Panel
+    from realtime.web import is_loopback
+
+    if not is_loopback(args.panel_host) and not args.panel_token:
+        raise ConfigError(
+            f"the panel on {args.panel_host} would be reachable from other machines",
+            fix="give --panel-token SECRET as well, or keep --panel-host 127.0.0.1",
+        )
+    ctl = Controller(built)
+    ctl.attach()
+    panel = Panel(ctl, args.panel_host, args.panel_port, args.panel_token or secrets.token_urlsafe(24))
+    panel.start()
+    print(f"realtime: control panel at {panel.url}", file=sys.stderr, flush=True)
+    if not args.no_browser:
+        from realtime.sinks.window import display_problem
+
+        if display_problem() is None:
+            import webbrowser
+
+            threading.Thread(target=webbrowser.open, args=(panel.url,), daemon=True).start()
+    return panel
 
 
 def _engine_build_status() -> Any:
@@ -392,6 +439,8 @@ def _live_status(pipeline: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "panel":  # `realtime panel ...` is a live run with the panel
+        argv = [*argv[1:], "--panel"]
     try:
         if argv and argv[0] in SUBCOMMANDS:
             module_name, help_text = SUBCOMMANDS[argv[0]]

@@ -121,7 +121,9 @@ class Guard:
         elif (origin is not None and origin.lower() != f"http://{host}") or headers.get(
             "sec-fetch-site"
         ) == "cross-site":
-            log.warning("%s: refused a cross-site request from %r", self.what, redact(origin or "", self.token))
+            log.warning(
+                "%s: refused a cross-site request from %r", self.what, redact(origin or "", self.token)
+            )
             status, body = 403, b"cross-site request refused\n"
         elif not self._authorized(headers, query):
             status, body = 401, b"token required\n"

@@ -224,7 +224,9 @@ class Fanout:
     ) -> None:
         self._on_all_failed = on_all_failed
         self._count_error = count_error
-        self._make = lambda s: SinkFeeder(s, ctx_factory, live=live, retry_s=retry_s, on_error=self._sink_error)
+        self._make = lambda s: SinkFeeder(
+            s, ctx_factory, live=live, retry_s=retry_s, on_error=self._sink_error
+        )
         self.feeders = [self._make(s) for s in sinks]
         self._change = threading.Lock()
         self._open = False

@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 __all__ = ["BOUNDARY", "FrameHub", "MjpegSink", "allowed_hosts", "is_loopback", "redact"]
 
 
-
-
 def stream_response(hub: FrameHub) -> StreamingResponse:
     return StreamingResponse(
         mjpeg_parts(hub),
