@@ -23,6 +23,7 @@ Commands (``run(name, args)`` returns a JSON-able dict, or raises ``RealtimeErro
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import threading
@@ -60,6 +61,15 @@ def _folder(name: str) -> Path:
     path = data_dir() / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _finite(v: Any) -> Any:
+    """JSON has no NaN: a figure not measured yet is null."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    return v
 
 
 def safe_name(name: str, suffix: str) -> str:
@@ -195,28 +205,31 @@ class Controller:
         s = self.pipeline.status()
         lat = s.get("latency_ms", {})
         ages = sorted(self.after.ages_ms)
-        return {
-            "processing": self.pipeline.processing,
-            "source_lost": bool(self.pipeline.lost_source),
-            "stopped": self.pipeline.stopped,
-            "provider": s.get("provider", "cpu"),
-            "swapper": s.get("swapper", "none"),
-            "fps_in": s.get("fps_in", 0.0),
-            "fps_out": s.get("fps_out", 0.0),
-            "latency_p50_ms": lat.get("p50"),
-            "latency_p95_ms": lat.get("p95"),
-            "preview_latency_ms": round(ages[len(ages) // 2], 1) if ages else None,
-            "dropped": s.get("dropped", 0),
-            "stages_ms": {k: v.get("p50") for k, v in s.get("stages_ms", {}).items()},
-            "view": self.view,
-            "landmarks": self.preview.landmarks,
-            "faces": self.preview.faces,
-            "face": self.face_name,
-            "recording": None if self.recording is None else {"path": str(self.recording.path)},
-            "last_recording": self.last_recording,
-            "vcam": self.vcam_state,
-            "settings": self.settings(),
-        }
+        return _finite(
+            {
+                "processing": self.pipeline.processing,
+                "source_lost": bool(self.pipeline.lost_source),
+                "stopped": self.pipeline.stopped,
+                "provider": s.get("provider", "cpu"),
+                "swapper": s.get("swapper", "none"),
+                "fps_in": s.get("fps_in", 0.0),
+                "fps_out": s.get("fps_out", 0.0),
+                "latency_p50_ms": lat.get("p50"),
+                "latency_p95_ms": lat.get("p95"),
+                "preview_latency_ms": round(ages[len(ages) // 2], 1) if ages else None,
+                "dropped": s.get("dropped", 0),
+                "captured": s.get("captured", 0),
+                "stages_ms": {k: v.get("p50") for k, v in s.get("stages_ms", {}).items()},
+                "view": self.view,
+                "landmarks": self.preview.landmarks,
+                "faces": self.preview.faces,
+                "face": self.face_name,
+                "recording": None if self.recording is None else {"path": str(self.recording.path)},
+                "last_recording": self.last_recording,
+                "vcam": self.vcam_state,
+                "settings": self.settings(),
+            }
+        )
 
     # -- stats history --------------------------------------------------------------------------
     def _sample(self) -> None:
