@@ -38,12 +38,23 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from exc
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows each option's default, unless it has none (the preset decides)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
 def main_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="realtime",
+        formatter_class=HelpFormatter,
         description="Swap faces in a live camera feed and send it to a virtual camera.",
         epilog="subcommands: "
         + ", ".join(f"{k} ({v[1]})" for k, v in SUBCOMMANDS.items())
+        + ", panel (a live run with the browser control panel: `realtime panel --demo`)"
         + ". Run `realtime SUBCOMMAND --help`.",
     )
     p.add_argument("--version", action="version", version=f"realtime {__version__}")
@@ -51,8 +62,8 @@ def main_parser() -> argparse.ArgumentParser:
     src.add_argument("--camera", help="camera index (0) or device path (/dev/video0)")
     src.add_argument("--input", "-i", help="video file, image, or rtsp:// / http:// URL")
     src.add_argument("--demo", action="store_true", help="built-in synthetic camera with a bundled face")
-    src.add_argument("--size", type=_size, help="capture size, e.g. 1280x720")
-    src.add_argument("--fps", type=float, help="capture and output frame rate")
+    src.add_argument("--size", type=_size, help="capture size (preset default 1280x720)")
+    src.add_argument("--fps", type=float, help="capture and output frame rate (preset default 30)")
     src.add_argument("--loop", action="store_true", help="loop a video input")
     src.add_argument(
         "--camera-api", dest="api", help="OpenCV capture backend: v4l2, dshow, msmf, avfoundation"
@@ -60,16 +71,20 @@ def main_parser() -> argparse.ArgumentParser:
     face = p.add_argument_group("face")
     face.add_argument("--face", action="append", help="photo of the face to put in (repeat for several)")
     face.add_argument("--face-index", type=int, help="which face of the photo to use (0 = largest)")
-    face.add_argument("--swapper", help="mesh, a neural swapper name, auto, or none")
+    face.add_argument("--swapper", help="mesh, a neural swapper name, auto (the default), or none")
     face.add_argument("--provider", help="force an inference provider (see `realtime doctor`)")
     face.add_argument(
-        "--face-select", choices=["one", "many", "reference"], help="which faces a neural swapper swaps"
+        "--face-select",
+        choices=["one", "many", "reference"],
+        help="which faces a neural swapper swaps (default many)",
     )
     face.add_argument(
         "--reference", action="append", help="photo of the person to swap (--face-select reference)"
     )
     face.add_argument("--enhance", help="face enhancer model to run after the swap, e.g. gfpgan_1.4")
-    face.add_argument("--enhance-every", type=int, help="run the enhancer on every Nth frame only")
+    face.add_argument(
+        "--enhance-every", type=int, help="run the enhancer on every Nth frame only (default 1)"
+    )
     face.add_argument(
         "--models-dir", help="model cache folder (default: $REALTIME_MODELS_DIR or the user cache)"
     )
@@ -97,11 +112,15 @@ def main_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--config", help="TOML preset: a path, or a name in configs/ (default, low-latency, quality)"
     )
-    run.add_argument("--workers", type=int, help="processing threads")
+    run.add_argument("--workers", type=int, help="processing threads (preset default 1)")
     run.add_argument("--duration", type=float, help="stop after this many seconds")
     run.add_argument("--stats-json", help="write the final stats as JSON to this path")
-    run.add_argument("--log-level", default=None, help="debug, info, warning, error")
-    run.add_argument("--quiet", action="store_true", help="no live status line")
+    run.add_argument(
+        "--log-level", default=None, help="debug, info, warning, error (default info; warning with --quiet)"
+    )
+    run.add_argument(
+        "--quiet", action="store_true", help="only warnings and errors: no status line, no progress, no info"
+    )
     panel = p.add_argument_group("control panel (`realtime panel` is `realtime --panel`)")
     panel.add_argument("--panel", action="store_true", help="serve the browser control panel")
     panel.add_argument(
@@ -185,6 +204,14 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     return merge(base, ov)
 
 
+def quiet_libraries() -> None:
+    """Library chatter off the console unless the user's environment asks for it: OpenCV's
+    ``[ WARN:0@...]`` lines (read when cv2 loads) and Qt's font and platform warnings (the
+    preview window). Our own log says what matters."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false;qt.text.font.*=false;*.debug=false")
+
+
 def setup_logging(level: str) -> None:
     from rich.logging import RichHandler
 
@@ -258,7 +285,7 @@ def _run_main(args: argparse.Namespace) -> int:
     from realtime import app
 
     settings = settings_from_args(args)
-    setup_logging(settings.log_level)
+    setup_logging("warning" if args.quiet and args.log_level is None else settings.log_level)
     plan = app.plan_from_settings(settings)  # bad flags stop here, before anything opens
     apply_thread_plan(settings.pipeline.workers)
     holder: dict[str, Any] = {}
@@ -439,13 +466,16 @@ def _live_status(pipeline: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_libraries()
     if argv and argv[0] == "panel":  # `realtime panel ...` is a live run with the panel
         argv = [*argv[1:], "--panel"]
     try:
         if argv and argv[0] in SUBCOMMANDS:
             module_name, help_text = SUBCOMMANDS[argv[0]]
-            sub = argparse.ArgumentParser(prog=f"realtime {argv[0]}", description=help_text)
-            sub.add_argument("--log-level", default="warning")
+            sub = argparse.ArgumentParser(
+                prog=f"realtime {argv[0]}", description=help_text, formatter_class=HelpFormatter
+            )
+            sub.add_argument("--log-level", default="warning", help="debug, info, warning, error")
             module = importlib.import_module(module_name)
             module.configure(sub)
             sub_args = sub.parse_args(argv[1:])
