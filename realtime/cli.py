@@ -285,6 +285,8 @@ def _run_main(args: argparse.Namespace) -> int:
     from realtime import app
 
     settings = settings_from_args(args)
+    if args.panel:
+        _check_panel_address(args)
     setup_logging("warning" if args.quiet and args.log_level is None else settings.log_level)
     plan = app.plan_from_settings(settings)  # bad flags stop here, before anything opens
     apply_thread_plan(settings.pipeline.workers)
@@ -370,12 +372,9 @@ def _run_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_panel(args: argparse.Namespace, built: Any) -> Any:
-    """The control panel over the built run: its URL (with the token) is printed once."""
-    import secrets
-
-    from realtime.control import Controller
-    from realtime.panel.server import Panel
+def _check_panel_address(args: argparse.Namespace) -> None:
+    """Serving the panel to other machines is a choice made on the command line, with a token
+    the user chose (never a preset: the panel's address and token are flags only)."""
     from realtime.web import is_loopback
 
     if not is_loopback(args.panel_host) and not args.panel_token:
@@ -383,6 +382,15 @@ def _start_panel(args: argparse.Namespace, built: Any) -> Any:
             f"the panel on {args.panel_host} would be reachable from other machines",
             fix="give --panel-token SECRET as well, or keep --panel-host 127.0.0.1",
         )
+
+
+def _start_panel(args: argparse.Namespace, built: Any) -> Any:
+    """The control panel over the built run: its URL (with the token) is printed once."""
+    import secrets
+
+    from realtime.control import Controller
+    from realtime.panel.server import Panel
+
     ctl = Controller(built)
     ctl.attach()
     panel = Panel(ctl, args.panel_host, args.panel_port, args.panel_token or secrets.token_urlsafe(24))
