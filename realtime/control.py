@@ -18,6 +18,7 @@ Commands (``run(name, args)`` returns a JSON-able dict, or raises ``RealtimeErro
 - ``snapshot``: the current output frame saved as a JPEG in the data folder.
 - ``vcam_on`` / ``vcam_off``: the virtual camera output.
 - ``preset_save`` / ``preset_load`` ``{"name": NAME}``: a TOML preset in the ``configs/`` format.
+- ``enhance_every`` ``{"n": N}``: run the face enhancer on 1 frame in N.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class Controller:
         procs = {getattr(p, "name", ""): p for p in run.processors}
         self.analyzer = procs.get("faces")
         self.swapper = procs.get("swap")
+        self.enhancer = next((p for p in run.processors if hasattr(p, "set_every")), None)
         self.reloader = run.reloader
         self.after = FrameHub()
         self.before = FrameHub()
@@ -157,6 +159,7 @@ class Controller:
             "vcam_off": self._vcam_off,
             "preset_save": self._preset_save,
             "preset_load": self._preset_load,
+            "enhance_every": self._enhance_every,
         }
 
     @property
@@ -227,6 +230,7 @@ class Controller:
                 "recording": None if self.recording is None else {"path": str(self.recording.path)},
                 "last_recording": self.last_recording,
                 "vcam": self.vcam_state,
+                "enhance_every": None if self.enhancer is None else self.enhancer.n,
                 "settings": self.settings(),
             }
         )
@@ -411,6 +415,15 @@ class Controller:
             self.pipeline.remove_output(sink)
         self.vcam_state = {"state": "off"}
         return {"vcam": self.vcam_state}
+
+    def _enhance_every(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.enhancer is None:
+            raise ConfigError("no face enhancer runs", fix="start with --enhance MODEL")
+        n = args.get("n")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ConfigError(f"enhance_every needs a whole number >= 1, got {n!r}")
+        self.enhancer.set_every(n)
+        return {"enhance_every": n}
 
     def _preset_save(self, args: dict[str, Any]) -> dict[str, Any]:
         from realtime.panel.presets import write_preset

@@ -146,6 +146,9 @@ def test_controller_commands_on_a_demo_run(demo_controller) -> None:
     assert load_preset(saved).faces.detect_every == 3
     with pytest.raises(ConfigError, match="not recording"):
         ctl.run("record_stop")
+    with pytest.raises(ConfigError, match="no face enhancer runs"):
+        ctl.run("enhance_every", {"n": 2})
+    assert ctl.state()["enhance_every"] is None
 
 
 def test_uploads_are_limited_and_decoded_with_the_pixel_limit(demo_controller) -> None:

@@ -97,6 +97,5 @@ def build_enhancer(config: EnhanceConfig, on_build: Any = None) -> Processor:
         prefer=config.models.provider,
         options=SessionOptions(threads=1, on_build=on_build),
     )
-    if config.every > 1:
-        return EveryNth(enhancer, config.every)
-    return enhancer
+    # Wrapped even at every=1 (it then only keeps the face patches), so N can change live.
+    return EveryNth(enhancer, config.every)
