@@ -300,11 +300,15 @@ def run(
     on_progress: Callable[[Progress], None] | None = None,
     on_build: Any = None,
     on_finalising: Callable[[list[Any]], None] | None = None,
+    on_built: Callable[[Run], None] | None = None,
 ) -> dict[str, Any]:
-    """Build the plan, run it, and return the result (see the module's exit contract)."""
+    """Build the plan, run it, and return the result (see the module's exit contract).
+    ``on_built`` gets the built run before it starts (the control panel attaches there)."""
     import time
 
     built = build(plan, on_build=on_build, on_progress=on_progress)
+    if on_built is not None:
+        on_built(built)
     pipeline = built.pipeline
     pipeline.on_finalising = on_finalising
     if on_start is not None:

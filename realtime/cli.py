@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from realtime import __version__
-from realtime.errors import RealtimeError
+from realtime.errors import ConfigError, RealtimeError
 
 log = logging.getLogger("realtime")
 
@@ -39,12 +39,23 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from exc
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows each option's default, unless it has none (the preset decides)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
 def main_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="realtime",
+        formatter_class=HelpFormatter,
         description="Swap faces in a live camera feed and send it to a virtual camera.",
         epilog="subcommands: "
         + ", ".join(f"{k} ({v[1]})" for k, v in SUBCOMMANDS.items())
+        + ", panel (a live run with the browser control panel: `realtime panel --demo`)"
         + ". Run `realtime SUBCOMMAND --help`.",
     )
     p.add_argument("--version", action="version", version=f"realtime {__version__}")
@@ -52,8 +63,8 @@ def main_parser() -> argparse.ArgumentParser:
     src.add_argument("--camera", help="camera index (0) or device path (/dev/video0)")
     src.add_argument("--input", "-i", help="video file, image, or rtsp:// / http:// URL")
     src.add_argument("--demo", action="store_true", help="built-in synthetic camera with a bundled face")
-    src.add_argument("--size", type=_size, help="capture size, e.g. 1280x720")
-    src.add_argument("--fps", type=float, help="capture and output frame rate")
+    src.add_argument("--size", type=_size, help="capture size (preset default 1280x720)")
+    src.add_argument("--fps", type=float, help="capture and output frame rate (preset default 30)")
     src.add_argument("--loop", action="store_true", help="loop a video input")
     src.add_argument(
         "--camera-api", dest="api", help="OpenCV capture backend: v4l2, dshow, msmf, avfoundation"
@@ -66,16 +77,20 @@ def main_parser() -> argparse.ArgumentParser:
         "(left to right at the start, then kept by track: see realtime/swap/cast.py)",
     )
     face.add_argument("--face-index", type=int, help="which face of the photo to use (0 = largest)")
-    face.add_argument("--swapper", help="mesh, a neural swapper name, auto, or none")
+    face.add_argument("--swapper", help="mesh, a neural swapper name, auto (the default), or none")
     face.add_argument("--provider", help="force an inference provider (see `realtime doctor`)")
     face.add_argument(
-        "--face-select", choices=["one", "many", "reference"], help="which faces a neural swapper swaps"
+        "--face-select",
+        choices=["one", "many", "reference"],
+        help="which faces a neural swapper swaps (default many)",
     )
     face.add_argument(
         "--reference", action="append", help="photo of the person to swap (--face-select reference)"
     )
     face.add_argument("--enhance", help="face enhancer model to run after the swap, e.g. gfpgan_1.4")
-    face.add_argument("--enhance-every", type=int, help="run the enhancer on every Nth frame only")
+    face.add_argument(
+        "--enhance-every", type=int, help="run the enhancer on every Nth frame only (default 1)"
+    )
     face.add_argument(
         "--models-dir", help="model cache folder (default: $REALTIME_MODELS_DIR or the user cache)"
     )
@@ -107,11 +122,27 @@ def main_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--config", help="TOML preset: a path, or a name in configs/ (default, low-latency, quality)"
     )
-    run.add_argument("--workers", type=int, help="processing threads")
+    run.add_argument("--workers", type=int, help="processing threads (preset default 1)")
     run.add_argument("--duration", type=float, help="stop after this many seconds")
     run.add_argument("--stats-json", help="write the final stats as JSON to this path")
-    run.add_argument("--log-level", default=None, help="debug, info, warning, error")
-    run.add_argument("--quiet", action="store_true", help="no live status line")
+    run.add_argument(
+        "--log-level", default=None, help="debug, info, warning, error (default info; warning with --quiet)"
+    )
+    run.add_argument(
+        "--quiet", action="store_true", help="only warnings and errors: no status line, no progress, no info"
+    )
+    panel = p.add_argument_group("control panel (`realtime panel` is `realtime --panel`)")
+    panel.add_argument("--panel", action="store_true", help="serve the browser control panel")
+    panel.add_argument(
+        "--panel-host",
+        default="127.0.0.1",
+        help="address of the panel; anything but loopback serves your camera to other machines",
+    )
+    panel.add_argument("--panel-port", type=int, default=8765, help="port of the panel (0 picks a free one)")
+    panel.add_argument(
+        "--panel-token", help="the panel's token (default: a new random one, printed in its URL)"
+    )
+    panel.add_argument("--no-browser", action="store_true", help="do not open the panel in a browser")
     return p
 
 
@@ -137,6 +168,8 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     if args.fps:
         ov["source.fps"] = args.fps
     sinks = list(args.sink or [])
+    if getattr(args, "panel", False) and not sinks and not args.output:
+        sinks = ["null"]  # the panel is the preview; the virtual camera is switched on there
     if args.preview and "window" not in sinks:
         sinks = sinks or (["file"] if args.output else ["vcam"])
         sinks.append("window")
@@ -181,6 +214,14 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     if args.draw_landmarks:
         ov["draw_landmarks"] = True
     return merge(base, ov)
+
+
+def quiet_libraries() -> None:
+    """Library chatter off the console unless the user's environment asks for it: OpenCV's
+    ``[ WARN:0@...]`` lines (read when cv2 loads) and Qt's font and platform warnings (the
+    preview window). Our own log says what matters."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false;qt.text.font.*=false;*.debug=false")
 
 
 def setup_logging(level: str) -> None:
@@ -265,7 +306,9 @@ def _run_main(args: argparse.Namespace) -> int:
     from realtime import app
 
     settings = settings_from_args(args)
-    setup_logging(settings.log_level)
+    if args.panel:
+        _check_panel_address(args)
+    setup_logging("warning" if args.quiet and args.log_level is None else settings.log_level)
     plan = app.plan_from_settings(settings)  # bad flags stop here, before anything opens
     apply_thread_plan(settings.pipeline.workers)
     holder: dict[str, Any] = {}
@@ -309,6 +352,7 @@ def _run_main(args: argparse.Namespace) -> int:
             log.warning("still finalising %s; Ctrl-C again stops waiting", names)
 
     bar = _ProgressBar(show) if plan.mode == "file" else None
+    panels: list[Any] = []
     try:
         result = app.run(
             plan,
@@ -316,6 +360,7 @@ def _run_main(args: argparse.Namespace) -> int:
             on_progress=bar.update if bar else None,
             on_build=_engine_build_status() if sys.stderr.isatty() else None,
             on_finalising=on_finalising,
+            on_built=(lambda built: panels.append(_start_panel(args, built))) if args.panel else None,
         )
     except RealtimeError as exc:
         if bar is not None:
@@ -323,6 +368,9 @@ def _run_main(args: argparse.Namespace) -> int:
         if getattr(exc, "result", None):
             _write_stats(settings.stats_json, exc.result)  # type: ignore[attr-defined]
         raise
+    finally:
+        for panel in panels:
+            panel.stop()
     # Everything is finalised: a late second Ctrl-C must not change the exit code.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -343,6 +391,40 @@ def _run_main(args: argparse.Namespace) -> int:
         print(f"realtime: interrupted by {name}{where}", file=sys.stderr)
         return 128 + signum if signum is not None else 1
     return 0
+
+
+def _check_panel_address(args: argparse.Namespace) -> None:
+    """Serving the panel to other machines is a choice made on the command line, with a token
+    the user chose (never a preset: the panel's address and token are flags only)."""
+    from realtime.web import is_loopback
+
+    if not is_loopback(args.panel_host) and not args.panel_token:
+        raise ConfigError(
+            f"the panel on {args.panel_host} would be reachable from other machines",
+            fix="give --panel-token SECRET as well, or keep --panel-host 127.0.0.1",
+        )
+
+
+def _start_panel(args: argparse.Namespace, built: Any) -> Any:
+    """The control panel over the built run: its URL (with the token) is printed once."""
+    import secrets
+
+    from realtime.control import Controller
+    from realtime.panel.server import Panel
+
+    ctl = Controller(built)
+    ctl.attach()
+    panel = Panel(ctl, args.panel_host, args.panel_port, args.panel_token or secrets.token_urlsafe(24))
+    panel.start()
+    print(f"realtime: control panel at {panel.url}", file=sys.stderr, flush=True)
+    if not args.no_browser:
+        from realtime.sinks.window import display_problem
+
+        if display_problem() is None:
+            import webbrowser
+
+            threading.Thread(target=webbrowser.open, args=(panel.url,), daemon=True).start()
+    return panel
 
 
 def _engine_build_status() -> Any:
@@ -413,11 +495,16 @@ def _live_status(pipeline: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_libraries()
+    if argv and argv[0] == "panel":  # `realtime panel ...` is a live run with the panel
+        argv = [*argv[1:], "--panel"]
     try:
         if argv and argv[0] in SUBCOMMANDS:
             module_name, help_text = SUBCOMMANDS[argv[0]]
-            sub = argparse.ArgumentParser(prog=f"realtime {argv[0]}", description=help_text)
-            sub.add_argument("--log-level", default="warning")
+            sub = argparse.ArgumentParser(
+                prog=f"realtime {argv[0]}", description=help_text, formatter_class=HelpFormatter
+            )
+            sub.add_argument("--log-level", default="warning", help="debug, info, warning, error")
             module = importlib.import_module(module_name)
             module.configure(sub)
             sub_args = sub.parse_args(argv[1:])

@@ -129,7 +129,7 @@ def test_doctor_on_this_machine_validates_and_explains_cpu_only() -> None:
     cpu_only = [p for p in report["problems"] if p["what"].startswith("CPU only")]
     assert len(cpu_only) == 1
     assert "pip uninstall -y onnxruntime" in cpu_only[0]["fix"]
-    assert "pip install 'realtime[gpu]'" in cpu_only[0]["fix"]
+    assert "pip install 'realtime-faceswap[gpu]'" in cpu_only[0]["fix"]
     assert "580.65.06" in cpu_only[0]["fix"]
     assert report["gpu"]["why_none"]
 
@@ -151,7 +151,7 @@ def test_doctor_text_output_on_this_machine() -> None:
         assert heading in text
     assert "OK: the main command can run." in text
     if "no NVIDIA GPU" in text:
-        assert "CPU only" in text and "pip install 'realtime[gpu]'" in text
+        assert "CPU only" in text and "pip install 'realtime-faceswap[gpu]'" in text
 
 
 # --- fake machines ----------------------------------------------------------------------------
@@ -402,13 +402,13 @@ def test_no_backend_at_all_means_exit_non_zero() -> None:
                 "available": False,
                 "installed": False,
                 "reason": "onnxruntime is not installed",
-                "fix": "pip install 'realtime[cpu]'",
+                "fix": "pip install 'realtime-faceswap[cpu]'",
             }
         ],
     }
     report = D.build_report(fake(providers=providers))
     p = one(report, "no inference backend")
-    assert p["severity"] == "error" and p["fix"] == "pip install 'realtime[cpu]'"
+    assert p["severity"] == "error" and p["fix"] == "pip install 'realtime-faceswap[cpu]'"
     assert D.exit_code(report) == 1 and report["summary"]["provider"] is None
 
 
@@ -425,7 +425,7 @@ def test_gpu_with_cpu_build_of_onnxruntime() -> None:
         )
     )
     p = one(report, "ONNX Runtime is the CPU build")
-    assert "pip uninstall -y onnxruntime && pip install 'realtime[gpu]'" in p["fix"]
+    assert "pip uninstall -y onnxruntime && pip install 'realtime-faceswap[gpu]'" in p["fix"]
     assert report["summary"]["cpu_only"] is True
 
 

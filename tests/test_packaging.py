@@ -16,7 +16,7 @@ def test_the_wheel_ships_every_data_file(tmp_path: Path):
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
         check=True, capture_output=True, timeout=600,
     )  # fmt: skip
-    (wheel,) = tmp_path.glob("realtime-*.whl")
+    (wheel,) = tmp_path.glob("realtime_faceswap-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     wanted = {f"realtime/_manifests/{p.name}" for p in (ROOT / "models").glob("*.toml")}
     wanted |= {f"realtime/_configs/{p.name}" for p in (ROOT / "configs").glob("*.toml")}

@@ -22,7 +22,12 @@ def _sizes(text: str) -> list[tuple[int, int]]:
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=_sizes, default=[(1280, 720)], help="e.g. 1280x720,1920x1080")
-    p.add_argument("--mode", choices=["throughput", "live", "both"], default="both")
+    p.add_argument(
+        "--mode",
+        choices=["throughput", "live", "both"],
+        default="both",
+        help="throughput: as fast as it goes; live: a paced camera, with latency",
+    )
     p.add_argument("--faces", type=int, default=1, help="faces in the synthetic scene")
     p.add_argument(
         "--face-scale",
@@ -31,12 +36,12 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="size of each synthetic person relative to the default framing (e.g. 0.36: a face "
         "at 5 %% of a 1080p frame's width)",
     )
-    p.add_argument("--swapper", default="mesh")
-    p.add_argument("--provider", default=None)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--swapper", default="mesh", help="the swapper measured")
+    p.add_argument("--provider", default=None, help="force an inference provider")
+    p.add_argument("--workers", type=int, default=1, help="processing threads")
     p.add_argument("--fps", type=float, default=30.0, help="camera rate of the live mode")
     p.add_argument("--duration", type=float, default=10.0, help="measured seconds per run")
-    p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds run before measuring")
     p.add_argument("--runs", type=int, default=1, help="runs per case; the median is reported")
     p.add_argument(
         "--precompute",

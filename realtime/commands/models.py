@@ -25,11 +25,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"model cache folder (default: ${store.ENV_VAR}, else {store.default_models_dir()})",
     )
-    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do")
     ls = sub.add_parser("list", help="every known model, its size, licence and whether it is here")
     ls.add_argument("--kind", default=None, help="only this kind (detector, swapper, ...)")
     fetch = sub.add_parser("fetch", help="download and verify models (and what they require)")
-    fetch.add_argument("names", nargs="+", metavar="NAME")
+    fetch.add_argument("names", nargs="+", metavar="NAME", help="models to fetch (see `models list`)")
     fetch.add_argument(
         "--trust-unverified", action="store_true", help="accept and pin files with no published sha256"
     )
@@ -37,12 +37,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     verify = sub.add_parser(
         "verify", help="re-read cached models and check their sha256 (default: all present)"
     )
-    verify.add_argument("names", nargs="*", metavar="NAME")
+    verify.add_argument(
+        "names", nargs="*", metavar="NAME", help="models to check (default: every one present)"
+    )
     verify.add_argument(
         "--trust-unverified", action="store_true", help="pin the hash of files with none published"
     )
     path = sub.add_parser("path", help="print the cache folder, or where a model's file goes")
-    path.add_argument("name", nargs="?", default=None, metavar="NAME")
+    path.add_argument("name", nargs="?", default=None, metavar="NAME", help="a model (default: the folder)")
 
 
 def _size(n: int) -> str:
@@ -91,18 +93,36 @@ def run(
 
 
 def _list(specs: Mapping[str, ModelSpec], folder: Path, kind: str | None, out: TextIO) -> int:
+    import shutil
+
     from rich.console import Console
     from rich.table import Table
 
+    kinds = sorted({s.kind for s in specs.values()})
+    if kind is not None and kind not in kinds:
+        raise ConfigError(f"unknown model kind {kind!r}", fix=f"use one of {', '.join(kinds)}")
+    rows = [
+        [name, specs[name].kind, _size(specs[name].size), _status(specs[name], folder), specs[name].license]
+        for name in sorted(specs, key=lambda n: (specs[n].kind, n))
+        if not kind or specs[name].kind == kind
+    ]
+    # As wide as the terminal (80 columns when piped). Name, kind, size and status are never
+    # cut (the name is what `fetch` takes); the licence gets what is left, or is left out.
+    width = shutil.get_terminal_size((80, 24)).columns
+    widths = [
+        max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(("name", "kind", "size", "status"))
+    ]
+    room = width - sum(widths) - 3 * 5 - 1  # each column's padding and rule
     table = Table(title=f"models (cache: {folder})")
-    for col in ("name", "kind", "size", "status", "licence"):
-        table.add_column(col)
-    for name in sorted(specs, key=lambda n: (specs[n].kind, n)):
-        s = specs[name]
-        if kind and s.kind != kind:
-            continue
-        table.add_row(name, s.kind, _size(s.size), _status(s, folder), s.license)
-    Console(file=out, width=160).print(table)
+    for col in ("name", "kind", "size"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("status")  # wraps when even that is too wide
+    if room >= 10:
+        table.add_column("licence", no_wrap=True, max_width=room)
+    for r in rows:
+        lic = r[4] if len(r[4]) <= room else r[4][: room - 1] + "…"
+        table.add_row(*r[:4], *([lic] if room >= 10 else []))
+    Console(file=out, width=width).print(table)
     return 0
 
 

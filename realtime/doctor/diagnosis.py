@@ -55,7 +55,8 @@ def diagnose(report: Report, table: cudamod.DriverTable) -> list[Problem]:
 
     if prov and not prov.get("usable"):
         fix = (
-            next((b["fix"] for b in backends.values() if b.get("fix")), None) or "pip install 'realtime[cpu]'"
+            next((b["fix"] for b in backends.values() if b.get("fix")), None)
+            or "pip install 'realtime-faceswap[cpu]'"
         )
         problems.append(Problem("error", "no inference backend can run models here", fix))
 
@@ -81,7 +82,7 @@ def diagnose(report: Report, table: cudamod.DriverTable) -> list[Problem]:
                 "warning",
                 f"several ONNX Runtime builds are installed ({', '.join(ort['distributions'])}); "
                 "they overwrite each other",
-                f"pip uninstall -y {names} && pip install 'realtime[cpu]' (or [gpu] / [directml])",
+                f"pip uninstall -y {names} && pip install 'realtime-faceswap[cpu]' (or [gpu] / [directml])",
             )
         )
 
@@ -106,7 +107,7 @@ def diagnose(report: Report, table: cudamod.DriverTable) -> list[Problem]:
                 Problem(
                     "warning",
                     f"NVIDIA GPU found ({names}) but ONNX Runtime is the CPU build, so models run on the CPU",
-                    f"pip uninstall -y onnxruntime && pip install 'realtime[gpu]' (needs {need})",
+                    f"pip uninstall -y onnxruntime && pip install 'realtime-faceswap[gpu]' (needs {need})",
                 )
             )
     elif system in ("Linux", "Windows"):
@@ -115,7 +116,7 @@ def diagnose(report: Report, table: cudamod.DriverTable) -> list[Problem]:
             Problem(
                 "info",
                 f"CPU only: no NVIDIA GPU found ({why})",
-                "with an NVIDIA card: pip uninstall -y onnxruntime && pip install 'realtime[gpu]', "
+                "with an NVIDIA card: pip uninstall -y onnxruntime && pip install 'realtime-faceswap[gpu]', "
                 f"and {need}",
             )
         )

@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from realtime.errors import InputError
+from realtime.errors import ConfigError, InputError
 from realtime.faces.config import AnalysisSettings
 from realtime.faces.detector import FaceDetector, box_iou
 from realtime.faces.landmarks import FaceMesh, five_points, mesh_box
@@ -69,6 +69,21 @@ class FaceAnalyzer:
         with self._lock:
             faces = self.tracker.step(frame.image, frame.captured_at)
         return frame.with_faces(faces)
+
+    # Changing these needs new detector models: a restart.
+    RESTART_ONLY = ("detector", "score_threshold", "nms_threshold", "threads", "tile_rows")
+
+    def set_settings(self, settings: AnalysisSettings) -> None:
+        """Follow faces with ``settings`` from the next frame on (thread-safe). The tracking
+        settings change live; ``RESTART_ONLY`` ones raise ``ConfigError``."""
+        changed = [n for n in self.RESTART_ONLY if getattr(settings, n) != getattr(self.settings, n)]
+        if changed:
+            raise ConfigError(
+                f"faces.{changed[0]} cannot change while running", fix="save a preset and restart with it"
+            )
+        with self._lock:
+            self.tracker.config = settings.tracker_config()
+            self.settings = settings
 
     def reset(self) -> None:
         """Forget every track (e.g. when the source restarts or jumps)."""

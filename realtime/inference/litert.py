@@ -11,8 +11,12 @@ so callers never know which backend ran. A model without a twin is refused with
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +58,30 @@ def _verify_twin(twin: Path) -> None:
             return
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def _native_stderr_to_log() -> Iterator[None]:
+    """Route what the C++ runtime prints on fd 2 meanwhile (its "INFO: Created TensorFlow Lite
+    XNNPACK delegate for CPU." on every interpreter) into our log: INFO lines at debug level,
+    anything else as a warning, so nothing real is lost and the console stays clean."""
+    with _STDERR_LOCK, tempfile.TemporaryFile() as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode(errors="replace")
+    for line in text.splitlines():
+        if line.strip():
+            log.log(logging.DEBUG if line.startswith("INFO:") else logging.WARNING, "LiteRT: %s", line)
+
+
 class LiteRtSession:
     """An ``InferenceSession`` running a ``.tflite`` file in ``ai_edge_litert``'s interpreter."""
 
@@ -64,8 +92,9 @@ class LiteRtSession:
         _verify_twin(twin)
         self._nchw = model.suffix != ".tflite"  # present the ONNX model's layout
         try:
-            self._interp = _interpreter_class()(model_path=str(twin), num_threads=max(1, options.threads))
-            self._interp.allocate_tensors()
+            with _native_stderr_to_log():
+                self._interp = _interpreter_class()(model_path=str(twin), num_threads=max(1, options.threads))
+                self._interp.allocate_tensors()
         except ValueError as exc:
             raise ModelError(f"model file is corrupt: {twin}", fix="delete it and reinstall") from exc
         self.provider = "litert"  # the registry name, like every backend
@@ -105,7 +134,7 @@ def _probe() -> str | None:
     try:
         _interpreter_class()
     except ImportError:
-        return "ai-edge-litert is not installed (pip install 'realtime[litert]')"
+        return "ai-edge-litert is not installed (pip install 'realtime-faceswap[litert]')"
     return None
 
 

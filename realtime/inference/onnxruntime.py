@@ -273,7 +273,7 @@ def probe_ort_backend(
     if not facts.installed:
         return ProbeResult(
             "onnxruntime is not installed",
-            fix="pip install 'realtime[cpu]' (or 'realtime[gpu]' with an NVIDIA GPU)",
+            fix="pip install 'realtime-faceswap[cpu]' (or 'realtime-faceswap[gpu]' with an NVIDIA GPU)",
         )
     if spec.ep not in facts.providers:
         return ProbeResult(f"{facts.package} {facts.version} has no {spec.ep}", fix=spec.install_fix)

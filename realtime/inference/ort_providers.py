@@ -77,7 +77,7 @@ ORT_BACKENDS: tuple[OrtBackendSpec, ...] = (
         20,
         "TensorRT through ONNX Runtime (NVIDIA)",
         needs_nvidia=True,
-        install_fix="pip uninstall -y onnxruntime && pip install 'realtime[gpu]' tensorrt",
+        install_fix="pip uninstall -y onnxruntime && pip install 'realtime-faceswap[gpu]' tensorrt",
     ),
     OrtBackendSpec(
         "cuda",
@@ -85,14 +85,14 @@ ORT_BACKENDS: tuple[OrtBackendSpec, ...] = (
         30,
         "CUDA through ONNX Runtime (NVIDIA)",
         needs_nvidia=True,
-        install_fix="pip uninstall -y onnxruntime && pip install 'realtime[gpu]'",
+        install_fix="pip uninstall -y onnxruntime && pip install 'realtime-faceswap[gpu]'",
     ),
     OrtBackendSpec(
         "directml",
         "DmlExecutionProvider",
         40,
         "DirectML through ONNX Runtime (any DirectX 12 GPU on Windows)",
-        install_fix="on Windows: pip uninstall -y onnxruntime && pip install 'realtime[directml]'",
+        install_fix="on Windows: pip uninstall -y onnxruntime && pip install 'realtime-faceswap[directml]'",
     ),
     OrtBackendSpec(
         "coreml",
@@ -113,7 +113,7 @@ ORT_BACKENDS: tuple[OrtBackendSpec, ...] = (
         "CPUExecutionProvider",
         100,
         "ONNX Runtime on the CPU",
-        install_fix="pip install 'realtime[cpu]'",
+        install_fix="pip install 'realtime-faceswap[cpu]'",
     ),
 )
 _SPECS = {s.name: s for s in ORT_BACKENDS}

@@ -297,7 +297,7 @@ def open_session(
     fixes = [f for _, _, f in failures if f]
     raise ProviderError(
         f"no provider could run {label}: {detail}",
-        fix=(fixes[0] if fixes else "pip install 'realtime[cpu]'") + "; see `realtime doctor`",
+        fix=(fixes[0] if fixes else "pip install 'realtime-faceswap[cpu]'") + "; see `realtime doctor`",
     )
 
 

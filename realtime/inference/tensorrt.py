@@ -399,7 +399,8 @@ def probe_tensorrt(
         has_tensorrt = importlib.util.find_spec("tensorrt") is not None
     if not has_tensorrt:
         return ProbeResult(
-            "TensorRT is not installed", fix="pip install 'realtime[tensorrt]' cuda-python (NVIDIA GPUs)"
+            "TensorRT is not installed",
+            fix="pip install 'realtime-faceswap[tensorrt]' cuda-python (NVIDIA GPUs)",
         )
     driver = driver if driver is not None else cudamod.probe_cuda_driver()
     if not driver.devices:

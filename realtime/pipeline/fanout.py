@@ -224,15 +224,44 @@ class Fanout:
     ) -> None:
         self._on_all_failed = on_all_failed
         self._count_error = count_error
-        self.feeders = [
-            SinkFeeder(s, ctx_factory, live=live, retry_s=retry_s, on_error=self._sink_error) for s in sinks
-        ]
+        self._make = lambda s: SinkFeeder(
+            s, ctx_factory, live=live, retry_s=retry_s, on_error=self._sink_error
+        )
+        self.feeders = [self._make(s) for s in sinks]
+        self._change = threading.Lock()
+        self._open = False
+
+    def add(self, sink: Sink) -> None:
+        """Add an output while the run goes on (a recording, the virtual camera): it is opened
+        on its own thread now (or with the others, before the run starts); why it could not
+        open is raised here and the run is untouched."""
+        feeder = self._make(sink)
+        with self._change:
+            if self._open:
+                feeder.start()
+                feeder.wait_open()
+            # Copy on write: the output thread iterates the old list undisturbed.
+            self.feeders = [*self.feeders, feeder]
+
+    def remove(self, sink: Sink) -> OutputReport:
+        """Take an output out of the run and finalise it (a file is playable on return)."""
+        with self._change:
+            feeder = next((f for f in self.feeders if f.sink is sink), None)
+            if feeder is None:
+                raise ValueError(f"output {sink.name} is not part of this run")
+            self.feeders = [f for f in self.feeders if f is not feeder]
+        if feeder.thread.is_alive():
+            feeder.finish()
+            feeder.thread.join()
+        return feeder.report
 
     def open(self) -> None:
         """Open every sink (each on its own thread); one that cannot open stops the run with its
         message (the user asked for it), after the ones already open are closed."""
-        for feeder in self.feeders:
-            feeder.start()
+        with self._change:
+            self._open = True
+            for feeder in self.feeders:
+                feeder.start()
         error: BaseException | None = None
         for feeder in self.feeders:
             try:

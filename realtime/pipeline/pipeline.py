@@ -123,6 +123,30 @@ class Pipeline:
         self.source_ended = False  # the source ran out (as opposed to a stop)
         self._resize_warned = False
         self._size: tuple[int, int] = (0, 0)
+        # Hooks for ``realtime.control``: every command a sink's hotkey names goes to
+        # ``command_handler`` when one is set; ``on_capture`` sees each captured frame (its
+        # image is a ring slot: copy what you keep).
+        self.command_handler: Callable[[str], object] | None = None
+        self.on_capture: Callable[[Frame], None] | None = None
+
+    def add_output(self, sink: Sink) -> None:
+        """Add an output to the running pipeline (a recording, the virtual camera)."""
+        self.fanout.add(sink)
+
+    def remove_output(self, sink: Sink) -> OutputReport:
+        """Remove an output and finalise it; a file is complete when this returns."""
+        return self.fanout.remove(sink)
+
+    def command(self, name: str) -> object:
+        """A hotkey's command: through the handler if set, else stop/toggle/reload directly."""
+        if self.command_handler is not None:
+            return self.command_handler(name)
+        plain: dict[str, Callable[[], None]] = {
+            "stop": self.stop,
+            "toggle_processing": self.toggle_processing,
+            "reload_face": self._on_reload_face or (lambda: None),
+        }
+        return plain[name]()
 
     # -- controls -------------------------------------------------------------------------
     def stop(self) -> None:
@@ -393,6 +417,8 @@ class Pipeline:
             frame = Frame(index=index, captured_at=now, image=buf, pts=pts)
             self.stats.captured_one(now)
             self.stats.stage("capture", (work + time.monotonic() - t_copy) * 1000.0)
+            if self.on_capture is not None:
+                self.on_capture(frame)
             index += 1
             self.ring_in.publish(slot, frame)
 
@@ -541,6 +567,7 @@ class Pipeline:
             toggle_processing=self.toggle_processing,
             reload_face=self._on_reload_face or (lambda: None),
             status=self.status,
+            command=self.command,
         )
 
     def _all_outputs_failed(self, exc: BaseException) -> None:

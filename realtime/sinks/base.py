@@ -29,6 +29,20 @@ class SinkContext:
     toggle_processing: Callable[[], None] = _noop
     reload_face: Callable[[], None] = _noop
     status: Callable[[], Mapping[str, object]] = field(default=_no_status)
+    # The run's command surface (``realtime.control``): hotkeys name a command, as the panel does.
+    command: Callable[[str], object] | None = None
+
+    def run(self, name: str) -> object:
+        """Run the command ``name`` (stop, toggle_processing, reload_face) through the run's
+        command surface, or through the plain callbacks when there is none."""
+        if self.command is not None:
+            return self.command(name)
+        plain = {
+            "stop": self.request_stop,
+            "toggle_processing": self.toggle_processing,
+            "reload_face": self.reload_face,
+        }
+        return plain[name]()
 
 
 @runtime_checkable

@@ -1,6 +1,8 @@
 """A local preview window (OpenCV ``imshow``) with a heads-up display and hotkeys.
 
-q or Esc stops the run, space toggles processing (to compare with the raw camera). The HUD
+q or Esc stops the run, space toggles processing (to compare with the raw camera), r reloads
+the face photo: each key names a command of the run's one command surface (``realtime.control``),
+the same the browser panel sends. The HUD
 is drawn on a copy by a pure function, so what the other sinks get is never touched and
 the drawing is testable without a display. The OpenCV build here uses Qt, which aborts the
 whole process when no display is reachable, so the display is checked before any GUI call.
@@ -173,11 +175,11 @@ class WindowSink:
         key = key & 0xFF if key >= 0 else -1  # -1: no key pressed
         if key in (ord("q"), ord("Q"), KEY_ESC) or (visible is not None and visible < 1):
             log.info("preview window: stop requested")
-            ctx.request_stop()
+            ctx.run("stop")
         elif key == ord(" "):
-            ctx.toggle_processing()
+            ctx.run("toggle_processing")
         elif key in (ord("r"), ord("R")):
-            ctx.reload_face()
+            ctx.run("reload_face")
 
     def close(self) -> None:
         ctx, self._ctx = self._ctx, None

@@ -94,6 +94,5 @@ def build_enhancer(config: EnhanceConfig, on_build: Any = None) -> Processor:
         prefer=config.models.provider,
         options=config.models.session_options(on_build),
     )
-    if config.every > 1:
-        return EveryNth(enhancer, config.every)
-    return enhancer
+    # Wrapped even at every=1 (it then only keeps the face patches), so N can change live.
+    return EveryNth(enhancer, config.every)

@@ -69,6 +69,14 @@ class EveryNth:
         self._count = 0
         self._patches: tuple[_Patch, ...] = ()
 
+    def set_every(self, n: int) -> None:
+        """Run on 1 frame in ``n`` from now on (thread-safe: the panel changes it live)."""
+        if n < 1:
+            raise ValueError(f"EveryNth needs n >= 1, got {n}")
+        with self._lock:
+            self.n = n
+            self._count = 0  # the next frame runs
+
     def __call__(self, frame: Frame) -> Frame:
         with self._lock:
             due = self._count % self.n == 0

@@ -127,6 +127,8 @@ class MeshSwapper:
     Swaps every selected face that has a mesh; frames without one pass through untouched.
     ``source`` may be several faces, one per person: ``cast`` (``realtime.swap.cast``) says
     who gets which. ``set_source``/``set_sources`` switch faces between frames from any thread.
+    ``set_settings`` switches the settings between frames: each frame reads them once, so
+    it is drawn with one set throughout.
     """
 
     name = "swap"
@@ -188,6 +190,13 @@ class MeshSwapper:
         with self._lock:
             self._colour.reset()
 
+    def set_settings(self, settings: MeshSettings) -> None:
+        """Draw with ``settings`` from the next frame on (thread-safe; the panel's sliders)."""
+        with self._lock:
+            if settings.color_smoothing != self.settings.color_smoothing:
+                self._colour = StatsSmoother(settings.color_smoothing)
+            self.settings = settings  # one reference swap: a frame never sees half of it
+
     def load_source(self, paths: Sequence[Path] | Path, face_index: int | None = None) -> SourceFace:
         """Prepare a face from photos and switch to it (for a hotkey or a file watch).
 
@@ -220,7 +229,8 @@ class MeshSwapper:
             self._colour.reset()
 
     def __call__(self, frame: Frame) -> Frame:
-        s = self.settings
+        with self._lock:
+            s, source = self.settings, self._source
         faces = [
             f
             for f in select_faces(frame.faces, s.select, s.track_id)
@@ -237,12 +247,19 @@ class MeshSwapper:
         swapped = 0
         for face in faces:
             source = sources[picks.get(id(face), 0) % len(sources)]
-            swapped += self.swap_face(image, face, source, frame.index)
+            swapped += self.swap_face(image, face, source, frame.index, s)
         return frame.with_image(image).with_swapped(swapped) if swapped else frame
 
-    def swap_face(self, image: np.ndarray, face: Face, source: SourceFace, frame_index: int = 0) -> bool:
+    def swap_face(
+        self,
+        image: np.ndarray,
+        face: Face,
+        source: SourceFace,
+        frame_index: int = 0,
+        settings: MeshSettings | None = None,
+    ) -> bool:
         """Swap one face into ``image`` in place; False (image untouched) when it cannot be."""
-        s = self.settings
+        s = settings or self.settings
         if face.mesh is None or face.mesh.shape[0] < 468 or not np.all(np.isfinite(face.mesh)):
             return False
         tgt = face.mesh
@@ -270,7 +287,7 @@ class MeshSwapper:
         colour = np.eye(3, 4, dtype=np.float32)
         shade = None
         if s.color > 0 or s.shading > 0:
-            tone = self._match_colour(patch, warped, cover, tgt, dst, origin, size, face, frame_index)
+            tone = self._match_colour(patch, warped, cover, tgt, dst, origin, size, face, frame_index, s)
             if tone is not None:
                 colour, shade = tone
 
@@ -317,13 +334,13 @@ class MeshSwapper:
         size: float,
         face: Face,
         frame_index: int,
+        s: MeshSettings,
     ) -> tuple[np.ndarray, np.ndarray | None] | None:
         """The 3x4 colour matrix and the luma offset (int16, patch-sized, or None) that put the
         warped source in the target's tone and light; None when too little skin is visible.
 
         Statistics come from a half-resolution sample, shading from a quarter-resolution one.
         """
-        s = self.settings
         rh, rw = patch.shape[:2]
         half = (rw // 2, rh // 2)  # exact: the region's sides are multiples of 4
         src_ycc = cv2.cvtColor(cv2.resize(warped, half, interpolation=cv2.INTER_NEAREST), cv2.COLOR_BGR2YCrCb)

@@ -41,7 +41,8 @@ def test_path_and_env_override(tmp_path: Path, monkeypatch) -> None:
         run("path", "nope")
 
 
-def test_list_shows_every_model_and_status(tmp_path: Path) -> None:
+def test_list_shows_every_model_and_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "160")
     rc, text = run("--models-dir", str(tmp_path), "list")
     assert rc == 0
     for name in ("inswapper_128", "hyperswap_1a_256", "scrfd_2.5g", "gfpgan_1.4", "face_landmark"):
@@ -49,6 +50,22 @@ def test_list_shows_every_model_and_status(tmp_path: Path) -> None:
     assert "bundled" in text and "missing" in text and "no sha256" in text
     rc, text = run("--models-dir", str(tmp_path), "list", "--kind", "enhancer")
     assert "gfpgan_1.4" in text and "inswapper_128" not in text
+
+
+@pytest.mark.parametrize("columns", [80, 100, 160])
+def test_list_fits_the_terminal_and_never_cuts_a_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    rc, text = run("--models-dir", str(tmp_path), "list")
+    assert rc == 0 and max(len(line) for line in text.splitlines()) <= columns
+    for name in load_manifests():
+        assert name in text
+
+
+def test_an_unknown_kind_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown model kind 'bogus'"):
+        run("--models-dir", str(tmp_path), "list", "--kind", "bogus")
 
 
 def _local_specs(http_files, names: list[str]) -> dict:

@@ -183,15 +183,15 @@ def probe(name: str, facts: O.OrtFacts, *, state=WITH_GPU, driver="570.86.10", t
 
 def test_probe_cpu_build_lacks_gpu_providers_quietly() -> None:
     p = probe("cuda", CPU_ORT)
-    assert p is not None and not p.installed and "realtime[gpu]" in p.fix
+    assert p is not None and not p.installed and "realtime-faceswap[gpu]" in p.fix
     assert probe("cpu", CPU_ORT) is None
     d = probe("directml", CPU_ORT)
-    assert d is not None and "realtime[directml]" in d.fix
+    assert d is not None and "realtime-faceswap[directml]" in d.fix
 
 
 def test_probe_missing_onnxruntime() -> None:
     p = probe("cpu", O.OrtFacts(False, "", "", "", ()))
-    assert p is not None and "not installed" in p.reason and "realtime[cpu]" in p.fix
+    assert p is not None and "not installed" in p.reason and "realtime-faceswap[cpu]" in p.fix
 
 
 def test_probe_gpu_build_without_driver_warns_with_minimum_driver() -> None:

@@ -152,7 +152,9 @@ def test_forced_provider_that_is_not_available_lists_the_available_ones(registry
         registry,
         "cuda",
         30,
-        probe=S.ProbeResult("onnxruntime has no CUDAExecutionProvider", "pip install 'realtime[gpu]'"),
+        probe=S.ProbeResult(
+            "onnxruntime has no CUDAExecutionProvider", "pip install 'realtime-faceswap[gpu]'"
+        ),
     )
     add(registry, "openvino", 60)
     add(registry, "cpu", 100)
@@ -161,7 +163,7 @@ def test_forced_provider_that_is_not_available_lists_the_available_ones(registry
     text = str(err.value)
     assert "cuda" in text and "no CUDAExecutionProvider" in text
     assert "available here: openvino, cpu" in text
-    assert "realtime[gpu]" in text
+    assert "realtime-faceswap[gpu]" in text
     assert registry["calls"] == []
 
 
@@ -226,7 +228,7 @@ def test_nothing_works_is_one_provider_error_with_a_fix(registry) -> None:
         registry,
         "cpu",
         100,
-        probe=S.ProbeResult("onnxruntime is not installed", "pip install 'realtime[cpu]'"),
+        probe=S.ProbeResult("onnxruntime is not installed", "pip install 'realtime-faceswap[cpu]'"),
     )
     with pytest.raises(ProviderError) as err:
         S.open_session(MODEL)

@@ -343,7 +343,7 @@ def test_probe_tensorrt() -> None:
     gpu = C.CudaDriverState("libcuda.so.1", "12.4", (RTX,))
     none = C.CudaDriverState(None, None, (), "the NVIDIA driver library (libcuda) was not found")
     absent = T.probe_tensorrt(has_tensorrt=False)
-    assert absent is not None and not absent.installed and "realtime[tensorrt]" in absent.fix
+    assert absent is not None and not absent.installed and "realtime-faceswap[tensorrt]" in absent.fix
     no_gpu = T.probe_tensorrt(has_tensorrt=True, driver=none)
     assert no_gpu is not None and no_gpu.installed and "580.65.06" in no_gpu.fix
     no_api = T.probe_tensorrt(has_tensorrt=True, driver=gpu, memory_apis=[])

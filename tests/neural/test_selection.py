@@ -107,6 +107,21 @@ def test_every_nth_runs_one_in_n_and_reuses_the_face_region() -> None:
         EveryNth(inner, 0)
 
 
+def test_every_nth_can_change_n_while_running() -> None:
+    inner = Brighten()
+    wrapped = EveryNth(inner, 1)
+    img = np.full((120, 200, 3), 100, np.uint8)
+    for i in range(3):
+        wrapped(Frame(i, 0.0, img, (face(20, 40, track=1),)))
+    assert inner.calls == 3  # every frame
+    wrapped.set_every(4)
+    for i in range(3, 11):
+        wrapped(Frame(i, 0.0, img, (face(20, 40, track=1),)))
+    assert inner.calls == 5  # frames 3 and 7 of those 8
+    with pytest.raises(ValueError):
+        wrapped.set_every(0)
+
+
 def test_every_nth_runs_at_once_for_a_new_face() -> None:
     inner = Brighten()
     wrapped = EveryNth(inner, 10)

@@ -1,0 +1,453 @@
+"""The one control surface of a running pipeline: state, settings, commands, a stats history.
+
+The browser panel, the preview window's hotkeys and the CLI all go through ``Controller.run``
+with a command name and JSON arguments; nothing else touches the pipeline while it runs.
+
+Commands (``run(name, args)`` returns a JSON-able dict, or raises ``RealtimeError``):
+
+- ``pause`` / ``resume`` / ``toggle_processing``: frames pass through untouched, or swapped.
+- ``stop``: end the run (every output is finalised).
+- ``set_swap`` ``{field: value, ...}``: mesh swapper settings, from the next frame on.
+- ``set_faces`` ``{field: value, ...}``: face tracking settings (the live ones).
+- ``select`` ``{"track_id": N}`` or ``{"x": px, "y": px}`` or ``{"mode": "all"|"largest"}``.
+- ``face`` ``{"name": NAME}``: swap in an uploaded photo (``upload_face`` stores one);
+  ``reload_face``: read the current photo(s) again.
+- ``landmarks`` ``{"on": bool}``: boxes, ids and landmarks on the panel's preview.
+- ``record_start`` ``{"name": optional}`` / ``record_stop``: a recording in the data folder,
+  finalised (playable) when ``record_stop`` returns.
+- ``snapshot``: the current output frame saved as a JPEG in the data folder.
+- ``vcam_on`` / ``vcam_off``: the virtual camera output.
+- ``preset_save`` / ``preset_load`` ``{"name": NAME}``: a TOML preset in the ``configs/`` format.
+- ``enhance_every`` ``{"n": N}``: run the face enhancer on 1 frame in N.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from realtime.errors import ConfigError, InputError, RealtimeError, SinkError
+from realtime.frame import Frame
+from realtime.sinks.base import SinkContext
+from realtime.swap.config import MeshSettings
+from realtime.web import FrameHub
+
+log = logging.getLogger(__name__)
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def data_dir() -> Path:
+    """The app's data folder (uploaded faces, recordings, snapshots, presets):
+    ``$REALTIME_DATA_DIR`` or platformdirs' user data folder."""
+    import platformdirs
+
+    env = os.environ.get("REALTIME_DATA_DIR")
+    return Path(env) if env else Path(platformdirs.user_data_dir("realtime"))
+
+
+def _folder(name: str) -> Path:
+    path = data_dir() / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _finite(v: Any) -> Any:
+    """JSON has no NaN: a figure not measured yet is null."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    return v
+
+
+def safe_name(name: str, suffix: str) -> str:
+    """``name`` as a plain file name in one of our folders (no path, no dot files)."""
+    stem = name.removesuffix(suffix)
+    if not NAME.match(stem) or ".." in stem:
+        raise ConfigError(f"not a usable name: {name!r}", fix="use letters, digits, '-', '_' and '.'")
+    return stem + suffix
+
+
+class PreviewSink:
+    """The panel's preview: the output frames (with landmarks drawn when asked) and where the
+    faces of the last frame are, for selecting one by a click. Steady: it also gets the
+    repeated "camera lost" frame while the source is away."""
+
+    name = "panel"
+    steady = True
+    retry = False
+
+    def __init__(self, hub: FrameHub) -> None:
+        self.hub = hub
+        self.landmarks = False
+        self.faces: list[dict[str, Any]] = []
+        self.lost = False
+
+    def open(self, ctx: SinkContext) -> None:
+        return None
+
+    def write(self, frame: Frame) -> None:
+        image = frame.image
+        self.lost = "source_lost" in frame.flags
+        self.faces = [
+            {"track_id": f.track_id, "box": [round(float(v), 1) for v in f.box]} for f in frame.faces
+        ]
+        if self.landmarks and frame.faces:
+            from realtime.faces.overlay import draw_face
+
+            image = image.copy()
+            for face in frame.faces:
+                draw_face(image, face)
+        self.hub.publish(image, frame.captured_at)
+
+    def close(self) -> None:
+        return None
+
+
+class Controller:
+    """Commands and state over one built run (``realtime.build.Run``)."""
+
+    def __init__(self, run: Any, history_s: int = 60) -> None:
+        self._run = run
+        self.pipeline = run.pipeline
+        procs = {getattr(p, "name", ""): p for p in run.processors}
+        self.analyzer = procs.get("faces")
+        self.swapper = procs.get("swap")
+        self.enhancer = next((p for p in run.processors if hasattr(p, "set_every")), None)
+        self.reloader = run.reloader
+        self.after = FrameHub()
+        self.before = FrameHub()
+        self.preview = PreviewSink(self.after)
+        self.view = "after"
+        self.recording: Any = None
+        self.last_recording: dict[str, Any] | None = None
+        self.vcam: Any = None
+        self.vcam_state: dict[str, Any] = {"state": "off"}
+        self.face_name: str | None = None
+        self.history: deque[dict[str, Any]] = deque(maxlen=history_s)
+        self._lock = threading.Lock()
+        self._sampler: threading.Thread | None = None
+        self._commands: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "pause": lambda a: self._processing(False),
+            "resume": lambda a: self._processing(True),
+            "toggle_processing": lambda a: self._processing(not self.pipeline.processing),
+            "stop": self._stop,
+            "set_swap": self._set_swap,
+            "set_faces": self._set_faces,
+            "select": self._select,
+            "face": self._use_face,
+            "reload_face": self._reload_face,
+            "landmarks": self._landmarks,
+            "view": self._view,
+            "record_start": self._record_start,
+            "record_stop": self._record_stop,
+            "snapshot": self._snapshot,
+            "vcam_on": self._vcam_on,
+            "vcam_off": self._vcam_off,
+            "preset_save": self._preset_save,
+            "preset_load": self._preset_load,
+            "enhance_every": self._enhance_every,
+        }
+
+    @property
+    def commands(self) -> list[str]:
+        return sorted(self._commands)
+
+    def attach(self) -> None:
+        """Join the run (before it starts): the preview output, the "before" tap, and the
+        hotkeys' command handler."""
+        self.pipeline.add_output(self.preview)
+        self.pipeline.on_capture = self._tap
+        self.pipeline.command_handler = lambda name: self.run(name)
+        self._sampler = threading.Thread(target=self._sample, name="realtime-control-stats", daemon=True)
+        self._sampler.start()
+
+    def close(self) -> None:
+        """After the run: stop a recording still going (finalised), close the previews."""
+        if self.recording is not None:
+            try:
+                self._record_stop({})
+            except RealtimeError as exc:
+                log.error("finishing the recording: %s", exc)
+        self.after.close()
+        self.before.close()
+
+    # -- the surface --------------------------------------------------------------------------
+    def run(self, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run command ``name``; ``ConfigError`` for an unknown one or bad arguments."""
+        fn = self._commands.get(name)
+        if fn is None:
+            raise ConfigError(f"unknown command {name!r}", fix=f"use one of {', '.join(self.commands)}")
+        with self._lock:
+            out = fn(dict(args or {}))
+        log.info("command %s %s", name, args or "")
+        return {"ok": True, "command": name, **out}
+
+    def settings(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.swapper is not None and isinstance(getattr(self.swapper, "settings", None), MeshSettings):
+            out["swap"] = asdict(self.swapper.settings)
+        if self.analyzer is not None:
+            out["faces"] = asdict(self.analyzer.settings)
+        return out
+
+    def state(self) -> dict[str, Any]:
+        s = self.pipeline.status()
+        lat = s.get("latency_ms", {})
+        ages = sorted(self.after.ages_ms)
+        return _finite(
+            {
+                "processing": self.pipeline.processing,
+                "source_lost": bool(self.pipeline.lost_source),
+                "stopped": self.pipeline.stopped,
+                "provider": s.get("provider", "cpu"),
+                "swapper": s.get("swapper", "none"),
+                "fps_in": s.get("fps_in", 0.0),
+                "fps_out": s.get("fps_out", 0.0),
+                "latency_p50_ms": lat.get("p50"),
+                "latency_p95_ms": lat.get("p95"),
+                "preview_latency_ms": round(ages[len(ages) // 2], 1) if ages else None,
+                "dropped": s.get("dropped", 0),
+                "captured": s.get("captured", 0),
+                "stages_ms": {k: v.get("p50") for k, v in s.get("stages_ms", {}).items()},
+                "view": self.view,
+                "landmarks": self.preview.landmarks,
+                "faces": self.preview.faces,
+                "face": self.face_name,
+                "recording": None if self.recording is None else {"path": str(self.recording.path)},
+                "last_recording": self.last_recording,
+                "vcam": self.vcam_state,
+                "enhance_every": None if self.enhancer is None else self.enhancer.n,
+                "settings": self.settings(),
+            }
+        )
+
+    # -- stats history --------------------------------------------------------------------------
+    def _sample(self) -> None:
+        while not self.pipeline.stopped:
+            st = self.state()
+            self.history.append(
+                {
+                    "t": round(time.time(), 2),
+                    **{
+                        k: st[k] for k in ("fps_in", "fps_out", "latency_p50_ms", "latency_p95_ms", "dropped")
+                    },
+                    "stages_ms": st["stages_ms"],
+                }
+            )
+            time.sleep(1.0)
+
+    def _tap(self, frame: Frame) -> None:
+        if self.view == "before":  # only then: a copy per captured frame
+            self.before.publish(frame.image, frame.captured_at)
+
+    # -- commands -------------------------------------------------------------------------------
+    def _processing(self, on: bool) -> dict[str, Any]:
+        if self.pipeline.processing != on:
+            self.pipeline.toggle_processing()
+        return {"processing": self.pipeline.processing}
+
+    def _stop(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.pipeline.stop()
+        return {}
+
+    def _mesh(self) -> Any:
+        if self.swapper is None or not hasattr(self.swapper, "set_settings"):
+            raise ConfigError("the swapper in use has no live settings", fix="run with --swapper mesh")
+        return self.swapper
+
+    def _set_swap(self, args: dict[str, Any]) -> dict[str, Any]:
+        swapper = self._mesh()
+        current = asdict(swapper.settings)
+        new = MeshSettings.from_options({**current, **args})  # checked: a bad value raises
+        swapper.set_settings(new)
+        return {"swap": asdict(new)}
+
+    def _set_faces(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.analyzer is None:
+            raise ConfigError("no face analysis runs", fix="give --face PHOTO")
+        from realtime.faces.config import AnalysisSettings
+        from realtime.settings import build
+
+        merged = {**asdict(self.analyzer.settings), **args}
+        new = build(AnalysisSettings, merged, "panel", prefix="faces.")
+        self.analyzer.set_settings(new)
+        return {"faces": asdict(new)}
+
+    def _select(self, args: dict[str, Any]) -> dict[str, Any]:
+        if "x" in args and "y" in args:
+            x, y = float(args["x"]), float(args["y"])
+            hits = [
+                f
+                for f in self.preview.faces
+                if f["box"][0] <= x <= f["box"][2] and f["box"][1] <= y <= f["box"][3]
+            ]
+            if not hits:
+                raise InputError(f"no face at ({x:.0f}, {y:.0f})", fix="click inside a face's box")
+            args = {"track_id": hits[0]["track_id"]}
+        if "track_id" in args:
+            return self._set_swap({"select": "track", "track_id": int(args["track_id"])})
+        return self._set_swap({"select": str(args.get("mode", "all")), "track_id": None})
+
+    def upload_face(self, data: bytes, max_bytes: int) -> dict[str, Any]:
+        """Store an uploaded photo under the data folder (decoded with the pixel limit of every
+        image path first) and swap it in."""
+        import hashlib
+
+        from realtime.sources.image import load_image
+
+        if len(data) > max_bytes:
+            raise InputError(f"upload is {len(data)} bytes; the limit is {max_bytes}")
+        faces = _folder("faces")
+        tmp = faces / f".upload-{os.getpid()}-{threading.get_ident()}"
+        tmp.write_bytes(data)
+        try:
+            image = load_image(tmp, what="uploaded photo")
+        except RealtimeError:
+            tmp.unlink(missing_ok=True)
+            raise
+        tmp.unlink(missing_ok=True)
+        name = hashlib.sha256(data).hexdigest()[:16] + ".png"
+        cv2.imwrite(str(faces / name), image)  # re-encoded: only pixels we decoded are kept
+        return self.run("face", {"name": name})
+
+    def recent_faces(self) -> list[str]:
+        faces = _folder("faces")
+        files = sorted(faces.glob("*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
+        return [p.name for p in files[:12]]
+
+    def _use_face(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.reloader is None:
+            raise ConfigError("nothing is swapped in this run", fix="give --face PHOTO")
+        path = _folder("faces") / safe_name(str(args.get("name", "")), ".png")
+        if not path.is_file():
+            raise InputError(f"no uploaded face named {path.name}")
+        old = self.reloader.paths
+        self.reloader.paths = [path]
+        if not self.reloader.reload():
+            self.reloader.paths = old
+            raise InputError(
+                f"no usable face in {path.name}; the current face stays", fix="try another photo"
+            )
+        self.face_name = path.name
+        return {"face": path.name}
+
+    def _reload_face(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.reloader is not None:
+            self.reloader.reload_async()
+        return {}
+
+    def _landmarks(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.preview.landmarks = bool(args.get("on", not self.preview.landmarks))
+        return {"landmarks": self.preview.landmarks}
+
+    def _view(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view", "after")
+        if view not in ("before", "after"):
+            raise ConfigError(f"view must be before or after, got {view!r}")
+        self.view = view
+        return {"view": view}
+
+    def _record_start(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.recording is not None:
+            raise ConfigError(f"already recording to {self.recording.path}", fix="stop it first")
+        from realtime.sinks.file import FileSink
+
+        name = args.get("name") or time.strftime("realtime-%Y%m%d-%H%M%S")
+        path = _folder("recordings") / safe_name(str(name), ".mp4")
+        sink = FileSink(str(path), preset="ultrafast", tune="zerolatency", overwrite=False)
+        self.pipeline.add_output(sink)  # cannot open: raised, the run goes on
+        self.recording = sink
+        return {"path": str(path)}
+
+    def _record_stop(self, args: dict[str, Any]) -> dict[str, Any]:
+        sink, self.recording = self.recording, None
+        if sink is None:
+            raise ConfigError("not recording")
+        report = self.pipeline.remove_output(sink)  # returns once the file is finalised
+        self.last_recording = {
+            "path": str(sink.path),
+            "frames": getattr(sink, "frames_saved", None) or report.written,
+            "error": None if report.error is None else str(report.error),
+        }
+        return dict(self.last_recording)
+
+    def _snapshot(self, args: dict[str, Any]) -> dict[str, Any]:
+        image = self.after.latest()
+        if image is None:
+            raise InputError("no frame yet", fix="wait for the preview to start")
+        path = _folder("snapshots") / time.strftime("snapshot-%Y%m%d-%H%M%S.jpg")
+        if not cv2.imwrite(str(path), np.ascontiguousarray(image)):
+            raise SinkError(f"cannot write {path}")
+        return {"path": str(path)}
+
+    def _vcam_on(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.vcam is not None:
+            return {"vcam": self.vcam_state}
+        from realtime.sinks import SINKS
+
+        sink = SINKS["vcam"]()
+        try:
+            self.pipeline.add_output(sink)
+        except RealtimeError as exc:
+            self.vcam_state = {"state": "missing", "error": exc.message, "fix": exc.fix}
+            raise
+        self.vcam = sink
+        self.vcam_state = {"state": "on", "device": str(getattr(sink, "device", "") or "")}
+        return {"vcam": self.vcam_state}
+
+    def _vcam_off(self, args: dict[str, Any]) -> dict[str, Any]:
+        sink, self.vcam = self.vcam, None
+        if sink is not None:
+            self.pipeline.remove_output(sink)
+        self.vcam_state = {"state": "off"}
+        return {"vcam": self.vcam_state}
+
+    def _enhance_every(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.enhancer is None:
+            raise ConfigError("no face enhancer runs", fix="start with --enhance MODEL")
+        n = args.get("n")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ConfigError(f"enhance_every needs a whole number >= 1, got {n!r}")
+        self.enhancer.set_every(n)
+        return {"enhance_every": n}
+
+    def _preset_save(self, args: dict[str, Any]) -> dict[str, Any]:
+        from realtime.panel.presets import write_preset
+
+        path = _folder("presets") / safe_name(str(args.get("name", "")), ".toml")
+        plan = self._run.plan
+        write_preset(path, self.settings(), plan.source, self._run.info.get("swapper"))
+        return {"path": str(path)}
+
+    def _preset_load(self, args: dict[str, Any]) -> dict[str, Any]:
+        from realtime.panel.presets import find_preset
+        from realtime.settings import load_preset
+
+        path = find_preset(_folder("presets"), str(args.get("name", "")))
+        preset = load_preset(path)
+        applied: dict[str, Any] = {}
+        if self.swapper is not None and hasattr(self.swapper, "set_settings"):
+            self.swapper.set_settings(preset.swap)
+            applied["swap"] = asdict(preset.swap)
+        if self.analyzer is not None:
+            live = {
+                k: v for k, v in asdict(preset.faces).items() if k not in type(self.analyzer).RESTART_ONLY
+            }
+            new = replace(self.analyzer.settings, **live)
+            self.analyzer.set_settings(new)
+            applied["faces"] = asdict(new)
+        return {"path": str(path), "applied": applied}

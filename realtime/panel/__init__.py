@@ -1,0 +1,1 @@
+"""The browser control panel over ``realtime.control`` (see ``realtime.panel.server``)."""
