@@ -69,6 +69,11 @@ class SinkFeeder:
         self._pending: Frame | None = None  # live: the newest frame only
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)  # files: in order
         self._closing = False
+        self._seq = 0  # frames handed over
+        self._done = 0  # the last of them this output is finished with (written or skipped)
+        self._pending_seq = 0
+        self._taking = 0
+        self._down_since: float | None = None
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
         self.failed = False  # the sink failed for good (no retry)
@@ -87,9 +92,11 @@ class SinkFeeder:
         if self._open_error is not None:
             raise self._open_error
 
-    def put(self, frame: Frame, stop: threading.Event) -> None:
+    def put(self, frame: Frame, stop: threading.Event) -> int:
+        """Hand ``frame`` over; returns its ticket for ``wait_done`` (0: not taken)."""
         if self.failed or not self.thread.is_alive():
-            return
+            return 0
+        self._seq += 1
         if self.live:
             with self._cond:
                 if self._pending is not None:
@@ -98,16 +105,24 @@ class SinkFeeder:
                         log.warning(
                             "output %s cannot keep up; it skips frames (the others go on)", self.sink.name
                         )
-                self._pending = frame
+                self._pending, self._pending_seq = frame, self._seq
                 self._cond.notify()
-            return
+            return self._seq
         while self.thread.is_alive() and not self.failed:
             try:
-                self._queue.put(frame, timeout=0.1)
-                return
+                self._queue.put((self._seq, frame), timeout=0.1)
+                return self._seq
             except queue.Full:
                 if stop.is_set() and not owns_file(self.sink):
-                    return
+                    return 0
+        return 0
+
+    def wait_done(self, ticket: int) -> None:
+        """Block until this output is finished with the frame of ``ticket`` (written, skipped
+        or superseded), so the caller may reuse its buffer."""
+        with self._cond:
+            while self._done < ticket and self.thread.is_alive() and not self.failed:
+                self._cond.wait(0.1)
 
     def finish(self) -> None:
         """Ask the thread to write what it holds, close the sink and end."""
@@ -140,12 +155,16 @@ class SinkFeeder:
                     if not threading.main_thread().is_alive():
                         return None
                     continue
-                return None if item is _STOP else item
+                if item is _STOP:
+                    return None
+                self._taking, frame = item
+                return frame
             with self._cond:
                 if self._pending is None and not self._closing:
                     self._cond.wait(0.5)
                 if self._pending is not None or self._closing:
                     frame, self._pending = self._pending, None
+                    self._taking = self._pending_seq
                     return frame
             if not threading.main_thread().is_alive():
                 return None
@@ -159,34 +178,41 @@ class SinkFeeder:
             self._opened.set()
             return
         self._opened.set()
-        down_since: float | None = None
         try:
             while True:
                 frame = self._next()
                 if frame is None:
                     return
-                if self.failed:
-                    continue  # keep taking frames so the output thread never waits on us
-                if down_since is not None:
-                    if time.monotonic() - down_since < self.retry_s:
-                        continue
-                    try:
-                        self.sink.open(self._ctx_factory())
-                    except Exception as exc:
-                        down_since = time.monotonic()
-                        log.debug("output %s still failing: %r", self.sink.name, exc)
-                        continue
-                    down_since = None
-                    log.warning("output %s is back", self.sink.name)
                 try:
-                    self.sink.write(frame)
-                    self.report.written += 1
-                except Exception as exc:
-                    self._failed_write(exc)
-                    if not self.failed:
-                        down_since = time.monotonic()
+                    self._handle(frame)
+                finally:
+                    with self._cond:
+                        self._done = self._taking
+                        self._cond.notify_all()
         finally:
             self._close()
+
+    def _handle(self, frame: Frame) -> None:
+        if self.failed:
+            return  # keep taking frames so the output thread never waits on us
+        if self._down_since is not None:
+            if time.monotonic() - self._down_since < self.retry_s:
+                return
+            try:
+                self.sink.open(self._ctx_factory())
+            except Exception as exc:
+                self._down_since = time.monotonic()
+                log.debug("output %s still failing: %r", self.sink.name, exc)
+                return
+            self._down_since = None
+            log.warning("output %s is back", self.sink.name)
+        try:
+            self.sink.write(frame)
+            self.report.written += 1
+        except Exception as exc:
+            self._failed_write(exc)
+            if not self.failed:
+                self._down_since = time.monotonic()
 
     def _failed_write(self, exc: BaseException) -> None:
         retry = bool(getattr(self.sink, "retry", False))
@@ -273,11 +299,20 @@ class Fanout:
             self.join()
             raise error
 
-    def put(self, frame: Frame, stop: threading.Event, steady_only: bool = False) -> None:
-        for feeder in self.feeders:
-            if steady_only and not feeder.sink.steady:
-                continue
-            feeder.put(frame, stop)
+    def put(
+        self, frame: Frame, stop: threading.Event, steady_only: bool = False
+    ) -> list[tuple[SinkFeeder, int]]:
+        """Hand ``frame`` to every output; the tickets say when each is done with it."""
+        return [
+            (feeder, feeder.put(frame, stop))
+            for feeder in self.feeders
+            if not (steady_only and not feeder.sink.steady)
+        ]
+
+    @staticmethod
+    def wait_done(tickets: list[tuple[SinkFeeder, int]]) -> None:
+        for feeder, ticket in tickets:
+            feeder.wait_done(ticket)
 
     def finish(self) -> None:
         for feeder in self.feeders:

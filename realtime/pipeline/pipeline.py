@@ -501,6 +501,7 @@ class Pipeline:
         last_write = 0.0
         # Live: the last frame is kept to show again while the source stalls or is lost.
         held: Frame | None = None
+        held_lease: Lease | None = None  # its slot, when it was not copied
         try:
             while True:
                 if self._stop.is_set():
@@ -511,7 +512,7 @@ class Pipeline:
                         return
                     if held is not None and time.monotonic() - last_write > 2 * period:
                         shown = lost_frame(held) if self.lost_source else held
-                        self.fanout.put(shown, self._stop, steady_only=True)
+                        self.fanout.wait_done(self.fanout.put(shown, self._stop, steady_only=True))
                         self.stats.repeated += 1
                         last_write = time.monotonic()
                     continue
@@ -520,23 +521,35 @@ class Pipeline:
                     if wait > 0:
                         time.sleep(wait)
                 t0 = time.monotonic()
-                with lease:
-                    frame = lease.frame
-                    # Each sink takes the frame on its own thread, after this slot is free
-                    # again: a ring buffer is copied once, a processor's own image is not.
-                    if self.ring_out.owns_buffer(frame.image) or any(
-                        r.owns_buffer(frame.image) for r in self.rings[:-1]
-                    ):
+                frame = lease.frame
+                if len(self.fanout.feeders) > 1:
+                    # Several outputs, each at its own pace on its own thread: they get a copy
+                    # of a ring slot's image, and the slot is free again at once.
+                    if any(r.owns_buffer(frame.image) for r in self.rings):
                         frame = frame.with_image(frame.image.copy())
-                self.fanout.put(frame, self._stop)
+                    lease.release()
+                    lease = None
+                tickets = self.fanout.put(frame, self._stop)
+                if lease is not None:
+                    # One output: nothing to keep apart from, so no copy. The slot stays ours
+                    # until that output is done with it (and, live, until the next frame, to
+                    # show it again if the source stalls).
+                    self.fanout.wait_done(tickets)
+                    if not self.live:
+                        lease.release()
+                        lease = None
                 if self._on_output is not None:
                     self._on_output(frame)
-                held = frame if self.live else None
+                if held_lease is not None:
+                    held_lease.release()
+                held, held_lease = (frame, lease) if self.live else (None, None)
                 now = time.monotonic()
                 self.stats.stage("output", (now - t0) * 1000.0)
                 self.stats.output_one(frame.captured_at, now, len(frame.faces), frame.swapped)
                 last_write = now
         finally:
+            if held_lease is not None:
+                held_lease.release()
             self.fanout.finish()
 
     def _watchdog_loop(self) -> None:
