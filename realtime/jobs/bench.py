@@ -51,18 +51,18 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
-def _make_source(case: BenchCase, seed: int = 0) -> Any:
-    from realtime.sources.synthetic import SyntheticSource
-
-    return SyntheticSource(
+def _source_spec(case: BenchCase, seed: int = 0) -> SourceSpec:
+    """The synthetic camera of a case (``seed``: another scene for the stage-alone timing)."""
+    return SourceSpec(
+        "synthetic",
         width=case.width,
         height=case.height,
         fps=case.fps,
         live=case.mode == "live",
-        seed=seed,
         faces=case.faces,
         precompute=case.precompute,
         face_scale=case.face_scale,
+        seed=seed,
     )
 
 
@@ -94,9 +94,10 @@ def _groups(processors: list[Processor], split: bool) -> list[list[Processor]]:
 
 def stage_alone_fps(case: BenchCase, processors: list[Processor], split: bool = True) -> dict[str, float]:
     """Throughput of each pipeline thread run alone: capture, processing chain, output."""
+    from realtime.build import make_source
     from realtime.sinks.null import NullSink
 
-    src = _make_source(replace(case, mode="throughput"), seed=1)
+    src: Any = make_source(_source_spec(replace(case, mode="throughput"), seed=1))
     src.open()
     frames: list[Frame] = []
     counter = [0]
@@ -147,16 +148,7 @@ def stage_alone_fps(case: BenchCase, processors: list[Processor], split: bool = 
 def bench_plan(case: BenchCase, chain: ChainSpec, layout: Layout) -> Plan:
     """The run a case measures: the synthetic camera into the null output, through the same
     plan and build as every other mode."""
-    source = SourceSpec(
-        "synthetic",
-        width=case.width,
-        height=case.height,
-        fps=case.fps,
-        live=case.mode == "live",
-        faces=case.faces,
-        precompute=case.precompute,
-        face_scale=case.face_scale,
-    )
+    source = _source_spec(case)
     return Plan("bench", source, chain, (PlainOutput("null"),), replace(layout, fps=case.fps))
 
 
