@@ -16,6 +16,7 @@ from realtime.faces.config import AnalysisSettings
 from realtime.swap.config import EnhanceConfig, SwapConfig
 
 MODES = ("live", "file", "still", "bench")
+SINK_NAMES = ("vcam", "window", "file", "mjpeg", "null")  # what --sink takes
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,6 @@ class SourceSpec:
     precompute: int = 0  # synthetic: frames rendered ahead
     face_scale: float = 1.0  # synthetic: relative size of each person (small: far away)
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("camera", "video", "image", "synthetic"):
-            raise ConfigError(f"unknown source kind {self.kind!r}")
-        if self.width <= 0 or self.height <= 0 or self.fps <= 0:
-            raise ConfigError("size and fps must be positive")
 
 
 @dataclass(frozen=True)
@@ -86,13 +81,32 @@ class MjpegOutput:
 
 
 @dataclass(frozen=True)
-class PlainOutput:
-    """A sink with nothing to configure: ``window`` or ``null``."""
+class WindowOutput:
+    """The preview window (OpenCV HighGUI)."""
 
-    kind: str
+    title: str = "realtime"
 
 
-SinkSpec = FileOutput | ImageOutput | VcamOutput | MjpegOutput | PlainOutput
+@dataclass(frozen=True)
+class NullOutput:
+    """Frames counted and dropped (benchmarks, a panel-only run)."""
+
+
+@dataclass(frozen=True)
+class PanelPreview:
+    """The control panel's preview of the output (``realtime.sinks.preview``)."""
+
+
+SinkSpec = FileOutput | ImageOutput | VcamOutput | MjpegOutput | WindowOutput | NullOutput | PanelPreview
+
+
+@dataclass(frozen=True)
+class OnDemand:
+    """Outputs a running plan can add (the panel's record and virtual camera buttons), made
+    from the run's own settings: a recording takes ``record`` with its path filled in."""
+
+    record: FileOutput = FileOutput("", preset="ultrafast", tune="zerolatency")
+    vcam: VcamOutput = VcamOutput()
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,17 @@ class ChainSpec:
 
 
 @dataclass(frozen=True)
+class Threads:
+    """Each library's thread pool (``realtime.resources.thread_plan``): ONNX Runtime intra-op
+    threads per session, numba's pool and OpenCV's. Applied once at start-up
+    (``realtime.resources.apply_threads``)."""
+
+    ort: int = 1
+    numba: int = 1
+    opencv: int = 1
+
+
+@dataclass(frozen=True)
 class Layout:
     """How the threads are laid out: ``workers`` data-parallel processing threads, or (one
     worker, ``split``) face analysis and the rest in two stage threads that overlap."""
@@ -117,10 +142,7 @@ class Layout:
     split: bool = True
     hang_timeout_s: float = 2.0
     fps: float | None = None  # output pace; None follows the source
-
-    def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ConfigError("--workers must be at least 1")
+    threads: Threads = Threads()
 
 
 @dataclass(frozen=True)
@@ -132,6 +154,7 @@ class Plan:
     layout: Layout = Layout()
     duration: float | None = None
     watch_faces: bool = False  # reload the --face photos when they change on disk
+    on_demand: OnDemand = OnDemand()
     info: dict[str, Any] = field(default_factory=dict)  # shown in stats (mode, what runs, ...)
 
     def __post_init__(self) -> None:

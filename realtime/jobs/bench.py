@@ -23,8 +23,11 @@ import numpy as np
 
 from realtime.frame import Frame
 from realtime.pipeline import percentiles
-from realtime.plan import ChainSpec, Layout, PlainOutput, Plan, SourceSpec
+from realtime.plan import ChainSpec, Layout, NullOutput, Plan, SourceSpec
 from realtime.processor import Processor
+from realtime.sinks import make_sink
+from realtime.sinks.base import SinkContext
+from realtime.sources import make_source
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +97,6 @@ def _groups(processors: list[Processor], split: bool) -> list[list[Processor]]:
 
 def stage_alone_fps(case: BenchCase, processors: list[Processor], split: bool = True) -> dict[str, float]:
     """Throughput of each pipeline thread run alone: capture, processing chain, output."""
-    from realtime.build import make_source
-    from realtime.sinks.null import NullSink
-
     src: Any = make_source(_source_spec(replace(case, mode="throughput"), seed=1))
     src.open()
     frames: list[Frame] = []
@@ -136,8 +136,7 @@ def stage_alone_fps(case: BenchCase, processors: list[Processor], split: bool = 
         name = "process" if len(groups) == 1 else "+".join(getattr(p, "name", "?") for p in group)
         out[name] = (done - 5) / spent[gi] if spent[gi] > 0 else float("inf")
     _reset(processors)
-    sink = NullSink()
-    from realtime.sinks.base import SinkContext
+    sink = make_sink(NullOutput())
 
     sink.open(SinkContext(case.width, case.height, case.fps))
     out["output"] = _alone_fps(lambda: sink.write(pool[0]), 60)
@@ -149,7 +148,7 @@ def bench_plan(case: BenchCase, chain: ChainSpec, layout: Layout) -> Plan:
     """The run a case measures: the synthetic camera into the null output, through the same
     plan and build as every other mode."""
     source = _source_spec(case)
-    return Plan("bench", source, chain, (PlainOutput("null"),), replace(layout, fps=case.fps))
+    return Plan("bench", source, chain, (NullOutput(),), replace(layout, fps=case.fps))
 
 
 def face_figures(counts: np.ndarray, scene: int) -> dict[str, Any]:
@@ -182,7 +181,7 @@ def run_case(case: BenchCase, chain: ChainSpec, layout: Layout, prepared: Any) -
     """One benchmark run of the full pipeline; returns the figures as a dict."""
     from realtime.build import build
 
-    _reset(prepared[0])
+    _reset(prepared.processors)
     pipe = build(bench_plan(case, chain, layout), chain=prepared).pipeline
     pipe.start()
     try:
@@ -245,7 +244,7 @@ def bench(
     results: list[dict[str, Any]] = []
     t_prep = time.perf_counter()
     prepared = build_chain(chain)
-    processors, info, _reloader = prepared
+    processors, info = prepared.processors, prepared.info
     prep_s = time.perf_counter() - t_prep
     for w, h in sizes:
         split = layout.split and layout.workers == 1

@@ -27,18 +27,18 @@ SwapperFactory = Callable[..., Processor]
 
 def create_mesh_swapper(config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
     """The landmark-mesh swapper (it runs no model of its own, so there is no engine to
-    build). ``face_select`` one/many become its ``largest``/``all``; ``reference`` filters
+    build). ``pick`` one/many become its ``largest``/``all``; ``reference`` filters
     the faces with the identity model first. Several ``--face`` photos give each person their
     own (``realtime.swap.cast``)."""
     from realtime.swap.mesh import MeshSwapper, prepare_cast
 
     mesh = config.mesh
-    if config.face_select == "one":
+    if config.pick == "one":
         mesh = replace(mesh, select="largest", track_id=None)
     # Several photos: one per person, by the rule of ``realtime.swap.cast``.
     sources = prepare_cast([Path(f) for f in config.faces], config.face_index, analyzer=analyzer)
     swapper = MeshSwapper(sources, mesh, analyzer=analyzer)
-    if config.face_select == "reference":
+    if config.pick == "reference":
         from realtime.swap.identity import ReferenceFilter
 
         return ReferenceFilter.for_config(config, analyzer, swapper, on_build=on_build)

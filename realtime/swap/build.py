@@ -69,14 +69,14 @@ def build_neural_swapper(name: str, config: SwapConfig, analyzer: Any, on_build:
 
     image, face = largest_face([Path(p) for p in config.faces], analyzer, config.face_index)
     m = config.models
-    reference = embed_reference(config, analyzer, on_build)[1] if config.face_select == "reference" else None
+    reference = embed_reference(config, analyzer, on_build)[1] if config.pick == "reference" else None
     return NeuralSwapper.from_models_dir(
         name,
         image,
         face.kps,
         m.models_dir,
         trust_unverified=m.trust_unverified,
-        face_select=config.face_select,
+        pick=config.pick,
         reference_embedding=reference,
         prefer=m.provider,
         options=m.session_options(on_build),
