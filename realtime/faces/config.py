@@ -7,12 +7,8 @@ without loading any of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from realtime.errors import ConfigError
-
-if TYPE_CHECKING:
-    from realtime.faces.tracker import TrackerConfig
 
 DETECTOR_MODELS = {"short": "face_detection_short_range", "full": "face_detection_full_range"}
 
@@ -73,17 +69,3 @@ class AnalysisSettings:
             )
         if self.reset_jump <= 0:
             raise ConfigError(f"faces.reset_jump must be > 0, got {self.reset_jump}", fix="e.g. 0.5")
-
-    def tracker_config(self) -> TrackerConfig:
-        from realtime.faces.tracker import TrackerConfig
-
-        return TrackerConfig(
-            detect_every=self.detect_every,
-            presence_threshold=self.presence_threshold,
-            max_faces=self.max_faces,
-            min_cutoff=self.min_cutoff,
-            beta=self.beta,
-            iou_match=self.iou_match,
-            reset_jump=self.reset_jump,
-            tile_rows=self.tile_rows,
-        )

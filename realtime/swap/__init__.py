@@ -39,9 +39,9 @@ def create_mesh_swapper(config: SwapConfig, analyzer: Any, on_build: Any = None)
     sources = prepare_cast([Path(f) for f in config.faces], config.face_index, analyzer=analyzer)
     swapper = MeshSwapper(sources, mesh, analyzer=analyzer)
     if config.face_select == "reference":
-        from realtime.swap.identity import ReferenceFilter
+        from realtime.swap.build import reference_filter
 
-        return ReferenceFilter.for_config(config, analyzer, swapper, on_build=on_build)
+        return reference_filter(config, analyzer, swapper, on_build=on_build)
     return swapper
 
 

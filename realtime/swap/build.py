@@ -18,6 +18,7 @@ from realtime.frame import Face
 from realtime.processor import Processor
 from realtime.sources.image import load_image
 from realtime.swap.config import EnhanceConfig, SwapConfig
+from realtime.swap.identity import ReferenceFilter
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,14 @@ def embed_reference(config: SwapConfig, analyzer: Any, on_build: Any = None) -> 
     )
     ref_image, ref_face = largest_face([Path(p) for p in config.reference], analyzer, None)
     return rec, rec.embed(ref_image, ref_face.kps)[1]
+
+
+def reference_filter(
+    config: SwapConfig, analyzer: Any, swapper: Any, on_build: Any = None
+) -> ReferenceFilter:
+    """``swapper`` run on the faces that look like the ``--reference`` photos' person only."""
+    recognizer, reference = embed_reference(config, analyzer, on_build)
+    return ReferenceFilter(swapper, recognizer, reference)
 
 
 def build_neural_swapper(name: str, config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
