@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
-from realtime.catalog import open_model
 from realtime.catalog.manifest import ModelSpec
 from realtime.faces.align import crop_to_tensor, transform_points
 from realtime.frame import Frame
+from realtime.inference.models import open_model
 from realtime.inference.session import InferenceSession, SessionOptions
 
 

@@ -21,11 +21,11 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
-from realtime.catalog import open_model
 from realtime.catalog.manifest import ModelSpec
 from realtime.errors import ModelError
 from realtime.faces.align import crop_to_tensor
 from realtime.frame import Face, Frame
+from realtime.inference.models import open_model
 from realtime.inference.session import InferenceSession, SessionOptions
 
 NEURAL_DETECTORS = ("scrfd_2.5g", "retinaface_10g", "yoloface_8n")

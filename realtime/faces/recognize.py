@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from realtime.catalog import open_model
 from realtime.catalog.manifest import ModelSpec
 from realtime.faces.align import crop_to_tensor, get_template, warp_face
 from realtime.frame import Face, Frame
+from realtime.inference.models import open_model
 from realtime.inference.session import InferenceSession, SessionOptions
 
 log = logging.getLogger(__name__)

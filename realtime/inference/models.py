@@ -1,4 +1,4 @@
-"""Models as data: manifests (``manifest``), the file cache (``store``), downloads (``download``).
+"""Opening a model of the catalog as a session: the model layer's one way in.
 
 ``open_model`` is the one bridge from a manifest name to a running session: it verifies the file
 (cached sha256), opens it through ``inference.session.open_session`` and checks the file's
@@ -11,14 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from realtime.catalog.manifest import ModelSpec, load_manifests
-from realtime.catalog.store import ensure
+from realtime.catalog.store import ensure, model_path
 from realtime.errors import ModelError
-
-if TYPE_CHECKING:
-    from realtime.inference.session import InferenceSession, SessionOptions
+from realtime.inference.session import InferenceSession, SessionOptions, open_session
 
 
 def check_session_io(spec: ModelSpec, session: InferenceSession) -> None:
@@ -52,12 +49,8 @@ def open_model(
     trust_unverified: bool = False,
 ) -> tuple[ModelSpec, Path, InferenceSession]:
     """Verify model ``name`` in the cache and open it; errors say how to fetch a missing one."""
-    from realtime.inference.session import open_session
-
     specs = load_manifests() if specs is None else specs
     if options is not None and options.remote:  # served by Triton: no local file needed
-        from realtime.catalog.store import model_path
-
         if name not in specs:
             raise ModelError(f"unknown model {name!r}", fix=f"known models: {', '.join(sorted(specs))}")
         spec = specs[name]

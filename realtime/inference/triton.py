@@ -3,7 +3,7 @@
 It implements the inference Protocol over ``tritonclient`` (gRPC by default, HTTP possible),
 so a swapper, recognizer or enhancer runs remotely without knowing it. Callers keep seeing the
 manifest's float tensors; on the wire image tensors travel as uint8 crops
-(``realtime.remote.wire``), a quarter of the bytes.
+(``realtime.inference.triton_wire``), a quarter of the bytes.
 
 At start the server must be live, the model ready, and its metadata (names, dtypes, shapes)
 equal to the wire contract derived from our manifest; otherwise one ``RemoteError`` with the
@@ -37,8 +37,8 @@ from realtime.inference.session import (
     TensorInfo,
     register_backend,
 )
-from realtime.remote.url import RemoteTarget, parse_remote
-from realtime.remote.wire import WireContract, contract, decode_image, encode_image
+from realtime.inference.triton_url import RemoteTarget, parse_remote
+from realtime.inference.triton_wire import WireContract, contract, decode_image, encode_image
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ import numpy as np
 
 from realtime.catalog.manifest import ModelSpec, load_manifests
 from realtime.errors import ConfigError, RemoteError
+from realtime.inference.triton_wire import contract
 from realtime.pipeline.stats import percentiles
-from realtime.remote.wire import contract
 
 
 def _feeds(spec: ModelSpec, seed: int) -> dict[str, np.ndarray]:

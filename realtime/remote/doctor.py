@@ -35,7 +35,7 @@ def needed_models(swapper: str | None, enhance: str | None = None) -> list[str]:
 
 def check_remote(url: str, models: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The rows of the remote check; with no ``models``, every manifest model the server has."""
-    from realtime.remote.url import parse_remote
+    from realtime.inference.triton_url import parse_remote
 
     try:
         target = parse_remote(url)
@@ -50,7 +50,7 @@ def check_remote(url: str, models: Sequence[str] = ()) -> list[dict[str, Any]]:
         check_metadata,
         make_client,
     )
-    from realtime.remote.wire import contract
+    from realtime.inference.triton_wire import contract
 
     rows = []
     try:

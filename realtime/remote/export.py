@@ -29,7 +29,7 @@ from pathlib import Path
 from realtime.catalog.manifest import ModelSpec, load_manifests
 from realtime.catalog.store import ensure
 from realtime.errors import ConfigError
-from realtime.remote.wire import WireContract, WireTensor, contract
+from realtime.inference.triton_wire import WireContract, WireTensor, contract
 
 log = logging.getLogger(__name__)
 

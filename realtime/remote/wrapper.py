@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from realtime.errors import ModelError
-from realtime.remote.wire import WireContract
+from realtime.inference.triton_wire import WireContract
 
 PREFIX = "m/"
 

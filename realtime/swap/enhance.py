@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from realtime.catalog import open_model
 from realtime.catalog.manifest import ModelSpec
 from realtime.faces.align import box_mask, crop_to_tensor, get_template, paste_back, tensor_to_crop, warp_face
 from realtime.frame import Face, Frame
+from realtime.inference.models import open_model
 from realtime.inference.session import InferenceSession, SessionOptions
 
 DEFAULT_ENHANCER = "gfpgan_1.4"

@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from realtime.catalog import open_model
 from realtime.catalog.manifest import ModelSpec, load_manifests
 from realtime.errors import ConfigError, ModelError
 from realtime.faces.align import (
@@ -46,6 +45,7 @@ from realtime.faces.align import (
 )
 from realtime.faces.recognize import ArcFaceRecognizer, l2_normalize
 from realtime.frame import Face, Frame
+from realtime.inference.models import open_model
 from realtime.inference.session import InferenceSession, SessionOptions
 from realtime.swap.identity import DEFAULT_THRESHOLD, select_faces
 

@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
-from realtime.catalog import open_model
 from realtime.catalog.manifest import ModelSpec
 from realtime.faces.align import crop_to_tensor
+from realtime.inference.models import open_model
 from realtime.inference.session import InferenceSession, SessionOptions
 
 DEFAULT_REGIONS = (

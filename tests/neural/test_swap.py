@@ -9,11 +9,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from realtime.catalog import open_model
 from realtime.errors import ConfigError, ModelError
 from realtime.faces.align import box_mask, get_template, warp_face
 from realtime.faces.recognize import ArcFaceRecognizer
 from realtime.frame import Face, Frame
+from realtime.inference.models import open_model
 from realtime.swap.neural import FaceSwapModel, NeuralSwapper, inswapper_latent, read_last_initializer
 from tests.neural.synthetic_models import (
     ARCFACE_DIRECTION,

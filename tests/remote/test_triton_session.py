@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from realtime.catalog import open_model
 from realtime.errors import RemoteError
 from realtime.faces.analysis import AnalysisSettings, FaceAnalyzer
+from realtime.inference.models import open_model
 from realtime.inference.session import SessionOptions
 from realtime.inference.triton import RemoteLost, RemoteTimeout
 from realtime.pipeline import Pipeline, PipelineConfig
