@@ -22,6 +22,7 @@ from typing import Any
 
 from realtime.build import Progress, Run, build
 from realtime.errors import ConfigError, NoFaceError, RunFailed
+from realtime.inference.models import ModelAccess
 from realtime.paths import check_input_file, resolved, same_file
 from realtime.pipeline import Pipeline
 from realtime.plan import (
@@ -37,7 +38,7 @@ from realtime.plan import (
     VcamOutput,
 )
 from realtime.settings import Settings
-from realtime.swap.config import EnhanceConfig, ModelAccess, SwapConfig
+from realtime.swap.config import EnhanceConfig, SwapConfig
 
 log = logging.getLogger(__name__)
 

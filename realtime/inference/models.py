@@ -9,13 +9,14 @@ than with a shape error mid-stream.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from realtime.catalog.manifest import ModelSpec, load_manifests
 from realtime.catalog.store import ensure, model_path
-from realtime.errors import ModelError
-from realtime.inference.session import InferenceSession, SessionOptions, open_session
+from realtime.errors import ConfigError, ModelError
+from realtime.inference.session import BuildCallback, InferenceSession, SessionOptions, open_session
 
 
 def check_session_io(spec: ModelSpec, session: InferenceSession) -> None:
@@ -39,26 +40,57 @@ def check_session_io(spec: ModelSpec, session: InferenceSession) -> None:
         )
 
 
+@dataclass(frozen=True)
+class ModelAccess:
+    """Where downloaded models live and what may run them: shared by every model a run opens.
+
+    ``specs`` replaces the manifests of ``models/`` (tests pass synthetic models this way).
+    """
+
+    provider: str | None = None
+    models_dir: str | os.PathLike[str] | None = None
+    trust_unverified: bool = False
+    # A Triton server that runs the neural models (``--remote``), how long one call may take,
+    # what a lost server leaves (``pass``: the face unswapped, ``mesh``: the mesh swapper) and
+    # how long a file job waits for it to come back.
+    remote: str | None = None
+    remote_budget_ms: float = 66.0
+    remote_fallback: str = "pass"
+    remote_patience_s: float = 0.0
+    specs: Mapping[str, ModelSpec] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.remote_fallback not in ("pass", "mesh"):
+            raise ConfigError(f"--remote-fallback must be pass or mesh, got {self.remote_fallback!r}")
+
+    def session_options(self, on_build: BuildCallback | None = None) -> SessionOptions:
+        """``SessionOptions`` for a model opened with this access (one thread on a CPU)."""
+        if self.remote:
+            return SessionOptions(
+                threads=1, on_build=on_build, remote=self.remote, remote_budget_ms=self.remote_budget_ms
+            )
+        return SessionOptions(threads=1, on_build=on_build)
+
+    def manifests(self) -> Mapping[str, ModelSpec]:
+        return load_manifests() if self.specs is None else self.specs
+
+
 def open_model(
-    name: str,
-    models_dir: str | os.PathLike[str] | None = None,
-    *,
-    specs: Mapping[str, ModelSpec] | None = None,
-    prefer: str | Sequence[str] | None = None,
-    options: SessionOptions | None = None,
-    trust_unverified: bool = False,
+    name: str, access: ModelAccess, on_build: BuildCallback | None = None
 ) -> tuple[ModelSpec, Path, InferenceSession]:
-    """Verify model ``name`` in the cache and open it; errors say how to fetch a missing one."""
-    specs = load_manifests() if specs is None else specs
-    if options is not None and options.remote:  # served by Triton: no local file needed
+    """Verify model ``name`` in the cache and open it; errors say how to fetch a missing one.
+
+    With ``access.remote`` the model is served by Triton and needs no local file.
+    """
+    specs = access.manifests()
+    options = access.session_options(on_build)
+    if access.remote:
         if name not in specs:
             raise ModelError(f"unknown model {name!r}", fix=f"known models: {', '.join(sorted(specs))}")
         spec = specs[name]
-        path = model_path(spec, models_dir)
-        session = open_session(path, prefer=prefer, options=options, label=name)
-        check_session_io(spec, session)
-        return spec, path, session
-    spec, path = ensure(name, models_dir, specs=specs, trust_unverified=trust_unverified)
-    session = open_session(path, prefer=prefer, options=options, label=name)
+        path = model_path(spec, access.models_dir)
+    else:
+        spec, path = ensure(name, access.models_dir, specs=specs, trust_unverified=access.trust_unverified)
+    session = open_session(path, prefer=access.provider, options=options, label=name)
     check_session_io(spec, session)
     return spec, path, session

@@ -18,8 +18,9 @@ from typing import Any
 
 from realtime.errors import RemoteError
 from realtime.frame import Frame
+from realtime.inference.models import ModelAccess
 from realtime.processor import Processor, is_thread_safe
-from realtime.swap.config import ModelAccess, SwapConfig
+from realtime.swap.config import SwapConfig
 
 log = logging.getLogger(__name__)
 

@@ -53,13 +53,7 @@ def embed_reference(config: SwapConfig, analyzer: Any, on_build: Any = None) -> 
     """(recognizer, normalised embedding) of the ``--reference`` photos' largest face."""
     from realtime.faces.recognize import ArcFaceRecognizer
 
-    m = config.models
-    rec = ArcFaceRecognizer.from_models_dir(
-        m.models_dir,
-        trust_unverified=m.trust_unverified,
-        prefer=m.provider,
-        options=m.session_options(on_build),
-    )
+    rec = ArcFaceRecognizer.load(config.models, on_build=on_build)
     ref_image, ref_face = largest_face([Path(p) for p in config.reference], analyzer, None)
     return rec, rec.embed(ref_image, ref_face.kps)[1]
 
@@ -77,18 +71,15 @@ def build_neural_swapper(name: str, config: SwapConfig, analyzer: Any, on_build:
     from realtime.swap.neural import NeuralSwapper
 
     image, face = largest_face([Path(p) for p in config.faces], analyzer, config.face_index)
-    m = config.models
     reference = embed_reference(config, analyzer, on_build)[1] if config.face_select == "reference" else None
-    return NeuralSwapper.from_models_dir(
+    return NeuralSwapper.load(
+        config.models,
         name,
         image,
         face.kps,
-        m.models_dir,
-        trust_unverified=m.trust_unverified,
+        on_build=on_build,
         face_select=config.face_select,
         reference_embedding=reference,
-        prefer=m.provider,
-        options=m.session_options(on_build),
     )
 
 
@@ -97,11 +88,6 @@ def build_enhancer(config: EnhanceConfig, on_build: Any = None) -> Processor:
     from realtime.swap.enhance import FaceEnhancer
     from realtime.swap.every_nth import EveryNth
 
-    enhancer = FaceEnhancer.from_models_dir(
-        config.models.models_dir,
-        config.model,
-        prefer=config.models.provider,
-        options=config.models.session_options(on_build),
-    )
+    enhancer = FaceEnhancer.load(config.models, config.model, on_build=on_build)
     # Wrapped even at every=1 (it then only keeps the face patches), so N can change live.
     return EveryNth(enhancer, config.every)

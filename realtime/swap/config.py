@@ -4,10 +4,11 @@ checked without compiling anything."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from realtime.errors import ConfigError
+from realtime.inference.models import ModelAccess
 from realtime.swap.blend import BLEND_MODES
 from realtime.swap.select import check_mode
 
@@ -114,36 +115,6 @@ class MeshSettings:
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class ModelAccess:
-    """Where downloaded models live and what may run them: shared by every model a run opens."""
-
-    provider: str | None = None
-    models_dir: str | None = None
-    trust_unverified: bool = False
-    # A Triton server that runs the neural models (``--remote``), how long one call may take,
-    # what a lost server leaves (``pass``: the face unswapped, ``mesh``: the mesh swapper) and
-    # how long a file job waits for it to come back.
-    remote: str | None = None
-    remote_budget_ms: float = 66.0
-    remote_fallback: str = "pass"
-    remote_patience_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.remote_fallback not in ("pass", "mesh"):
-            raise ConfigError(f"--remote-fallback must be pass or mesh, got {self.remote_fallback!r}")
-
-    def session_options(self, on_build: Any = None) -> Any:
-        """``SessionOptions`` for a model opened with this access (one thread on a CPU)."""
-        from realtime.inference.session import SessionOptions
-
-        if self.remote:
-            return SessionOptions(
-                threads=1, on_build=on_build, remote=self.remote, remote_budget_ms=self.remote_budget_ms
-            )
-        return SessionOptions(threads=1, on_build=on_build)
-
-
 FACE_SELECT = ("one", "many", "reference")
 
 
@@ -160,7 +131,7 @@ class SwapConfig:
     face_select: str = "many"
     reference: tuple[str, ...] = ()
     mesh: MeshSettings = MeshSettings()
-    models: ModelAccess = ModelAccess()
+    models: ModelAccess = field(default_factory=ModelAccess)
 
     def __post_init__(self) -> None:
         if self.face_select not in FACE_SELECT:
@@ -179,7 +150,7 @@ class EnhanceConfig:
 
     model: str
     every: int = 1
-    models: ModelAccess = ModelAccess()
+    models: ModelAccess = field(default_factory=ModelAccess)
 
     def __post_init__(self) -> None:
         if self.every < 1:
