@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     apply_thread_plan(args.workers)
     if args.remote:
-        from realtime.remote.bench import bench_remote
+        from realtime.jobs.triton_bench import bench_remote
 
         streams = [int(n) for n in str(args.streams).split(",") if n.strip()]
         report = bench_remote(args.remote, args.model, streams, fps=args.fps, duration=args.duration)
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
         return 0
     from realtime.app import plan_from_settings
-    from realtime.jobs.bench import bench
+    from realtime.jobs.pipeline_bench import bench
 
     modes = ["throughput", "live"] if args.mode == "both" else [args.mode]
     settings = Settings(

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace, *, probes: Probes | None = None, out: TextIO |
     else:
         out.write(render_text(report))
         if remote_rows is not None:
-            from realtime.remote.doctor import render
+            from realtime.doctor.remote import render
 
             out.write(render(remote_rows))
     code = exit_code(report)
@@ -44,6 +44,6 @@ def run(args: argparse.Namespace, *, probes: Probes | None = None, out: TextIO |
 def _remote_rows(args: argparse.Namespace) -> list[dict[str, object]] | None:
     if not getattr(args, "remote", None):
         return None
-    from realtime.remote.doctor import check_remote, needed_models
+    from realtime.doctor.remote import check_remote, needed_models
 
     return check_remote(args.remote, needed_models(getattr(args, "swapper", None)))
