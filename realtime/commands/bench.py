@@ -91,6 +91,7 @@ def measure_startup(runs: int = 3) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Each mode's modules load when it runs, not when the CLI builds its parser (start-up cost).
     from rich.console import Console
     from rich.table import Table
 

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace, *, probes: Probes | None = None, out: TextIO |
     else:
         out.write(render_text(report))
         if remote_rows is not None:
+            # The Triton checks load only with --remote (tritonclient is optional).
             from realtime.doctor.remote import render
 
             out.write(render(remote_rows))
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace, *, probes: Probes | None = None, out: TextIO |
 def _remote_rows(args: argparse.Namespace) -> list[dict[str, object]] | None:
     if not getattr(args, "remote", None):
         return None
+    # The Triton checks load only with --remote (tritonclient is optional).
     from realtime.doctor.remote import check_remote, needed_models
 
     return check_remote(args.remote, needed_models(getattr(args, "swapper", None)))

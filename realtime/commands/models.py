@@ -9,6 +9,7 @@ of the file you have so later runs detect any change.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -93,8 +94,7 @@ def run(
 
 
 def _list(specs: Mapping[str, ModelSpec], folder: Path, kind: str | None, out: TextIO) -> int:
-    import shutil
-
+    # rich's tables load when the command runs (start-up cost).
     from rich.console import Console
     from rich.table import Table
 

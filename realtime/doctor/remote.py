@@ -13,6 +13,15 @@ from typing import Any
 
 from realtime.catalog.manifest import load_manifests
 from realtime.errors import ConfigError, RemoteError
+from realtime.inference.triton import (
+    _explain_start_failure,
+    _metadata,
+    _server_models,
+    check_metadata,
+    make_client,
+)
+from realtime.inference.triton_url import parse_remote
+from realtime.inference.triton_wire import contract
 
 START_TIMEOUT_S = 5.0
 
@@ -35,22 +44,12 @@ def needed_models(swapper: str | None, enhance: str | None = None) -> list[str]:
 
 def check_remote(url: str, models: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The rows of the remote check; with no ``models``, every manifest model the server has."""
-    from realtime.inference.triton_url import parse_remote
-
     try:
         target = parse_remote(url)
     except ConfigError as exc:
         return [_row("remote URL", False, exc.message, exc.fix or "")]
     if importlib.util.find_spec("tritonclient") is None:
         return [_row("tritonclient", False, "not installed", "pip install 'realtime[remote]'")]
-    from realtime.inference.triton import (
-        _explain_start_failure,
-        _metadata,
-        _server_models,
-        check_metadata,
-        make_client,
-    )
-    from realtime.inference.triton_wire import contract
 
     rows = []
     try:

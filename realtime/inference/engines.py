@@ -27,6 +27,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
+import platformdirs
+
 from realtime.inference.session import BuildCallback, BuildEvent
 
 log = logging.getLogger(__name__)
@@ -89,7 +91,6 @@ def default_cache_dir(override: Path | None = None, environ: dict[str, str] | No
     checkout = Path(__file__).resolve().parents[2]
     if (checkout / "engines").is_dir() and (checkout / "pyproject.toml").is_file():
         return checkout / "engines"
-    import platformdirs
 
     return Path(platformdirs.user_cache_dir("realtime")) / "engines"
 

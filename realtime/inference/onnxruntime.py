@@ -29,6 +29,7 @@ import numpy as np
 
 from realtime.errors import ConfigError, ModelError
 from realtime.inference import cuda as cudamod
+from realtime.inference.engines import BuildTicker, default_cache_dir, tensorrt_version
 from realtime.inference.ort_providers import (
     ENV_OPENVINO_DEVICE,
     ORT_BACKENDS,
@@ -346,8 +347,6 @@ def _preload_cuda_libraries() -> None:
 
 
 def _gpu_facts(options: SessionOptions) -> GpuFacts:
-    from realtime.inference.engines import tensorrt_version
-
     state = cudamod.probe_cuda_driver()
     device = next((d for d in state.devices if d.index == options.device_id), None)
     return GpuFacts(device, tensorrt_version())
@@ -359,8 +358,6 @@ def _make_factory(spec: OrtBackendSpec) -> BackendFactory:
     run_lock = threading.Lock() if spec.name == "directml" else None
 
     def factory(model: Path, options: SessionOptions) -> OrtSession:
-        from realtime.inference.engines import BuildTicker, default_cache_dir
-
         threads = resolve_threads(options.threads)
         cache_root = default_cache_dir(options.cache_dir)
         gpu = None

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from realtime.catalog.manifest import BUNDLED_DIR, sha256_file
+from realtime.catalog.store import cached_sha256
 from realtime.errors import ConfigError, ModelError, ProviderError
 from realtime.inference import cuda as cudamod
 from realtime.inference import device_memory as devmem
@@ -48,6 +50,7 @@ _NP_TO_ORT = {
 
 
 def _trt() -> Any:
+    # Optional (NVIDIA only), and heavy.
     import tensorrt
 
     return tensorrt
@@ -341,16 +344,9 @@ def _dims(shape: Shape) -> tuple[int | str | None, ...]:
 def _sha256(path: Path) -> str:
     """The model's SHA-256 for the engine key; downloaded models use the store's cached hash
     (hashing a 500 MB swapper at every start costs seconds)."""
-    from realtime.catalog.manifest import BUNDLED_DIR, sha256_file
-
     try:
         if BUNDLED_DIR not in path.resolve().parents:
-            try:
-                from realtime.catalog.store import cached_sha256
-            except ImportError:
-                pass
-            else:
-                return cached_sha256(path)
+            return cached_sha256(path)
         return sha256_file(path)
     except OSError as exc:
         raise ModelError(f"cannot read model {path}: {exc}") from exc

@@ -19,6 +19,7 @@ thread keeps one slow call from queueing behind another), and the shared state i
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 import time
@@ -92,6 +93,7 @@ def _explain_start_failure(target: RemoteTarget, exc: BaseException) -> RemoteEr
 def make_client(target: RemoteTarget, timeout_s: float) -> Any:
     """A new ``tritonclient`` client for ``target`` (gRPC or HTTP, TLS as the URL says)."""
     if target.protocol == "grpc":
+        # Optional: only with --remote.
         import tritonclient.grpc as grpcclient
 
         kw: dict[str, Any] = {"channel_args": _CHANNEL_ARGS}
@@ -105,6 +107,7 @@ def make_client(target: RemoteTarget, timeout_s: float) -> Any:
                 ssl=True, root_certificates=target.ca, private_key=target.key, certificate_chain=target.cert
             )
         return grpcclient.InferenceServerClient(target.address, **kw)
+    # Optional: only with --remote.
     import tritonclient.http as httpclient
 
     kwh: dict[str, Any] = {"connection_timeout": timeout_s, "network_timeout": timeout_s}
@@ -300,6 +303,7 @@ class TritonSession:
                 raise RemoteLost(f"the Triton server at {self.target} is lost")
             if self._lost_since is not None:
                 self._next_try = time.monotonic() + RETRY_S  # this thread tries; others wait
+        # Optional: only with --remote.
         from tritonclient.utils import InferenceServerException
 
         if self.target.protocol == "grpc":
@@ -355,8 +359,6 @@ def _factory(model: Path, options: SessionOptions) -> TritonSession:
 
 
 def _probe() -> ProbeResult | None:
-    import importlib.util
-
     if importlib.util.find_spec("tritonclient") is None:
         return ProbeResult("tritonclient is not installed", fix="pip install 'realtime[remote]'")
     return None

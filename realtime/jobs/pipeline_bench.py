@@ -21,10 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from realtime.build import build, build_chain, make_source
 from realtime.frame import Frame
 from realtime.pipeline import percentiles
+from realtime.pipeline.stats import faces_summary
 from realtime.plan import ChainSpec, Layout, PlainOutput, Plan, SourceSpec
 from realtime.processor import Processor
+from realtime.sinks.base import SinkContext
+from realtime.sinks.null import NullSink
+from realtime.sources.synthetic import SyntheticSource
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +99,6 @@ def _groups(processors: list[Processor], split: bool) -> list[list[Processor]]:
 
 def stage_alone_fps(case: BenchCase, processors: list[Processor], split: bool = True) -> dict[str, float]:
     """Throughput of each pipeline thread run alone: capture, processing chain, output."""
-    from realtime.build import make_source
-    from realtime.sinks.null import NullSink
-
     src: Any = make_source(_source_spec(replace(case, mode="throughput"), seed=1))
     src.open()
     frames: list[Frame] = []
@@ -137,8 +139,6 @@ def stage_alone_fps(case: BenchCase, processors: list[Processor], split: bool = 
         out[name] = (done - 5) / spent[gi] if spent[gi] > 0 else float("inf")
     _reset(processors)
     sink = NullSink()
-    from realtime.sinks.base import SinkContext
-
     sink.open(SinkContext(case.width, case.height, case.fps))
     out["output"] = _alone_fps(lambda: sink.write(pool[0]), 60)
     sink.close()
@@ -156,8 +156,6 @@ def face_figures(counts: np.ndarray, scene: int) -> dict[str, Any]:
     """Faces found and swapped per measured frame against the ``scene``'s faces: a case is
     ``clean`` only when every face was swapped in every frame; ``missed_faces`` counts the
     (frame, face) pairs left unswapped."""
-    from realtime.pipeline.stats import faces_summary
-
     summary = faces_summary(counts)
     missed = int(np.clip(scene - counts[:, 1], 0, None).sum()) if counts.size else 0
     short = int((counts[:, 1] < scene).sum()) if counts.size else 0
@@ -171,8 +169,6 @@ def face_figures(counts: np.ndarray, scene: int) -> dict[str, Any]:
 
 
 def _face_width_pct(case: BenchCase) -> float | None:
-    from realtime.sources.synthetic import SyntheticSource
-
     src = SyntheticSource(width=case.width, height=case.height, faces=case.faces, face_scale=case.face_scale)
     frac = src.face_width()
     return None if frac is None else round(100.0 * frac, 2)
@@ -180,8 +176,6 @@ def _face_width_pct(case: BenchCase) -> float | None:
 
 def run_case(case: BenchCase, chain: ChainSpec, layout: Layout, prepared: Any) -> dict[str, Any]:
     """One benchmark run of the full pipeline; returns the figures as a dict."""
-    from realtime.build import build
-
     _reset(prepared[0])
     pipe = build(bench_plan(case, chain, layout), chain=prepared).pipeline
     pipe.start()
@@ -240,8 +234,6 @@ def bench(
     face_scale: float = 1.0,
 ) -> dict[str, Any]:
     """Every (size, mode) case ``runs`` times; the median run by fps is reported per case."""
-    from realtime.build import build_chain
-
     results: list[dict[str, Any]] = []
     t_prep = time.perf_counter()
     prepared = build_chain(chain)

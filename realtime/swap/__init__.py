@@ -20,6 +20,7 @@ from typing import Any
 
 from realtime.errors import ConfigError
 from realtime.processor import Processor
+from realtime.swap.choose import neural_swappers
 from realtime.swap.config import SwapConfig
 
 SwapperFactory = Callable[..., Processor]
@@ -30,6 +31,7 @@ def create_mesh_swapper(config: SwapConfig, analyzer: Any, on_build: Any = None)
     build). ``face_select`` one/many become its ``largest``/``all``; ``reference`` filters
     the faces with the identity model first. Several ``--face`` photos give each person their
     own (``realtime.swap.cast``)."""
+    # The mesh kernels (numba) load only when this swapper is built (start-up cost).
     from realtime.swap.mesh import MeshSwapper, prepare_cast
 
     mesh = config.mesh
@@ -39,6 +41,7 @@ def create_mesh_swapper(config: SwapConfig, analyzer: Any, on_build: Any = None)
     sources = prepare_cast([Path(f) for f in config.faces], config.face_index, analyzer=analyzer)
     swapper = MeshSwapper(sources, mesh, analyzer=analyzer)
     if config.face_select == "reference":
+        # The recognizer's code loads only for --face-select reference (start-up cost).
         from realtime.swap.build import reference_filter
 
         return reference_filter(config, analyzer, swapper, on_build=on_build)
@@ -49,6 +52,7 @@ def create_neural_swapper(name: str) -> SwapperFactory:
     """The factory of the manifest swapper ``name`` (inswapper_128, hyperswap_1a_256, ...)."""
 
     def factory(config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
+        # Model code loads only when a neural swapper is built (start-up cost).
         from realtime.swap.build import build_neural_swapper
 
         return build_neural_swapper(name, config, analyzer, on_build)
@@ -65,7 +69,6 @@ def swapper_factory(name: str) -> SwapperFactory:
     """The factory for ``name``: a built-in swapper or a swapper model of the manifests."""
     if name in SWAPPERS:
         return SWAPPERS[name]
-    from realtime.swap.choose import neural_swappers
 
     if name in neural_swappers():
         return create_neural_swapper(name)

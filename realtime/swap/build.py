@@ -14,11 +14,15 @@ from typing import Any
 import numpy as np
 
 from realtime.errors import InputError, NoFaceError
+from realtime.faces.recognize import ArcFaceRecognizer
 from realtime.frame import Face
 from realtime.processor import Processor
 from realtime.sources.image import load_image
 from realtime.swap.config import EnhanceConfig, SwapConfig
+from realtime.swap.enhance import FaceEnhancer
+from realtime.swap.every_nth import EveryNth
 from realtime.swap.identity import ReferenceFilter
+from realtime.swap.neural import NeuralSwapper
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +55,6 @@ def largest_face(paths: list[Path], analyzer: Any, face_index: int | None) -> tu
 
 def embed_reference(config: SwapConfig, analyzer: Any, on_build: Any = None) -> tuple[Any, np.ndarray]:
     """(recognizer, normalised embedding) of the ``--reference`` photos' largest face."""
-    from realtime.faces.recognize import ArcFaceRecognizer
-
     rec = ArcFaceRecognizer.load(config.models, on_build=on_build)
     ref_image, ref_face = largest_face([Path(p) for p in config.reference], analyzer, None)
     return rec, rec.embed(ref_image, ref_face.kps)[1]
@@ -68,8 +70,6 @@ def reference_filter(
 
 def build_neural_swapper(name: str, config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
     """The ``NeuralSwapper`` for ``name``."""
-    from realtime.swap.neural import NeuralSwapper
-
     image, face = largest_face([Path(p) for p in config.faces], analyzer, config.face_index)
     reference = embed_reference(config, analyzer, on_build)[1] if config.face_select == "reference" else None
     return NeuralSwapper.load(
@@ -85,9 +85,6 @@ def build_neural_swapper(name: str, config: SwapConfig, analyzer: Any, on_build:
 
 def build_enhancer(config: EnhanceConfig, on_build: Any = None) -> Processor:
     """The face enhancer, run on every ``every``-th frame (its cost shows in stats)."""
-    from realtime.swap.enhance import FaceEnhancer
-    from realtime.swap.every_nth import EveryNth
-
     enhancer = FaceEnhancer.load(config.models, config.model, on_build=on_build)
     # Wrapped even at every=1 (it then only keeps the face patches), so N can change live.
     return EveryNth(enhancer, config.every)

@@ -48,6 +48,7 @@ from realtime.frame import Face, Frame
 from realtime.inference.models import ModelAccess, open_model
 from realtime.inference.session import BuildCallback, InferenceSession
 from realtime.swap.identity import DEFAULT_THRESHOLD, select_faces
+from realtime.swap.neural_masks import color_transfer_lab
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ NEURAL_SWAPPERS = ("hyperswap_1a_256", "inswapper_128", "inswapper_128_fp16", "s
 
 def read_last_initializer(path: str | os.PathLike[str]) -> np.ndarray:
     """The graph's last initializer as float32: inswapper's ``emap`` (512x512)."""
+    # Heavy: loaded only for inswapper's emap.
     import onnx
     from onnx import numpy_helper
 
@@ -280,7 +282,5 @@ class NeuralSwapper:
         if self.masker is not None:
             mask = np.minimum(mask, self.masker(crop, transform_points(face.kps, m)))
         if self.color_match:
-            from realtime.swap.neural_masks import color_transfer_lab
-
             swapped = color_transfer_lab(swapped, crop, mask)
         return paste_back(image, swapped, m, mask)
