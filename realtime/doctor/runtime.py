@@ -23,7 +23,7 @@ from typing import Any
 
 from realtime.inference import cuda as cudamod
 from realtime.inference.engines import tensorrt_version
-from realtime.inference.session import BACKENDS, ORDER, probe_backends
+from realtime.inference.session import BACKENDS, ORDER, ProbeResult, probe_backends
 
 log = logging.getLogger(__name__)
 
@@ -289,9 +289,15 @@ def probe_onnxruntime() -> dict[str, Any]:
     return out
 
 
-def probe_providers() -> dict[str, Any]:
-    """Every registered backend, whether it can be tried here, and the automatic order."""
+def probe_providers(remote: str | None = None) -> dict[str, Any]:
+    """Every registered backend, whether it can be tried here, and the automatic order.
+
+    Triton runs models only on a server given with ``--remote``: without one it is not a
+    provider of this run, whatever is installed.
+    """
     probes = probe_backends()
+    if not remote and probes.get("triton") is None and "triton" in probes:
+        probes["triton"] = ProbeResult("only with --remote URL: no Triton server given")
     rows = []
     for name in ORDER:
         p = probes[name]
