@@ -260,7 +260,7 @@ def _status_line(s: dict[str, Any], fps: float = 30.0) -> str:
     return (
         f"fps in {s.get('fps_in', 0):5.1f} out {s.get('fps_out', 0):5.1f} │ "
         f"latency p50 {lat.get('p50', float('nan')):5.1f} ms p95 {lat.get('p95', float('nan')):5.1f} ms │ "
-        f"dropped {s.get('dropped', 0)} │ {s.get('provider', 'cpu')} │ {s.get('swapper', 'pass-through')}"
+        f"dropped {s.get('dropped', 0)} │ {s.get('provider') or 'provider unknown'} │ {s.get('swapper', 'pass-through')}"
         + (f" │ {s['remote']}" if s.get("remote") else "")
         + _faces_part(s.get("faces"))
         + ("" if s.get("processing", True) else " │ PAUSED")
@@ -341,7 +341,7 @@ def _run_main(args: argparse.Namespace) -> int:
         if stop_event.is_set():
             pipeline.stop()
         if show and plan.mode == "live":
-            threading.Thread(target=_live_status, args=(pipeline,), daemon=True).start()
+            threading.Thread(target=_live_status, args=(pipeline, settings.source.fps), daemon=True).start()
 
     last_wait = [0.0]
 
@@ -381,7 +381,7 @@ def _run_main(args: argparse.Namespace) -> int:
     if plan.mode in ("file", "still"):
         _print_summary(result)
     elif plan.mode == "live":
-        log.info("done: %s", _status_line(result))
+        log.info("done: %s", _status_line(result, settings.source.fps))
     if signum is not None or result.get("interrupted"):
         kept = [
             f"{o['path']} ({o.get('saved', 0)} frames)" for o in result.get("outputs", []) if o.get("saved")
@@ -482,14 +482,14 @@ def _print_summary(r: dict[str, Any]) -> None:
     )
 
 
-def _live_status(pipeline: Any) -> None:
+def _live_status(pipeline: Any, fps: float) -> None:
     from rich.console import Console
     from rich.live import Live
 
     console = Console(stderr=True)
     with Live(console=console, refresh_per_second=4, transient=True) as live:
         while not pipeline.stopped:
-            live.update(_status_line(pipeline.status()))
+            live.update(_status_line(pipeline.status(), fps))
             time.sleep(0.25)
 
 
