@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from realtime.commands.tables import table_width
+
 
 def _sizes(text: str) -> list[tuple[int, int]]:
     out = []
@@ -21,7 +23,7 @@ def _sizes(text: str) -> list[tuple[int, int]]:
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=_sizes, default=[(1280, 720)], help="e.g. 1280x720,1920x1080")
+    p.add_argument("--size", type=_sizes, default="1280x720", help="e.g. 1280x720,1920x1080")
     p.add_argument(
         "--mode",
         choices=["throughput", "live", "both"],
@@ -177,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
             "" if r["cpu_core_share_at_fps"] is None else f"{r['cpu_core_share_at_fps']:.2f}",
             f"{r['peak_rss_mb']:.0f}",
         )
-    console = Console()
+    console = Console(width=table_width(sys.stdout))
     console.print(table)
     stage_table = Table(title="stages (ms, p50 / p95)")
     stage_table.add_column("case")

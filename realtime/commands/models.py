@@ -9,7 +9,6 @@ of the file you have so later runs detect any change.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, TextIO
 
 from realtime.catalog import download, store
 from realtime.catalog.manifest import ModelSpec, load_manifests
+from realtime.commands.tables import table_width
 from realtime.errors import ConfigError, RealtimeError
 
 
@@ -106,9 +106,9 @@ def _list(specs: Mapping[str, ModelSpec], folder: Path, kind: str | None, out: T
         for name in sorted(specs, key=lambda n: (specs[n].kind, n))
         if not kind or specs[name].kind == kind
     ]
-    # As wide as the terminal (80 columns when piped). Name, kind, size and status are never
+    # As wide as the terminal (no limit when piped). Name, kind, size and status are never
     # cut (the name is what `fetch` takes); the licence gets what is left, or is left out.
-    width = shutil.get_terminal_size((80, 24)).columns
+    width = table_width(out)
     widths = [
         max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(("name", "kind", "size", "status"))
     ]
