@@ -260,7 +260,8 @@ def _status_line(s: dict[str, Any], fps: float = 30.0) -> str:
     return (
         f"fps in {s.get('fps_in', 0):5.1f} out {s.get('fps_out', 0):5.1f} │ "
         f"latency p50 {lat.get('p50', float('nan')):5.1f} ms p95 {lat.get('p95', float('nan')):5.1f} ms │ "
-        f"dropped {s.get('dropped', 0)} │ {s.get('provider') or 'provider unknown'} │ {s.get('swapper', 'pass-through')}"
+        f"dropped {s.get('dropped', 0)} │ {s.get('provider') or 'provider unknown'} │ "
+        f"{s.get('swapper', 'pass-through')}"
         + (f" │ {s['remote']}" if s.get("remote") else "")
         + _faces_part(s.get("faces"))
         + ("" if s.get("processing", True) else " │ PAUSED")

@@ -291,10 +291,6 @@ class Pipeline:
                 return t
         return None
 
-    def _thread_alive(self, name: str) -> bool:
-        t = self._thread(name)
-        return t is not None and t.is_alive()
-
     def _supervise(self, name: str, fn: Callable[[], None]) -> None:
         """Run a stage loop; if it dies unexpectedly, log it and restart it with backoff."""
         restarts = 0

@@ -238,12 +238,6 @@ class Ring:
         """Whether ``image`` lies in one of this ring's reusable slot buffers."""
         return any(b is not None and np.may_share_memory(image, b) for b in self._buffers)
 
-    def skip_to(self, index: int) -> None:
-        """Ordered rings: frames before ``index`` will never come (e.g. dropped upstream)."""
-        with self._cond:
-            self._next_index = max(self._next_index, index)
-            self._cond.notify_all()
-
     # -- internals -----------------------------------------------------------------------
     def _buffer(self, i: int, shape: tuple[int, int, int]) -> np.ndarray:
         buf = self._buffers[i]

@@ -117,7 +117,25 @@ def test_io_binding_and_fixed_buffers_match_plain_run(binding: str) -> None:
 
 
 def test_warm_up_runs_zeros() -> None:
-    O.OrtSession(DETECTOR, SessionOptions()).warm_up()
+    sess = O.OrtSession(DETECTOR, SessionOptions())
+    feeds_seen: list[dict[str, np.ndarray]] = []
+    outputs: list[dict[str, np.ndarray]] = []
+    real_run = sess.run
+
+    def recording_run(feeds):
+        feeds_seen.append(dict(feeds))
+        outputs.append(real_run(feeds))
+        return outputs[-1]
+
+    sess.run = recording_run  # type: ignore[method-assign]
+    sess.warm_up()
+    assert len(feeds_seen) == 1
+    assert sorted(feeds_seen[0]) == sorted(t.name for t in sess.inputs)
+    for t in sess.inputs:
+        x = feeds_seen[0][t.name]
+        assert x.dtype == np.float32 and x.shape == (1, 3, 128, 128) and not x.any()
+    assert sorted(outputs[0]) == sorted(t.name for t in sess.outputs)
+    assert all(np.isfinite(v).all() for v in outputs[0].values())
 
 
 def test_provider_that_did_not_start_is_detected() -> None:
