@@ -432,7 +432,7 @@ def _engine_build_status() -> Any:
     """A spinner with the elapsed time while a TensorRT engine builds (first GPU run only)."""
     from rich.console import Console
 
-    from realtime.inference.engines import rich_build_status
+    from realtime.inference.engine_progress import rich_build_status
 
     return rich_build_status(Console(stderr=True))
 
