@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from realtime.build import Progress, Run, build
+from realtime.enhance.config import EnhanceConfig
 from realtime.errors import ConfigError, NoFaceError, RunFailed
 from realtime.inference.models import ModelAccess
 from realtime.paths import check_input_file, resolved, same_file
@@ -38,7 +39,7 @@ from realtime.plan import (
     VcamOutput,
 )
 from realtime.settings import Settings
-from realtime.swap.config import EnhanceConfig, SwapConfig
+from realtime.swap.config import SwapConfig
 
 log = logging.getLogger(__name__)
 

@@ -187,7 +187,7 @@ def build_chain(chain: ChainSpec, on_build: Any = None) -> tuple[list[Processor]
 
         reloader = FaceReloader([Path(f) for f in swap.faces], swapper, analyzer, swap.face_index)
         if chain.enhance is not None:
-            from realtime.swap.build import build_enhancer
+            from realtime.enhance.factory import build_enhancer
 
             enhancer = build_enhancer(chain.enhance, on_build)
             if chain.enhance.models.remote:

@@ -74,7 +74,7 @@ def main_parser() -> argparse.ArgumentParser:
         "--face",
         action="append",
         help="photo of the face to put in; repeat to give each person their own "
-        "(left to right at the start, then kept by track: see realtime/swap/cast.py)",
+        "(left to right at the start, then kept by track: see realtime/swap/mesh/cast.py)",
     )
     face.add_argument("--face-index", type=int, help="which face of the photo to use (0 = largest)")
     face.add_argument("--swapper", help="mesh, a neural swapper name, auto (the default), or none")

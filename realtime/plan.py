@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from realtime.enhance.config import EnhanceConfig
 from realtime.errors import ConfigError
 from realtime.faces.config import AnalysisSettings
-from realtime.swap.config import EnhanceConfig, SwapConfig
+from realtime.swap.config import SwapConfig
 
 MODES = ("live", "file", "still", "bench")
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.faces.config import AnalysisSettings
-from realtime.swap.blend import BLEND_MODES
 from realtime.swap.config import MeshSettings
+from realtime.swap.mesh.blend import BLEND_MODES
 from realtime.swap.select import SELECT_MODES
 
 # name: (meaning, range) - a range is (min, max, step) for numbers, a tuple of choices, or None.

@@ -30,19 +30,19 @@ def create_mesh_swapper(config: SwapConfig, analyzer: Any, on_build: Any = None)
     """The landmark-mesh swapper (it runs no model of its own, so there is no engine to
     build). ``face_select`` one/many become its ``largest``/``all``; ``reference`` filters
     the faces with the identity model first. Several ``--face`` photos give each person their
-    own (``realtime.swap.cast``)."""
+    own (``realtime.swap.mesh.cast``)."""
     # The mesh kernels (numba) load only when this swapper is built (start-up cost).
-    from realtime.swap.mesh import MeshSwapper, prepare_cast
+    from realtime.swap.mesh.swapper import MeshSwapper, prepare_cast
 
     mesh = config.mesh
     if config.face_select == "one":
         mesh = replace(mesh, select="largest", track_id=None)
-    # Several photos: one per person, by the rule of ``realtime.swap.cast``.
+    # Several photos: one per person, by the rule of ``realtime.swap.mesh.cast``.
     sources = prepare_cast([Path(f) for f in config.faces], config.face_index, analyzer=analyzer)
     swapper = MeshSwapper(sources, mesh, analyzer=analyzer)
     if config.face_select == "reference":
         # The recognizer's code loads only for --face-select reference (start-up cost).
-        from realtime.swap.build import reference_filter
+        from realtime.swap.neural.factory import reference_filter
 
         return reference_filter(config, analyzer, swapper, on_build=on_build)
     return swapper
@@ -53,7 +53,7 @@ def create_neural_swapper(name: str) -> SwapperFactory:
 
     def factory(config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
         # Model code loads only when a neural swapper is built (start-up cost).
-        from realtime.swap.build import build_neural_swapper
+        from realtime.swap.neural.factory import build_neural_swapper
 
         return build_neural_swapper(name, config, analyzer, on_build)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from realtime.errors import ConfigError
 from realtime.inference.models import ModelAccess
-from realtime.swap.blend import BLEND_MODES
+from realtime.swap.mesh.blend import BLEND_MODES
 from realtime.swap.select import check_mode
 
 
@@ -29,7 +29,7 @@ class MeshSettings:
     - ``blend_mode``: ``feather`` (alpha) or ``multiband`` (a two-band Laplacian blend that
       spreads any residual tone step wider; ~1 ms more per face).
     - ``color``: strength of the skin-tone transfer (mean/std of luma and chroma over the
-      skin, see ``realtime.swap.color``); ``shading``: how much of the target's
+      skin, see ``realtime.swap.mesh.color``); ``shading``: how much of the target's
       low-frequency light replaces the source's, blurred over ``shading_sigma``.
     - ``color_smoothing``: weight of the newest frame in the per-track colour statistics
       (1 = no smoothing).
@@ -142,16 +142,3 @@ class SwapConfig:
             raise ConfigError("--face-select reference needs --reference PHOTO")
         if self.reference and self.face_select != "reference":
             raise ConfigError("--reference is only used with --face-select reference")
-
-
-@dataclass(frozen=True)
-class EnhanceConfig:
-    """A face enhancer after the swap, run on every ``every``-th frame."""
-
-    model: str
-    every: int = 1
-    models: ModelAccess = field(default_factory=ModelAccess)
-
-    def __post_init__(self) -> None:
-        if self.every < 1:
-            raise ConfigError(f"--enhance-every must be >= 1, got {self.every}")

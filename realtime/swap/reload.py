@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from realtime.errors import RealtimeError
-from realtime.swap.build import largest_face
+from realtime.swap.neural.factory import largest_face
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,14 @@ class FaceReloader:
             try:
                 if hasattr(self.swapper, "set_sources"):  # one face per person
                     # The mesh kernels (numba) load only when the mesh swapper is in use (start-up cost).
-                    from realtime.swap.mesh import prepare_cast
+                    from realtime.swap.mesh.swapper import prepare_cast
 
                     self.swapper.set_sources(
                         prepare_cast(self.paths, self.face_index, analyzer=self.analyzer)
                     )
                 elif hasattr(self.swapper, "set_source"):
                     # The mesh kernels (numba) load only when the mesh swapper is in use (start-up cost).
-                    from realtime.swap.source import prepare_source
+                    from realtime.swap.mesh.photo import prepare_source
 
                     self.swapper.set_source(
                         prepare_source(self.paths, self.face_index, analyzer=self.analyzer)

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from realtime.errors import NoFaceError
 from realtime.sinks.image import check_image_output, write_image
-from realtime.swap.mesh import MeshSettings, MeshSwapper
+from realtime.swap.mesh.photo import prepare_source, read_image
+from realtime.swap.mesh.swapper import MeshSettings, MeshSwapper
 from realtime.swap.select import select_faces
-from realtime.swap.source import prepare_source, read_image
 
 if TYPE_CHECKING:
     from realtime.faces.analysis import FaceAnalyzer

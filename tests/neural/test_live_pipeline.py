@@ -9,7 +9,7 @@ from realtime.inference.models import ModelAccess
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.sources.image import load_image
 from realtime.sources.synthetic import SyntheticSource
-from realtime.swap.neural import NeuralSwapper
+from realtime.swap.neural.swapper import NeuralSwapper
 from tests.neural.synthetic_models import write_synthetic_models
 from tests.pipeline.fakes import RecordingSink
 

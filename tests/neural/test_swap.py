@@ -14,7 +14,7 @@ from realtime.faces.align import box_mask, get_template, warp_face
 from realtime.faces.recognize import ArcFaceRecognizer
 from realtime.frame import Face, Frame
 from realtime.inference.models import ModelAccess, open_model
-from realtime.swap.neural import FaceSwapModel, NeuralSwapper, inswapper_latent, read_last_initializer
+from realtime.swap.neural.swapper import FaceSwapModel, NeuralSwapper, inswapper_latent, read_last_initializer
 from tests.neural.synthetic_models import (
     ARCFACE_DIRECTION,
     CONVERTER_MATRIX,
@@ -182,7 +182,7 @@ def test_box_mask_used_by_processor_matches_model_size(synthetic, photo, photo_k
 
 
 def test_load_with_masks_and_colour(synthetic, photo, photo_kps) -> None:
-    from realtime.swap.neural_masks import FaceMasker
+    from realtime.swap.neural.masks import FaceMasker
 
     folder, specs = synthetic
     access = ModelAccess(models_dir=folder, specs=specs)

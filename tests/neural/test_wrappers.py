@@ -6,14 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
+from realtime.enhance.enhancer import FaceEnhancer
 from realtime.faces.align import transform_points, warp_face
 from realtime.faces.landmark68 import Fan68Landmarker, kps5_from_68
 from realtime.faces.neural_detectors import NeuralDetector, anchor_centres, nms
 from realtime.faces.recognize import ArcFaceRecognizer, RecognizeFaces
 from realtime.frame import Face, Frame
 from realtime.inference.models import ModelAccess
-from realtime.swap.enhance import FaceEnhancer
-from realtime.swap.neural_masks import (
+from realtime.swap.neural.masks import (
     FaceMasker,
     OcclusionMasker,
     RegionMasker,

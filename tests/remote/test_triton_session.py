@@ -24,7 +24,7 @@ from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.remote.guard import LOST, OK, RemoteGuard
 from realtime.sources.image import load_image
 from realtime.sources.synthetic import SyntheticSource
-from realtime.swap.neural import NeuralSwapper
+from realtime.swap.neural.swapper import NeuralSwapper
 from tests.pipeline.fakes import RecordingSink
 from tests.remote.conftest import Served, start_server
 from tools.triton_local import TritonServer, free_port
@@ -264,7 +264,7 @@ def test_start_failures_are_one_typed_line(served: Served, triton: TritonServer)
 def test_lost_server_falls_back_to_the_mesh_swapper_when_configured(
     served: Served, own_triton: TritonServer, analyzer: FaceAnalyzer
 ):
-    from realtime.swap.mesh import create_mesh_swapper
+    from realtime.swap.mesh.swapper import create_mesh_swapper
 
     report: dict = {}
     mesh = create_mesh_swapper([ASSETS / "astronaut.jpg"], analyzer=analyzer)
@@ -283,8 +283,8 @@ def test_lost_server_falls_back_to_the_mesh_swapper_when_configured(
 
 def test_remote_enhancer_matches_the_local_one(served: Served, tmp_path: Path):
     """The enhancer (512² crops both ways) through its own server equals the local model."""
+    from realtime.enhance.enhancer import FaceEnhancer
     from realtime.remote.export import export_repository
-    from realtime.swap.enhance import FaceEnhancer
     from tests.neural.synthetic_models import write_synthetic_models
     from tests.remote.conftest import PY_CPU
 

@@ -10,7 +10,7 @@ import pytest
 
 from realtime.errors import InputError, NoFaceError
 from realtime.faces.analysis import FaceAnalyzer
-from realtime.swap.mesh import MeshSettings
+from realtime.swap.mesh.swapper import MeshSettings
 from realtime.swap.still import swap_image
 from tools.quality.judge import PHOTOS, load_photo
 

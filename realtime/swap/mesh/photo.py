@@ -21,9 +21,9 @@ from realtime.errors import InputError, NoFaceError
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.frame import Face
 from realtime.sources.image import load_image
-from realtime.swap.geometry import ShapeWeights, shape_weights
-from realtime.swap.masks import EYE_LEFT_CORNERS, EYE_RIGHT_CORNERS, LIPS_INNER, fill
-from realtime.swap.warp import frontal_layout, triangulate
+from realtime.swap.mesh.geometry import ShapeWeights, shape_weights
+from realtime.swap.mesh.masks import EYE_LEFT_CORNERS, EYE_RIGHT_CORNERS, LIPS_INNER, fill
+from realtime.swap.mesh.warp import frontal_layout, triangulate
 
 if TYPE_CHECKING:
     from realtime.faces.analysis import FaceAnalyzer

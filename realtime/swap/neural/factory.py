@@ -1,4 +1,4 @@
-"""Building a neural swapper (and its optional enhancer) from the settings.
+"""Building a neural swapper from the settings.
 
 The identity comes from the ``--face`` photos through our own face analysis: the largest face
 (or ``--face-index``) of the best photo gives the image and the 5 keypoints the recognizer
@@ -18,11 +18,9 @@ from realtime.faces.recognize import ArcFaceRecognizer
 from realtime.frame import Face
 from realtime.processor import Processor
 from realtime.sources.image import load_image
-from realtime.swap.config import EnhanceConfig, SwapConfig
-from realtime.swap.enhance import FaceEnhancer
-from realtime.swap.every_nth import EveryNth
-from realtime.swap.identity import ReferenceFilter
-from realtime.swap.neural import NeuralSwapper
+from realtime.swap.config import SwapConfig
+from realtime.swap.neural.identity import ReferenceFilter
+from realtime.swap.neural.swapper import NeuralSwapper
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +79,3 @@ def build_neural_swapper(name: str, config: SwapConfig, analyzer: Any, on_build:
         face_select=config.face_select,
         reference_embedding=reference,
     )
-
-
-def build_enhancer(config: EnhanceConfig, on_build: Any = None) -> Processor:
-    """The face enhancer, run on every ``every``-th frame (its cost shows in stats)."""
-    enhancer = FaceEnhancer.load(config.models, config.model, on_build=on_build)
-    # Wrapped even at every=1 (it then only keeps the face patches), so N can change live.
-    return EveryNth(enhancer, config.every)

@@ -47,8 +47,8 @@ from realtime.faces.recognize import ArcFaceRecognizer, l2_normalize
 from realtime.frame import Face, Frame
 from realtime.inference.models import ModelAccess, open_model
 from realtime.inference.session import BuildCallback, InferenceSession
-from realtime.swap.identity import DEFAULT_THRESHOLD, select_faces
-from realtime.swap.neural_masks import color_transfer_lab
+from realtime.swap.neural.identity import DEFAULT_THRESHOLD, select_faces
+from realtime.swap.neural.masks import color_transfer_lab
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class NeuralSwapper:
 
     The source embedding is computed once, here, from ``source_image`` and its keypoints.
     ``masker`` (optional) maps (aligned crop, crop keypoints) to a float mask in [0, 1] that
-    narrows the feathered box mask - see ``realtime.swap.neural_masks.FaceMasker``.
+    narrows the feathered box mask - see ``realtime.swap.neural.masks.FaceMasker``.
 
     Thread-safe: several workers may call one instance while another thread changes the face.
     The identity is read once per frame under a lock (every face of a frame gets the same

@@ -1,0 +1,21 @@
+"""The enhance stage's own small typed config: which enhancer, how often, with which model access."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from realtime.errors import ConfigError
+from realtime.inference.models import ModelAccess
+
+
+@dataclass(frozen=True)
+class EnhanceConfig:
+    """A face enhancer after the swap, run on every ``every``-th frame."""
+
+    model: str
+    every: int = 1
+    models: ModelAccess = field(default_factory=ModelAccess)
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ConfigError(f"--enhance-every must be >= 1, got {self.every}")
