@@ -174,16 +174,25 @@ def test_checker_sees_imports_inside_functions_and_skips_type_checking(tmp_path:
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c", "a"]]
 
 
-def test_catalog_is_data_below_inference_and_remote() -> None:
-    graph = import_graph()
-    upward = sorted(
+def _upward(layer: str, above: tuple[str, ...]) -> list[tuple[str, str]]:
+    return sorted(
         (module, target)
-        for module, targets in graph.items()
-        if module.startswith("realtime.catalog")
+        for module, targets in import_graph().items()
+        if module == layer or module.startswith(layer + ".")
         for target in targets
-        if target.startswith(("realtime.inference", "realtime.remote"))
+        if target.startswith(above)
     )
+
+
+def test_catalog_is_data_below_inference_and_remote() -> None:
+    upward = _upward("realtime.catalog", ("realtime.inference", "realtime.remote"))
     assert not upward, f"catalog/ must not import inference/ or remote/: {upward}"
+
+
+def test_the_model_layer_imports_no_layer_above_it() -> None:
+    above = ("realtime.remote", "realtime.faces", "realtime.swap", "realtime.enhance", "realtime.pipeline")
+    upward = _upward("realtime.inference", above)
+    assert not upward, f"inference/ must not import what runs on it: {upward}"
 
 
 def test_at_most_two_modules_over_400_lines() -> None:
