@@ -162,6 +162,23 @@ def test_no_import_cycle() -> None:
     assert not cycles, f"import cycles among realtime's modules:\n{text}"
 
 
+def test_no_cycle_among_packages() -> None:
+    """Folders as layers: no two of realtime's packages (or top-level modules) import each other,
+    even through modules that do not form a module cycle."""
+    packages: dict[str, set[str]] = {}
+    for module, targets in import_graph().items():
+        top = ".".join(module.split(".")[:2])
+        packages.setdefault(top, set())
+        for target in targets:
+            other = ".".join(target.split(".")[:2])
+            packages.setdefault(other, set())
+            if other != top:
+                packages[top].add(other)
+    cycles = find_cycles(packages)
+    text = "\n".join(" -> ".join(c) for c in cycles)
+    assert not cycles, f"import cycles among realtime's packages:\n{text}"
+
+
 def test_checker_sees_imports_inside_functions_and_skips_type_checking(tmp_path: Path) -> None:
     source = (
         "from typing import TYPE_CHECKING\n"
