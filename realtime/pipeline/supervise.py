@@ -8,10 +8,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from realtime.errors import RealtimeError, StageError
 from realtime.pipeline.stats import Stats
+
+if TYPE_CHECKING:  # for the type only: the pipeline module builds on this one
+    from realtime.pipeline.pipeline import PipelineConfig
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +22,7 @@ log = logging.getLogger(__name__)
 class Supervised:
     """The pipeline's stage threads, their restarts and the watchdog (a part of ``Pipeline``)."""
 
-    config: Any
+    config: PipelineConfig
     stats: Stats
     live: bool
     lost_source: bool
@@ -29,9 +32,7 @@ class Supervised:
     _hung: set[str]
     _stop: threading.Event
     _fatal: BaseException | None
-
-    def stop(self) -> None:
-        raise NotImplementedError
+    stop: Callable[[], None]  # the pipeline's: ends every stage
 
     def _spawn(self, name: str, fn: Callable[[], None], supervised: bool = True) -> None:
         target = (lambda: self._supervise(name, fn)) if supervised else fn
