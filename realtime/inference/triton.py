@@ -70,7 +70,7 @@ def _is_tls_failure(text: str) -> bool:
     return any(k in t for k in ("ssl", "tls", "handshake", "certificate", "wrong version number"))
 
 
-def _explain_start_failure(target: RemoteTarget, exc: BaseException) -> RemoteError:
+def explain_start_failure(target: RemoteTarget, exc: BaseException) -> RemoteError:
     text = " ".join(str(exc).split())[:200] or type(exc).__name__
     if target.tls and _is_tls_failure(text):
         return RemoteError(
@@ -119,14 +119,14 @@ def make_client(target: RemoteTarget, timeout_s: float) -> Any:
     return httpclient.InferenceServerClient(target.address, **kwh)
 
 
-def _metadata(client: Any, name: str, timeout_s: float) -> dict[str, Any]:
+def model_metadata(client: Any, name: str, timeout_s: float) -> dict[str, Any]:
     try:
         return dict(client.get_model_metadata(name, as_json=True, client_timeout=timeout_s))
     except TypeError:  # the HTTP client returns JSON and has no client_timeout here
         return dict(client.get_model_metadata(name))
 
 
-def _server_models(client: Any) -> list[str]:
+def server_models(client: Any) -> list[str]:
     try:
         index = client.get_model_repository_index(as_json=True)
     except TypeError:
@@ -200,22 +200,22 @@ class TritonSession:
         except TypeError:
             live = client.is_server_live()
         except Exception as exc:
-            raise _explain_start_failure(target, exc) from exc
+            raise explain_start_failure(target, exc) from exc
         if not live:
             raise RemoteError(f"the Triton server at {target} is not live", fix="see its log; restart it")
         try:
             ready = client.is_model_ready(name)
         except Exception as exc:
-            raise _explain_start_failure(target, exc) from exc
+            raise explain_start_failure(target, exc) from exc
         if not ready:
-            have = _server_models(client)
+            have = server_models(client)
             raise RemoteError(
                 f"model {name!r} is not ready on the Triton server at {target} "
                 f"(it serves: {', '.join(have) or 'nothing'})",
                 fix=f"run `realtime triton export {name} --out REPO` and serve REPO "
                 "(tritonserver --model-repository=REPO)",
             )
-        why = check_metadata(self.contract, _metadata(client, name, START_TIMEOUT_S))
+        why = check_metadata(self.contract, model_metadata(client, name, START_TIMEOUT_S))
         if why:
             raise RemoteError(
                 f"model {name!r} on {target} does not match the manifest: {why}",
