@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from realtime.build import Progress, Run, build
+from realtime.enhance.config import EnhanceConfig
 from realtime.errors import ConfigError, NoFaceError, RunFailed
+from realtime.inference.models import ModelAccess
 from realtime.paths import check_input_file, resolved, same_file
 from realtime.pipeline import Pipeline
 from realtime.plan import (
@@ -41,7 +43,7 @@ from realtime.plan import (
 )
 from realtime.resources import apply_threads, plan_threads
 from realtime.settings import Settings
-from realtime.swap.config import EnhanceConfig, ModelAccess, SwapConfig
+from realtime.swap.config import SwapConfig
 from realtime.web import is_loopback
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from realtime.enhance.factory import build_enhancer
 from realtime.errors import InputError
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.faces.overlay import LandmarkOverlay
@@ -22,13 +23,12 @@ from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.plan import ChainSpec, Plan, SinkSpec
 from realtime.processor import Processor
 from realtime.remote.guard import guard, guard_enhancer
-from realtime.sinks import make_sink
 from realtime.sinks.base import Sink
-from realtime.sources import make_source
+from realtime.sinks.registry import make_sink
 from realtime.sources.base import Source
 from realtime.sources.image import load_image
+from realtime.sources.registry import make_source
 from realtime.swap import swapper_factory
-from realtime.swap.build import build_enhancer
 from realtime.swap.choose import choose_swapper
 from realtime.swap.reload import FaceReloader
 

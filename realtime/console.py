@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from realtime.inference.engines import rich_build_status
+from realtime.inference.engine_progress import rich_build_status
 
 log = logging.getLogger("realtime")
 

@@ -43,12 +43,12 @@ from realtime.datadir import safe_name
 from realtime.errors import ConfigError, InputError, RealtimeError, SinkError
 from realtime.faces.config import RESTART_ONLY, AnalysisSettings
 from realtime.frame import Frame
-from realtime.options import from_table
-from realtime.panel.presets import find_preset, write_preset
+from realtime.options import check, find, from_table
 from realtime.plan import PanelPreview
-from realtime.settings import load_preset
-from realtime.sinks import make_sink
+from realtime.presets import find_preset, write_preset
+from realtime.settings import Settings, load_preset
 from realtime.sinks.preview import PreviewSink
+from realtime.sinks.registry import make_sink
 from realtime.sources.image import load_image
 from realtime.swap.config import MeshSettings
 from realtime.web import FrameHub
@@ -354,9 +354,7 @@ class Controller:
     def _enhance_every(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.enhancer is None:
             raise ConfigError("no face enhancer runs", fix="start with --enhance MODEL")
-        n = args.get("n")
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ConfigError(f"enhance_every needs a whole number >= 1, got {n!r}")
+        n = check(find(Settings, "enhance_every"), args.get("n"))  # the option's own range
         self.enhancer.set_every(n)
         return {"enhance_every": n}
 

@@ -196,6 +196,14 @@ def check(d: Declared, value: Any, name: str | None = None) -> Any:
     return value
 
 
+def find(cls: type, key: str) -> Declared:
+    """The declared option ``key`` (``"section.name"`` or a top-level name) of ``cls``."""
+    for d in declared(cls):
+        if d.key == key:
+            return d
+    raise KeyError(key)
+
+
 def validate(instance: Any, section: str | None = None) -> None:
     """Check every declared field of a settings dataclass (called from its ``__post_init__``)."""
     section = section or getattr(type(instance), "SECTION", None)

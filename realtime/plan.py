@@ -11,93 +11,43 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from realtime.enhance.config import EnhanceConfig
 from realtime.errors import ConfigError
 from realtime.faces.config import AnalysisSettings
-from realtime.swap.config import EnhanceConfig, SwapConfig
+from realtime.sinks.specs import (
+    SINK_NAMES,
+    FileOutput,
+    ImageOutput,
+    MjpegOutput,
+    NullOutput,
+    PanelPreview,
+    SinkSpec,
+    VcamOutput,
+    WindowOutput,
+)
+from realtime.sources.spec import SourceSpec
+from realtime.swap.config import SwapConfig
+
+__all__ = [
+    "MODES",
+    "SINK_NAMES",
+    "ChainSpec",
+    "FileOutput",
+    "ImageOutput",
+    "Layout",
+    "MjpegOutput",
+    "NullOutput",
+    "OnDemand",
+    "PanelPreview",
+    "Plan",
+    "SinkSpec",
+    "SourceSpec",
+    "Threads",
+    "VcamOutput",
+    "WindowOutput",
+]
 
 MODES = ("live", "file", "still", "bench")
-SINK_NAMES = ("vcam", "window", "file", "mjpeg", "null")  # what --sink takes
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """Where frames come from. ``kind``: camera, video (a file or URL), image, synthetic.
-
-    ``live``: read with the latest-wins policy at the source's pace (a camera, a stream, the
-    demo); otherwise every frame is processed, in order (file and still mode)."""
-
-    kind: str
-    target: str | None = None
-    width: int = 1280
-    height: int = 720
-    fps: float = 30.0
-    live: bool = True
-    loop: bool = False
-    api: str | None = None  # OpenCV capture backend (camera)
-    faces: int = 1  # synthetic: people in the scene
-    precompute: int = 0  # synthetic: frames rendered ahead
-    face_scale: float = 1.0  # synthetic: relative size of each person (small: far away)
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class FileOutput:
-    """A video file (``realtime.sinks.file.FileSink``). ``keep_pts``: the input's timeline (a
-    file job); otherwise the frames' capture times (a live recording)."""
-
-    path: str
-    codec: str = "libx264"
-    crf: int = 20
-    preset: str = "veryfast"
-    tune: str | None = None
-    bitrate: int | None = None
-    size: tuple[int, int] | None = None
-    audio_from: str | None = None
-    keep_pts: bool = False
-    overwrite: bool = False
-
-
-@dataclass(frozen=True)
-class ImageOutput:
-    """A still image (``realtime.sinks.image.ImageFileSink``); ``require_face``: a photo in
-    which no face was found is not written (there was a swap to do)."""
-
-    path: str
-    overwrite: bool = False
-    require_face: bool = True
-
-
-@dataclass(frozen=True)
-class VcamOutput:
-    backend: str | None = None
-    device: str | None = None
-
-
-@dataclass(frozen=True)
-class MjpegOutput:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    token: str | None = None
-
-
-@dataclass(frozen=True)
-class WindowOutput:
-    """The preview window (OpenCV HighGUI)."""
-
-    title: str = "realtime"
-
-
-@dataclass(frozen=True)
-class NullOutput:
-    """Frames counted and dropped (benchmarks, a panel-only run)."""
-
-
-@dataclass(frozen=True)
-class PanelPreview:
-    """The control panel's preview of the output (``realtime.sinks.preview``)."""
-
-
-SinkSpec = FileOutput | ImageOutput | VcamOutput | MjpegOutput | WindowOutput | NullOutput | PanelPreview
 
 
 @dataclass(frozen=True)
@@ -105,8 +55,8 @@ class OnDemand:
     """Outputs a running plan can add (the panel's record and virtual camera buttons), made
     from the run's own settings: a recording takes ``record`` with its path filled in."""
 
-    record: FileOutput = FileOutput("", preset="ultrafast", tune="zerolatency")
-    vcam: VcamOutput = VcamOutput()
+    record: FileOutput = field(default_factory=lambda: FileOutput("", preset="ultrafast", tune="zerolatency"))
+    vcam: VcamOutput = field(default_factory=VcamOutput)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from typing import Any, ClassVar
 
 from realtime.errors import ConfigError
 from realtime.faces.config import AnalysisSettings
+from realtime.inference.models import REMOTE_FALLBACKS
 from realtime.options import check, declared, from_table, opt, validate
 from realtime.paths import resolved
 from realtime.plan import SINK_NAMES
-from realtime.swap.config import FACE_SELECT, REMOTE_FALLBACKS, MeshSettings
+from realtime.swap.config import FACE_SELECT, MeshSettings
 from realtime.web import is_loopback
 
 if sys.version_info >= (3, 11):

@@ -242,6 +242,7 @@ class WebServer:
 
     def start(self, fix: str) -> None:
         """Bind and serve; ``SinkError`` (with ``fix``) when the address cannot be used."""
+        # uvicorn loads only when a server starts (start-up cost).
         import uvicorn
 
         if not is_loopback(self.host) and not self.token:

@@ -95,7 +95,7 @@ def test_zero_size_and_huge_images_are_refused_before_decoding(tmp_path: Path) -
 
 
 def test_a_photo_with_no_face_is_a_one_line_error(tmp_path: Path) -> None:
-    from realtime.swap.source import prepare_source
+    from realtime.swap.mesh.photo import prepare_source
 
     wall = tmp_path / "wall.png"
     cv2.imwrite(str(wall), np.full((300, 400, 3), 200, np.uint8))

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+from realtime.catalog.manifest import load_manifests
 from realtime.cli import SUBCOMMANDS, HelpFormatter, main_parser
 
 
@@ -42,6 +43,30 @@ def test_help_shows_defaults() -> None:
     text = main_parser().format_help()
     assert "(default: 8765)" in text and "(default: 127.0.0.1)" in text
     assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_bench_help_shows_the_default_size_as_typed() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "realtime", "bench", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0
+    assert "(default: 1280x720)" in done.stdout and "[(1280, 720)]" not in done.stdout
+
+
+def test_piped_tables_are_not_cut_to_80_columns(tmp_path) -> None:
+    """`realtime models list > file` keeps every cell whole: rich's 80-column fallback for a
+    pipe used to cut the licence column."""
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    done = subprocess.run(
+        [sys.executable, "-m", "realtime", "models", "--models-dir", str(tmp_path), "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 0
+    longest = max((s.license for s in load_manifests().values()), key=len)
+    assert longest in done.stdout, done.stdout
 
 
 def _demo(*flags: str) -> subprocess.CompletedProcess[str]:

@@ -33,10 +33,11 @@ def test_schema_names_every_setting_and_its_ranges_pass_the_checks() -> None:
             if e["name"] == "track_id":
                 continue
             if e["kind"] == "number":
+                kind = int if e["integer"] else float
                 for v in (e["min"], e["max"]):
-                    cls(**{e["name"]: type(e["default"])(v)})  # accepted
+                    cls(**{e["name"]: kind(v)})  # accepted
                 with pytest.raises(ConfigError):
-                    cls(**{e["name"]: type(e["default"])(e["min"] - 1)})  # below: refused
+                    cls(**{e["name"]: kind(e["min"] - 1)})  # below: refused
             elif e["kind"] == "choice":
                 for v in e["choices"]:
                     if e["name"] != "select" or v != "track":

@@ -7,10 +7,12 @@ validator written here (jsonschema is not a dependency); the validator is tested
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import json
 import os
 import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -152,6 +154,22 @@ def test_doctor_text_output_on_this_machine() -> None:
     assert "OK: the main command can run." in text
     if "no NVIDIA GPU" in text:
         assert "CPU only" in text and "pip install 'realtime-faceswap[gpu]'" in text
+
+
+def test_triton_is_a_provider_only_with_a_server() -> None:
+    """Without --remote nothing runs on Triton, so doctor must not offer it (it said
+    "Runs on triton > litert > cpu" on a machine with tritonclient and no server)."""
+    if importlib.util.find_spec("tritonclient") is None:
+        pytest.skip("tritonclient is not installed: Triton was never offered")
+    cmd = [sys.executable, "-m", "realtime", "doctor"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    runs_on = [line for line in done.stdout.splitlines() if line.startswith("Runs on")]
+    assert runs_on and "triton" not in runs_on[0], done.stdout
+    assert "only with --remote" in done.stdout
+    report = json.loads(subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=120).stdout)
+    assert "triton" not in report["providers"]["usable"]
+    rows = {b["name"]: b for b in report["providers"]["backends"]}
+    assert rows["triton"]["available"] is False and "--remote" in rows["triton"]["reason"]
 
 
 # --- fake machines ----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from realtime.faces.analysis import FaceAnalyzer  # noqa: E402
-from realtime.swap.mesh import MeshSettings  # noqa: E402
+from realtime.swap.mesh.swapper import MeshSettings  # noqa: E402
 from tools.quality.harness import DIRECTIONS, evaluate_direction, seam_comparison, sources  # noqa: E402
 from tools.quality.judge import Judge, load_photo  # noqa: E402
 

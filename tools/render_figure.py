@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 from realtime.faces.analysis import FaceAnalyzer  # noqa: E402
 from realtime.frame import Frame  # noqa: E402
 from realtime.sinks.image import write_image  # noqa: E402
-from realtime.swap.mesh import MeshSettings, MeshSwapper  # noqa: E402
-from realtime.swap.source import prepare_source, read_image  # noqa: E402
+from realtime.swap.mesh.photo import prepare_source, read_image  # noqa: E402
+from realtime.swap.mesh.swapper import MeshSettings, MeshSwapper  # noqa: E402
 
 FACES = ROOT / "realtime" / "assets" / "faces"
 PAIRS = (("astronaut", "grace_hopper"), ("grace_hopper", "astronaut"))

@@ -104,6 +104,7 @@ def _open_part(part: Path, *, append: bool) -> Any:
 
 
 def _make_progress(enabled: bool) -> Any:
+    # rich's progress display loads only when a download starts (start-up cost).
     from rich.console import Console
     from rich.progress import (
         BarColumn,

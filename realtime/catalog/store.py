@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
+
 from realtime.catalog.manifest import (
     DOWNLOAD_SUFFIX,
     PICKLED_SUFFIXES,
@@ -42,8 +44,6 @@ PART_SUFFIX = ".part"
 
 def default_models_dir() -> Path:
     """The per-user cache folder for models (without the overrides)."""
-    import platformdirs
-
     return Path(platformdirs.user_cache_dir("realtime")) / "models"
 
 

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from realtime.commands.tables import table_width
+
 
 def _sizes(text: str) -> list[tuple[int, int]]:
     out = []
@@ -21,7 +23,7 @@ def _sizes(text: str) -> list[tuple[int, int]]:
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=_sizes, default=[(1280, 720)], help="e.g. 1280x720,1920x1080")
+    p.add_argument("--size", type=_sizes, default="1280x720", help="e.g. 1280x720,1920x1080")
     p.add_argument(
         "--mode",
         choices=["throughput", "live", "both"],
@@ -91,6 +93,7 @@ def measure_startup(runs: int = 3) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Each mode's modules load when it runs, not when the CLI builds its parser (start-up cost).
     from rich.console import Console
     from rich.table import Table
 
@@ -101,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     log_banner(args.workers)
     apply_threads(plan_threads(args.workers))
     if args.remote:
-        from realtime.remote.bench import bench_remote
+        from realtime.jobs.triton_bench import bench_remote
 
         streams = [int(n) for n in str(args.streams).split(",") if n.strip()]
         report = bench_remote(args.remote, args.model, streams, fps=args.fps, duration=args.duration)
@@ -118,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
         return 0
     from realtime.app import plan_from_settings
-    from realtime.jobs.bench import bench
+    from realtime.jobs.pipeline_bench import bench
 
     modes = ["throughput", "live"] if args.mode == "both" else [args.mode]
     settings = Settings(
@@ -178,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
             "" if r["cpu_core_share_at_fps"] is None else f"{r['cpu_core_share_at_fps']:.2f}",
             f"{r['peak_rss_mb']:.0f}",
         )
-    console = Console()
+    console = Console(width=table_width(sys.stdout))
     console.print(table)
     stage_table = Table(title="stages (ms, p50 / p95)")
     stage_table.add_column("case")

@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
+from functools import partial
 from typing import TextIO
 
 from realtime.doctor import Probes, build_report, exit_code, render_text
+from realtime.doctor.runtime import probe_providers
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +29,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, *, probes: Probes | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    probes = probes or Probes()
+    if getattr(args, "remote", None):  # Triton is a provider of this run only with a server
+        probes = replace(probes, providers=partial(probe_providers, remote=args.remote))
     report = build_report(probes)
     remote_rows = _remote_rows(args)
     if getattr(args, "json", False):
@@ -34,7 +40,8 @@ def run(args: argparse.Namespace, *, probes: Probes | None = None, out: TextIO |
     else:
         out.write(render_text(report))
         if remote_rows is not None:
-            from realtime.remote.doctor import render
+            # The Triton checks load only with --remote (tritonclient is optional).
+            from realtime.doctor.remote import render
 
             out.write(render(remote_rows))
     code = exit_code(report)
@@ -44,6 +51,7 @@ def run(args: argparse.Namespace, *, probes: Probes | None = None, out: TextIO |
 def _remote_rows(args: argparse.Namespace) -> list[dict[str, object]] | None:
     if not getattr(args, "remote", None):
         return None
-    from realtime.remote.doctor import check_remote, needed_models
+    # The Triton checks load only with --remote (tritonclient is optional).
+    from realtime.doctor.remote import check_remote, needed_models
 
     return check_remote(args.remote, needed_models(getattr(args, "swapper", None)))

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from realtime.catalog import download, store
 from realtime.catalog.manifest import ModelSpec, load_manifests
+from realtime.commands.tables import table_width
 from realtime.errors import ConfigError, RealtimeError
 
 
@@ -93,8 +94,7 @@ def run(
 
 
 def _list(specs: Mapping[str, ModelSpec], folder: Path, kind: str | None, out: TextIO) -> int:
-    import shutil
-
+    # rich's tables load when the command runs (start-up cost).
     from rich.console import Console
     from rich.table import Table
 
@@ -106,9 +106,9 @@ def _list(specs: Mapping[str, ModelSpec], folder: Path, kind: str | None, out: T
         for name in sorted(specs, key=lambda n: (specs[n].kind, n))
         if not kind or specs[name].kind == kind
     ]
-    # As wide as the terminal (80 columns when piped). Name, kind, size and status are never
+    # As wide as the terminal (no limit when piped). Name, kind, size and status are never
     # cut (the name is what `fetch` takes); the licence gets what is left, or is left out.
-    width = shutil.get_terminal_size((80, 24)).columns
+    width = table_width(out)
     widths = [
         max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(("name", "kind", "size", "status"))
     ]

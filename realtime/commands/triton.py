@@ -34,6 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Loaded when the command runs, not when the CLI builds its parser (start-up cost).
     from realtime.catalog.manifest import load_manifests
     from realtime.remote.export import ExportOptions, export_repository
 

@@ -9,6 +9,7 @@ import logging
 import platform
 from dataclasses import asdict, dataclass
 
+from realtime.doctor import container
 from realtime.doctor.probes import SECTIONS, Probes, Report, collect
 from realtime.inference import cuda as cudamod
 
@@ -261,10 +262,9 @@ def _container_view(report: Report, problems: list[Problem]) -> list[Problem]:
     cont = report.get("container") or {}
     if not cont.get("in_container"):
         return problems
-    from realtime.doctor.container import container_checks
 
     gpu = report.get("gpu") or {}
-    checks = container_checks(driver=gpu.get("driver"))
+    checks = container.container_checks(driver=gpu.get("driver"))
     return problems + [Problem(c["severity"], c["problem"], c["fix"]) for c in checks]
 
 

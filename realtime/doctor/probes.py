@@ -17,6 +17,10 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from realtime import __version__
+from realtime.catalog import store
+from realtime.catalog.manifest import load_manifests, sha256_file
+from realtime.doctor.container_facts import container_report
 from realtime.doctor.runtime import (
     probe_cuda,
     probe_gpus,
@@ -26,6 +30,7 @@ from realtime.doctor.runtime import (
     probe_tensorrt,
 )
 from realtime.inference import cuda as cudamod
+from realtime.inference.engines import EngineCache
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,7 @@ def _jsonable(obj: Any) -> Any:
 def probe_cameras() -> dict[str, Any]:
     """Capture devices through ``realtime.sources.camera.list_cameras`` when it exists."""
     try:
+        # OpenCV loads only when cameras are probed (start-up cost).
         from realtime.sources.camera import list_cameras
     except ImportError as exc:
         return {"available": False, "devices": [], "error": f"camera listing unavailable: {exc}"}
@@ -125,6 +131,7 @@ def probe_virtual_camera(
 def _registry_key_exists(subkey: str) -> bool:
     if sys.platform != "win32":
         return False
+    # Windows only.
     import winreg
 
     try:
@@ -136,24 +143,11 @@ def _registry_key_exists(subkey: str) -> bool:
 
 def probe_models() -> dict[str, Any]:
     """Each model of the manifests: bundled or downloaded, present, intact."""
-    from realtime.catalog.manifest import load_manifests, sha256_file
-
     try:
         specs = load_manifests()
     except Exception as exc:
         return {"dir": None, "models": [], "error": f"{type(exc).__name__}: {exc}"}
-    store: Any = None
-    try:
-        from realtime.catalog import store
-    except ImportError:
-        store = None
-    if store is not None and hasattr(store, "resolve_models_dir"):
-        models_dir = Path(store.resolve_models_dir())
-    else:
-        import platformdirs
-
-        env = os.environ.get("REALTIME_MODELS_DIR", "").strip()
-        models_dir = Path(env) if env else Path(platformdirs.user_cache_dir("realtime")) / "models"
+    models_dir = Path(store.resolve_models_dir())
     rows = []
     for spec in specs.values():
         path = spec.bundled_path if spec.bundled else models_dir / spec.file
@@ -189,8 +183,6 @@ def probe_models() -> dict[str, Any]:
 
 
 def probe_engines() -> dict[str, Any]:
-    from realtime.inference.engines import EngineCache
-
     cache = EngineCache()
     entries = []
     for e in cache.entries():
@@ -215,8 +207,6 @@ def probe_engines() -> dict[str, Any]:
 
 
 def probe_container() -> dict[str, Any]:
-    from realtime.doctor.container_facts import container_report
-
     return container_report()
 
 
@@ -256,12 +246,7 @@ SECTIONS = (
 def collect(probes: Probes) -> Report:
     """Run every probe; one that crashes becomes a ``probe_error`` in its section."""
     report: Report = {"schema_version": SCHEMA_VERSION}
-    try:
-        from realtime import __version__
-
-        report["realtime_version"] = str(__version__)
-    except ImportError:
-        report["realtime_version"] = "unknown"
+    report["realtime_version"] = str(__version__)
     for name in SECTIONS:
         try:
             report[name] = _jsonable(getattr(probes, name)())

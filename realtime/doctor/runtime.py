@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from realtime.inference import cuda as cudamod
+from realtime.inference.engines import tensorrt_version
+from realtime.inference.session import BACKENDS, ORDER, ProbeResult, probe_backends
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,7 @@ def _cpu_name() -> str:
 
 def _ram_mb() -> int | None:
     if importlib.util.find_spec("psutil") is not None:
+        # Optional dependency.
         import psutil
 
         return int(psutil.virtual_memory().total // (1 << 20))
@@ -131,6 +134,7 @@ def probe_gpus(
 
 
 def _nvml_gpus() -> dict[str, Any]:
+    # Optional (NVIDIA only).
     import pynvml
 
     def text(v: Any) -> str:
@@ -212,6 +216,7 @@ def probe_cuda() -> dict[str, Any]:
     ort_cuda = None
     if importlib.util.find_spec("onnxruntime") is not None:
         try:
+            # Heavy: loaded only when the doctor asks it.
             import onnxruntime
 
             ort_cuda = str(getattr(onnxruntime, "cuda_version", "") or "") or None
@@ -237,12 +242,11 @@ def probe_cuda() -> dict[str, Any]:
 
 
 def probe_tensorrt() -> dict[str, Any]:
-    from realtime.inference.engines import tensorrt_version
-
     installed = importlib.util.find_spec("tensorrt") is not None
     out: dict[str, Any] = {"installed": installed, "version": tensorrt_version(), "error": None}
     if installed:
         try:
+            # Optional (NVIDIA only).
             import tensorrt
 
             out["version"] = str(tensorrt.__version__)
@@ -267,6 +271,7 @@ def probe_onnxruntime() -> dict[str, Any]:
     if importlib.util.find_spec("onnxruntime") is None:
         return out
     try:
+        # Heavy: loaded only when the doctor asks it.
         import onnxruntime as ort
     except Exception as exc:
         out["error"] = _first_line(str(exc)) or type(exc).__name__
@@ -284,11 +289,15 @@ def probe_onnxruntime() -> dict[str, Any]:
     return out
 
 
-def probe_providers() -> dict[str, Any]:
-    """Every registered backend, whether it can be tried here, and the automatic order."""
-    from realtime.inference.session import BACKENDS, ORDER, probe_backends
+def probe_providers(remote: str | None = None) -> dict[str, Any]:
+    """Every registered backend, whether it can be tried here, and the automatic order.
 
+    Triton runs models only on a server given with ``--remote``: without one it is not a
+    provider of this run, whatever is installed.
+    """
     probes = probe_backends()
+    if not remote and probes.get("triton") is None and "triton" in probes:
+        probes["triton"] = ProbeResult("only with --remote URL: no Triton server given")
     rows = []
     for name in ORDER:
         p = probes[name]

@@ -16,7 +16,7 @@ from realtime.errors import ConfigError, InputError
 from realtime.faces.config import RESTART_ONLY, AnalysisSettings
 from realtime.faces.detector import FaceDetector, box_iou
 from realtime.faces.landmarks import FaceMesh, five_points, mesh_box
-from realtime.faces.tracker import FaceTracker
+from realtime.faces.tracker import FaceTracker, TrackerConfig
 from realtime.frame import Face, Frame
 from realtime.inference.session import BuildCallback
 
@@ -58,7 +58,7 @@ class FaceAnalyzer:
         self._on_build = on_build
         self.detector = self._make_detector(settings.detector)
         self.mesh = FaceMesh(threads=settings.threads or 1, provider=provider, on_build=on_build)
-        self.tracker = FaceTracker(self.detector, self.mesh, settings.tracker_config())
+        self.tracker = FaceTracker(self.detector, self.mesh, TrackerConfig.from_settings(settings))
         self._full: FaceDetector | None = None
         self._lock = threading.Lock()
         self.still = still
@@ -81,7 +81,7 @@ class FaceAnalyzer:
                 f"faces.{changed[0]} cannot change while running", fix="save a preset and restart with it"
             )
         with self._lock:
-            self.tracker.config = settings.tracker_config()
+            self.tracker.config = TrackerConfig.from_settings(settings)
             self.settings = settings
 
     def reset(self) -> None:

@@ -7,12 +7,9 @@ without loading any of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from realtime.options import declared, opt, validate
-
-if TYPE_CHECKING:
-    from realtime.faces.tracker import TrackerConfig
 
 DETECTOR_MODELS = {"short": "face_detection_short_range", "full": "face_detection_full_range"}
 
@@ -138,20 +135,6 @@ class AnalysisSettings:
 
     def __post_init__(self) -> None:
         validate(self)
-
-    def tracker_config(self) -> TrackerConfig:
-        from realtime.faces.tracker import TrackerConfig
-
-        return TrackerConfig(
-            detect_every=self.detect_every,
-            presence_threshold=self.presence_threshold,
-            max_faces=self.max_faces,
-            min_cutoff=self.min_cutoff,
-            beta=self.beta,
-            iou_match=self.iou_match,
-            reset_jump=self.reset_jump,
-            tile_rows=self.tile_rows,
-        )
 
 
 # Changing these needs new detector models or a new tile grid: a restart.

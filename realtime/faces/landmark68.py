@@ -8,17 +8,14 @@ mapped [0, 0.9] -> [0, 1]).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
-
 import cv2
 import numpy as np
 
-from realtime.catalog import open_model
 from realtime.catalog.manifest import ModelSpec
 from realtime.faces.align import crop_to_tensor, transform_points
 from realtime.frame import Frame
-from realtime.inference.session import InferenceSession, SessionOptions
+from realtime.inference.models import ModelAccess, open_model
+from realtime.inference.session import BuildCallback, InferenceSession
 
 
 def kps5_from_68(points: np.ndarray) -> np.ndarray:
@@ -40,19 +37,14 @@ class Fan68Landmarker:
         self.heatmap = int(spec.extra.get("heatmap_size", 64))
 
     @classmethod
-    def from_models_dir(
+    def load(
         cls,
-        models_dir: str | os.PathLike[str] | None = None,
+        access: ModelAccess,
         name: str = "2dfan4",
         *,
-        specs: Mapping[str, ModelSpec] | None = None,
-        prefer: str | Sequence[str] | None = None,
-        options: SessionOptions | None = None,
-        trust_unverified: bool = False,
+        on_build: BuildCallback | None = None,
     ) -> Fan68Landmarker:
-        spec, _p, session = open_model(
-            name, models_dir, specs=specs, prefer=prefer, options=options, trust_unverified=trust_unverified
-        )
+        spec, _path, session = open_model(name, access, on_build)
         return cls(spec, session)
 
     def crop_matrix(self, box: np.ndarray) -> np.ndarray:

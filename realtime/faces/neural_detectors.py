@@ -15,18 +15,15 @@ Both keep scores >= the manifest's ``score_threshold`` and apply NMS at ``nms_th
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
-
 import cv2
 import numpy as np
 
-from realtime.catalog import open_model
 from realtime.catalog.manifest import ModelSpec
 from realtime.errors import ModelError
 from realtime.faces.align import crop_to_tensor
 from realtime.frame import Face, Frame
-from realtime.inference.session import InferenceSession, SessionOptions
+from realtime.inference.models import ModelAccess, open_model
+from realtime.inference.session import BuildCallback, InferenceSession
 
 NEURAL_DETECTORS = ("scrfd_2.5g", "retinaface_10g", "yoloface_8n")
 
@@ -83,19 +80,14 @@ class NeuralDetector:
         self._anchors = {s: anchor_centres(self.size, s, self.per_cell) for s in self.strides}
 
     @classmethod
-    def from_models_dir(
+    def load(
         cls,
+        access: ModelAccess,
         name: str = "scrfd_2.5g",
-        models_dir: str | os.PathLike[str] | None = None,
         *,
-        specs: Mapping[str, ModelSpec] | None = None,
-        prefer: str | Sequence[str] | None = None,
-        options: SessionOptions | None = None,
-        trust_unverified: bool = False,
+        on_build: BuildCallback | None = None,
     ) -> NeuralDetector:
-        spec, _p, session = open_model(
-            name, models_dir, specs=specs, prefer=prefer, options=options, trust_unverified=trust_unverified
-        )
+        spec, _path, session = open_model(name, access, on_build)
         return cls(spec, session)
 
     def _letterbox(self, image: np.ndarray) -> tuple[np.ndarray, float]:

@@ -8,16 +8,15 @@ expect its scale) and L2-normalised (what ``Face.embedding`` holds and cosine si
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from realtime.catalog import open_model
 from realtime.catalog.manifest import ModelSpec
 from realtime.faces.align import crop_to_tensor, get_template, warp_face
 from realtime.frame import Face, Frame
-from realtime.inference.session import InferenceSession, SessionOptions
+from realtime.inference.models import ModelAccess, open_model
+from realtime.inference.session import BuildCallback, InferenceSession
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +42,14 @@ class ArcFaceRecognizer:
         self.input_name = spec.inputs[0].name
 
     @classmethod
-    def from_models_dir(
+    def load(
         cls,
-        models_dir: str | os.PathLike[str] | None = None,
+        access: ModelAccess,
         name: str = DEFAULT_RECOGNIZER,
         *,
-        specs: Mapping[str, ModelSpec] | None = None,
-        prefer: str | Sequence[str] | None = None,
-        options: SessionOptions | None = None,
-        trust_unverified: bool = False,
+        on_build: BuildCallback | None = None,
     ) -> ArcFaceRecognizer:
-        spec, _path, session = open_model(
-            name, models_dir, specs=specs, prefer=prefer, options=options, trust_unverified=trust_unverified
-        )
+        spec, _path, session = open_model(name, access, on_build)
         return cls(spec, session)
 
     def embed(self, image: np.ndarray, kps5: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

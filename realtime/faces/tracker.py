@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from realtime.faces.config import AnalysisSettings
 from realtime.faces.detector import Detection, FaceDetector, Region, box_cover, box_iou, tile_grid
 from realtime.faces.landmarks import FaceMesh, Roi, five_points, mesh_box
 from realtime.faces.smoothing import OneEuroFilter
@@ -61,6 +62,20 @@ class TrackerConfig:
     iou_duplicate: float = 0.5
     reset_jump: float = 0.5
     tile_rows: int = 2  # 0: no tiled re-detect
+
+    @classmethod
+    def from_settings(cls, settings: AnalysisSettings) -> TrackerConfig:
+        """The tracking part of the face analysis settings."""
+        return cls(
+            detect_every=settings.detect_every,
+            presence_threshold=settings.presence_threshold,
+            max_faces=settings.max_faces,
+            min_cutoff=settings.min_cutoff,
+            beta=settings.beta,
+            iou_match=settings.iou_match,
+            reset_jump=settings.reset_jump,
+            tile_rows=settings.tile_rows,
+        )
 
 
 def _face_scale(mesh: np.ndarray, eyes: tuple[int, int]) -> float:

@@ -234,6 +234,7 @@ def nvidia_driver_version(
         pass
     if importlib.util.find_spec("pynvml") is not None:
         try:
+            # Optional (NVIDIA only).
             import pynvml
 
             pynvml.nvmlInit()

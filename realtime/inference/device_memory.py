@@ -80,6 +80,7 @@ class CupyMemory:
     name = "cupy"
 
     def __init__(self, device_id: int = 0) -> None:
+        # Optional: one of the CUDA memory libraries that may be installed.
         import cupy
 
         self._cp = cupy
@@ -118,6 +119,7 @@ class TorchMemory:
     name = "torch"
 
     def __init__(self, device_id: int = 0) -> None:
+        # Optional: one of the CUDA memory libraries that may be installed.
         import torch
 
         if not torch.cuda.is_available():

@@ -19,7 +19,6 @@ import re
 import struct
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -27,7 +26,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
-from realtime.inference.session import BuildCallback, BuildEvent
+import platformdirs
+
+from realtime.inference.engine_progress import BuildTicker
+from realtime.inference.session import BuildCallback
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,6 @@ def default_cache_dir(override: Path | None = None, environ: dict[str, str] | No
     checkout = Path(__file__).resolve().parents[2]
     if (checkout / "engines").is_dir() and (checkout / "pyproject.toml").is_file():
         return checkout / "engines"
-    import platformdirs
 
     return Path(platformdirs.user_cache_dir("realtime")) / "engines"
 
@@ -233,71 +234,6 @@ def atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-# ---------------------------------------------------------------------------------------------
-# Progress while building
-# ---------------------------------------------------------------------------------------------
-
-
-class BuildTicker:
-    """Calls ``callback`` with the elapsed time every ``interval_s`` while a build runs."""
-
-    def __init__(self, callback: BuildCallback | None, label: str, interval_s: float = 0.5) -> None:
-        self._cb = callback
-        self._label = label
-        self._interval = interval_s
-        self._stop = threading.Event()
-        self._start = time.monotonic()
-        self._thread: threading.Thread | None = None
-
-    def emit(self, phase: str, detail: str = "") -> None:
-        if self._cb is None:
-            return
-        try:
-            self._cb(BuildEvent(phase, self._label, time.monotonic() - self._start, detail))
-        except Exception as exc:  # a broken progress display must not break the build
-            log.debug("build progress callback failed: %s", exc)
-
-    def __enter__(self) -> BuildTicker:
-        self._start = time.monotonic()
-        self.emit("building")
-        if self._cb is not None:
-            self._thread = threading.Thread(target=self._run, name="engine-build-progress", daemon=True)
-            self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            self.emit("building")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.emit("failed" if exc_type else "done", str(exc) if exc else "")
-
-
-def rich_build_status(console: Any) -> BuildCallback:
-    """A ``BuildCallback`` that shows a rich spinner with the elapsed time.
-
-    For the CLI to pass in ``SessionOptions(on_build=...)``; the library never creates one.
-    """
-    state: dict[str, Any] = {}
-
-    def callback(event: BuildEvent) -> None:
-        verb = "waiting for another process to build" if event.phase == "waiting" else "building"
-        text = f"{verb} the TensorRT engine for {event.label} ({event.elapsed_s:.0f} s; first run only)"
-        if event.phase in ("building", "waiting"):
-            if "status" not in state:
-                state["status"] = console.status(text)
-                state["status"].start()
-            else:
-                state["status"].update(text)
-        elif "status" in state:
-            state.pop("status").stop()
-
-    return callback
 
 
 # ---------------------------------------------------------------------------------------------

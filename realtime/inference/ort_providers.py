@@ -16,6 +16,7 @@ from typing import Any
 
 from realtime.errors import ConfigError
 from realtime.inference import cuda as cudamod
+from realtime.inference.engines import _slug
 from realtime.inference.session import (
     SessionOptions,
     TensorInfo,
@@ -191,8 +192,6 @@ def provider_list(
 
 
 def _ort_trt_dirname(device: cudamod.CudaDevice | None, trt_version: str | None, precision: str) -> str:
-    from realtime.inference.engines import _slug
-
     gpu = f"{_slug(device.name)}-sm{device.cc.replace('.', '')}" if device else "gpu"
     return f"{gpu}-trt{_slug(trt_version or 'unknown')}-{precision}"
 

@@ -3,7 +3,7 @@
 It implements the inference Protocol over ``tritonclient`` (gRPC by default, HTTP possible),
 so a swapper, recognizer or enhancer runs remotely without knowing it. Callers keep seeing the
 manifest's float tensors; on the wire image tensors travel as uint8 crops
-(``realtime.remote.wire``), a quarter of the bytes.
+(``realtime.inference.triton_wire``), a quarter of the bytes.
 
 At start the server must be live, the model ready, and its metadata (names, dtypes, shapes)
 equal to the wire contract derived from our manifest; otherwise one ``RemoteError`` with the
@@ -19,6 +19,7 @@ thread keeps one slow call from queueing behind another), and the shared state i
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 import time
@@ -37,8 +38,8 @@ from realtime.inference.session import (
     TensorInfo,
     register_backend,
 )
-from realtime.remote.url import RemoteTarget, parse_remote
-from realtime.remote.wire import WireContract, contract, decode_image, encode_image
+from realtime.inference.triton_url import RemoteTarget, parse_remote
+from realtime.inference.triton_wire import WireContract, contract, decode_image, encode_image
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def _is_tls_failure(text: str) -> bool:
     return any(k in t for k in ("ssl", "tls", "handshake", "certificate", "wrong version number"))
 
 
-def _explain_start_failure(target: RemoteTarget, exc: BaseException) -> RemoteError:
+def explain_start_failure(target: RemoteTarget, exc: BaseException) -> RemoteError:
     text = " ".join(str(exc).split())[:200] or type(exc).__name__
     if target.tls and _is_tls_failure(text):
         return RemoteError(
@@ -92,6 +93,7 @@ def _explain_start_failure(target: RemoteTarget, exc: BaseException) -> RemoteEr
 def make_client(target: RemoteTarget, timeout_s: float) -> Any:
     """A new ``tritonclient`` client for ``target`` (gRPC or HTTP, TLS as the URL says)."""
     if target.protocol == "grpc":
+        # Optional: only with --remote.
         import tritonclient.grpc as grpcclient
 
         kw: dict[str, Any] = {"channel_args": _CHANNEL_ARGS}
@@ -105,6 +107,7 @@ def make_client(target: RemoteTarget, timeout_s: float) -> Any:
                 ssl=True, root_certificates=target.ca, private_key=target.key, certificate_chain=target.cert
             )
         return grpcclient.InferenceServerClient(target.address, **kw)
+    # Optional: only with --remote.
     import tritonclient.http as httpclient
 
     kwh: dict[str, Any] = {"connection_timeout": timeout_s, "network_timeout": timeout_s}
@@ -116,14 +119,14 @@ def make_client(target: RemoteTarget, timeout_s: float) -> Any:
     return httpclient.InferenceServerClient(target.address, **kwh)
 
 
-def _metadata(client: Any, name: str, timeout_s: float) -> dict[str, Any]:
+def model_metadata(client: Any, name: str, timeout_s: float) -> dict[str, Any]:
     try:
         return dict(client.get_model_metadata(name, as_json=True, client_timeout=timeout_s))
     except TypeError:  # the HTTP client returns JSON and has no client_timeout here
         return dict(client.get_model_metadata(name))
 
 
-def _server_models(client: Any) -> list[str]:
+def server_models(client: Any) -> list[str]:
     try:
         index = client.get_model_repository_index(as_json=True)
     except TypeError:
@@ -197,22 +200,22 @@ class TritonSession:
         except TypeError:
             live = client.is_server_live()
         except Exception as exc:
-            raise _explain_start_failure(target, exc) from exc
+            raise explain_start_failure(target, exc) from exc
         if not live:
             raise RemoteError(f"the Triton server at {target} is not live", fix="see its log; restart it")
         try:
             ready = client.is_model_ready(name)
         except Exception as exc:
-            raise _explain_start_failure(target, exc) from exc
+            raise explain_start_failure(target, exc) from exc
         if not ready:
-            have = _server_models(client)
+            have = server_models(client)
             raise RemoteError(
                 f"model {name!r} is not ready on the Triton server at {target} "
                 f"(it serves: {', '.join(have) or 'nothing'})",
                 fix=f"run `realtime triton export {name} --out REPO` and serve REPO "
                 "(tritonserver --model-repository=REPO)",
             )
-        why = check_metadata(self.contract, _metadata(client, name, START_TIMEOUT_S))
+        why = check_metadata(self.contract, model_metadata(client, name, START_TIMEOUT_S))
         if why:
             raise RemoteError(
                 f"model {name!r} on {target} does not match the manifest: {why}",
@@ -300,6 +303,7 @@ class TritonSession:
                 raise RemoteLost(f"the Triton server at {self.target} is lost")
             if self._lost_since is not None:
                 self._next_try = time.monotonic() + RETRY_S  # this thread tries; others wait
+        # Optional: only with --remote.
         from tritonclient.utils import InferenceServerException
 
         if self.target.protocol == "grpc":
@@ -355,8 +359,6 @@ def _factory(model: Path, options: SessionOptions) -> TritonSession:
 
 
 def _probe() -> ProbeResult | None:
-    import importlib.util
-
     if importlib.util.find_spec("tritonclient") is None:
         return ProbeResult("tritonclient is not installed", fix="pip install 'realtime[remote]'")
     return None

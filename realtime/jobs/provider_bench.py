@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from realtime.catalog import store
 from realtime.catalog.manifest import ModelSpec
 from realtime.errors import ConfigError, ModelError, ProviderError
 from realtime.inference.session import (
@@ -70,7 +71,6 @@ def _feeds(
 def _spec_path(spec: ModelSpec) -> Path:
     if spec.bundled:
         return spec.bundled_path
-    from realtime.catalog import store
 
     return store.model_path(spec)
 

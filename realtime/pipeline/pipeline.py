@@ -8,6 +8,10 @@ so nothing is dropped and frames leave in order. Every frame is accounted for:
 Faults stay local: a processor that raises passes that frame through (logged once with a
 count), a stage thread that dies is restarted by its supervisor loop, a hung stage is reported
 by the watchdog, and a failing sink is closed and retried without stopping the others.
+
+The stages live beside it: capture (``capture.py``), the hand-over between rings
+(``ring.hand_over``), output pacing (``output.py``), supervision and the watchdog
+(``supervise.py``); this module lays them out and runs the processing workers.
 """
 
 from __future__ import annotations
@@ -19,19 +23,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
-import numpy as np
-
-from realtime.errors import RealtimeError, StageError
 from realtime.frame import Frame
+from realtime.pipeline.capture import Capturing
 from realtime.pipeline.fanout import Fanout, OutputReport, SinkFeeder
-from realtime.pipeline.ring import Lease, Policy, Ring, RingClosed
-from realtime.pipeline.runner import WRITABLE, ProcessorRunner, lost_frame
+from realtime.pipeline.output import Outputting
+from realtime.pipeline.ring import Policy, Ring, hand_over
+from realtime.pipeline.runner import WRITABLE, ProcessorRunner
 from realtime.pipeline.stats import Stats
+from realtime.pipeline.supervise import Supervised
 from realtime.pipeline.workers import serialise
 from realtime.processor import Processor
 from realtime.sinks.base import Sink, SinkContext
-from realtime.sources.base import Captured, Source
+from realtime.sources.base import Source
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ class PipelineConfig:
     max_restarts: int = 5
 
 
-class Pipeline:
+class Pipeline(Capturing, Outputting, Supervised):
     """One run of source -> processors -> sinks. Build it, ``run()`` it, read ``stats``."""
 
     def __init__(
@@ -275,153 +278,6 @@ class Pipeline:
         """How each output ended (frames written and skipped, the error if it failed)."""
         return self.fanout.reports()
 
-    # -- threads ---------------------------------------------------------------------------
-    def _spawn(self, name: str, fn: Callable[[], None], supervised: bool = True) -> None:
-        target = (lambda: self._supervise(name, fn)) if supervised else fn
-        # No stage thread owns a file: each file sink has its own non-daemon thread
-        # (``fanout``), which the pipeline waits for. Capture and processing may block in a
-        # camera read or a hung model, so they must not keep the process alive.
-        t = threading.Thread(target=target, name=f"realtime-{name}", daemon=True)
-        self._threads.append(t)
-        t.start()
-
-    def _thread(self, name: str) -> threading.Thread | None:
-        for t in self._threads:
-            if t.name == f"realtime-{name}":
-                return t
-        return None
-
-    def _thread_alive(self, name: str) -> bool:
-        t = self._thread(name)
-        return t is not None and t.is_alive()
-
-    def _supervise(self, name: str, fn: Callable[[], None]) -> None:
-        """Run a stage loop; if it dies unexpectedly, log it and restart it with backoff."""
-        restarts = 0
-        while True:
-            try:
-                fn()
-                return
-            except RealtimeError as exc:
-                log.error("%s stopped: %s", name, exc)
-                self._fatal = self._fatal or exc
-                self.stop()
-                return
-            except BaseException as exc:  # even SystemExit: a stage thread may not end the run
-                restarts += 1
-                self.restarts[name] = restarts
-                self.stats.error(f"stage:{name}")
-                if self._stop.is_set():
-                    return
-                if restarts > self.config.max_restarts:
-                    log.error(
-                        "%s crashed %d times; stopping: %r",
-                        name,
-                        restarts,
-                        exc,
-                        exc_info=log.isEnabledFor(logging.DEBUG),
-                    )
-                    self._fatal = self._fatal or StageError(
-                        f"the {name} stage crashed {restarts} times and was given up: {exc!r}",
-                        fix="run with --log-level debug and report the traceback",
-                    )
-                    self.stop()
-                    return
-                log.error(
-                    "%s crashed (%r); restarting it (%d/%d)",
-                    name,
-                    exc,
-                    restarts,
-                    self.config.max_restarts,
-                    exc_info=log.isEnabledFor(logging.DEBUG),
-                )
-                self._busy_since[name] = None
-                time.sleep(min(1.0, 0.05 * 2**restarts))
-
-    def _read_source(self) -> Captured | None:
-        """The next frame. A live source that fails is reopened with backoff while the
-        output shows the last good frame marked "camera lost"; files fail for real."""
-        delay = 0.25
-        while not self._stop.is_set():
-            try:
-                self._busy_since["capture"] = time.monotonic()
-                got = self.source.read()
-                if self.lost_source:
-                    log.warning("source %s is back", self.source.name)
-                    self.lost_source = False
-                return got
-            except Exception as exc:
-                if not self.live:
-                    raise
-                if not self.lost_source:
-                    log.error("source %s lost (%s); reconnecting", self.source.name, exc)
-                    self.stats.error("source")
-                self.lost_source = True
-            finally:
-                self._busy_since["capture"] = None
-            while not self._stop.wait(delay):
-                delay = min(delay * 2, 4.0)
-                try:
-                    self.source.close()
-                    self.source.open()
-                    delay = 0.25
-                    break
-                except Exception as exc:
-                    log.debug("reopening %s failed: %r", self.source.name, exc)
-        return None
-
-    def _capture_loop(self) -> None:
-        index = self.stats.captured
-        size = self._size
-        while not self._stop.is_set():
-            t_read = time.monotonic()
-            got = self._read_source()
-            if got is None:
-                if not self._stop.is_set():
-                    self.source_ended = True
-                    log.info("source %s ended", self.source.name)
-                self.ring_in.close()
-                return
-            now = time.monotonic()
-            # A live read mostly waits for the camera; a file read is decoding work.
-            work = 0.0 if self.live else now - t_read
-            image = got.image
-            if size[0] and (image.shape[0], image.shape[1]) != size:
-                # A camera that changes size mid-stream (or ignores the request): keep the
-                # whole pipeline, and the sinks opened at the first size, consistent.
-                if not self._resize_warned:
-                    log.warning(
-                        "source delivers %dx%d, the outputs were opened at %dx%d; resizing",
-                        image.shape[1],
-                        image.shape[0],
-                        size[1],
-                        size[0],
-                    )
-                    self._resize_warned = True
-                image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-            work += time.monotonic() - now
-            try:
-                slot = None
-                while slot is None:
-                    slot = self.ring_in.acquire(timeout=0.2)
-                    if self._stop.is_set():
-                        if slot is not None:
-                            self.ring_in.abandon(slot)
-                        return
-            except RingClosed:
-                return
-            t_copy = time.monotonic()
-            buf = slot.buffer(image.shape)
-            np.copyto(buf, image)
-            pts = got.pts if got.pts is not None else now - self.t0
-            frame = Frame(index=index, captured_at=now, image=buf, pts=pts)
-            self.stats.captured_one(now)
-            self.stats.stage("capture", (work + time.monotonic() - t_copy) * 1000.0)
-            if self.on_capture is not None:
-                self.on_capture(frame)
-            index += 1
-            self.ring_in.publish(slot, frame)
-
     def _process_loop(self, group: int = 0) -> None:
         me = threading.current_thread().name.removeprefix("realtime-")
         src, dst = self.rings[group], self.rings[group + 1]
@@ -449,10 +305,10 @@ class Pipeline:
                     except BaseException:
                         # The stage crashed on this frame: it still moves on (as it came in),
                         # so a file job keeps every frame; the supervisor restarts the stage.
-                        self._publish(dst, lease.frame.with_flag(f"failed:{me}"), lease)
+                        hand_over(dst, lease.frame.with_flag(f"failed:{me}"), lease, self._stop)
                         raise
                     self._busy_since[me] = None
-                    if not self._publish(dst, frame, lease):
+                    if not hand_over(dst, frame, lease, self._stop):
                         with self._lock:
                             self._discarded += 1
                         ended = True
@@ -465,107 +321,6 @@ class Pipeline:
                     last = self._workers_left[group] == 0
                 if last:
                     dst.close()
-
-    def _publish(self, ring: Ring, frame: Frame, upstream: Lease) -> bool:
-        """Put a processed ``frame`` into ``ring`` with as few copies as ownership allows:
-
-        - the image is the upstream slot's, untouched (face analysis): the upstream lease
-          moves on with it, no copy;
-        - the image is a new array a processor made (a swap): frames are frozen, nobody
-          writes to it again, so it is published as it is, no copy;
-        - anything else that might share the upstream buffer: copied into the slot's own
-          buffer, since that buffer will be rewritten.
-        """
-        while True:
-            try:
-                slot = ring.acquire(timeout=0.1, index=frame.index)
-            except RingClosed:
-                return False
-            if slot is not None:
-                break
-            if self._stop.is_set():
-                return False
-        image, source = frame.image, upstream.frame.image
-        if image is source:
-            ring.publish(slot, frame, hold=upstream.transfer())
-        elif not np.may_share_memory(image, source) and not ring.owns_buffer(image):
-            ring.publish(slot, frame)
-        else:
-            buf = slot.buffer(image.shape)  # type: ignore[arg-type]
-            np.copyto(buf, image)
-            ring.publish(slot, frame.with_image(buf))
-        return True
-
-    def _output_loop(self) -> None:
-        period = 1.0 / self._fps
-        last_write = 0.0
-        # Live: the last frame is kept to show again while the source stalls or is lost.
-        held: Frame | None = None
-        held_lease: Lease | None = None  # its slot, when it was not copied
-        try:
-            while True:
-                if self._stop.is_set():
-                    return
-                lease = self.ring_out.get(timeout=min(max(period, 0.005), 0.1))
-                if lease is None:
-                    if self.ring_out.closed and self.ring_out.waiting == 0:
-                        return
-                    if held is not None and time.monotonic() - last_write > 2 * period:
-                        shown = lost_frame(held) if self.lost_source else held
-                        self.fanout.wait_done(self.fanout.put(shown, self._stop, steady_only=True))
-                        self.stats.repeated += 1
-                        last_write = time.monotonic()
-                    continue
-                if self.live:  # pace: never faster than the target fps
-                    wait = last_write + 0.9 * period - time.monotonic()
-                    if wait > 0:
-                        time.sleep(wait)
-                t0 = time.monotonic()
-                frame = lease.frame
-                if len(self.fanout.feeders) > 1:
-                    # Several outputs, each at its own pace on its own thread: they get a copy
-                    # of a ring slot's image, and the slot is free again at once.
-                    if any(r.owns_buffer(frame.image) for r in self.rings):
-                        frame = frame.with_image(frame.image.copy())
-                    lease.release()
-                    lease = None
-                tickets = self.fanout.put(frame, self._stop)
-                if lease is not None:
-                    # One output: nothing to keep apart from, so no copy. The slot stays ours
-                    # until that output is done with it (and, live, until the next frame, to
-                    # show it again if the source stalls).
-                    self.fanout.wait_done(tickets)
-                    if not self.live:
-                        lease.release()
-                        lease = None
-                if self._on_output is not None:
-                    self._on_output(frame)
-                if held_lease is not None:
-                    held_lease.release()
-                held, held_lease = (frame, lease) if self.live else (None, None)
-                now = time.monotonic()
-                self.stats.stage("output", (now - t0) * 1000.0)
-                self.stats.output_one(frame.captured_at, now, len(frame.faces), frame.swapped)
-                last_write = now
-        finally:
-            if held_lease is not None:
-                held_lease.release()
-            self.fanout.finish()
-
-    def _watchdog_loop(self) -> None:
-        while not self._stop.wait(0.25):
-            now = time.monotonic()
-            for name, since in list(self._busy_since.items()):
-                if since is not None and now - since > self.config.hang_timeout_s:
-                    if name not in self._hung:
-                        self._hung.add(name)
-                        self.stats.error(f"hang:{name}")
-                        log.error("%s has been stuck for %.1f s on one frame", name, now - since)
-                        if name == "capture" and self.live:
-                            self.lost_source = True  # a stalled camera: show it, don't freeze
-                elif name in self._hung:
-                    self._hung.discard(name)
-                    log.warning("%s is moving again", name)
 
     # -- sinks -----------------------------------------------------------------------------
     def _sink_ctx(self) -> SinkContext:

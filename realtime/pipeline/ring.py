@@ -238,12 +238,6 @@ class Ring:
         """Whether ``image`` lies in one of this ring's reusable slot buffers."""
         return any(b is not None and np.may_share_memory(image, b) for b in self._buffers)
 
-    def skip_to(self, index: int) -> None:
-        """Ordered rings: frames before ``index`` will never come (e.g. dropped upstream)."""
-        with self._cond:
-            self._next_index = max(self._next_index, index)
-            self._cond.notify_all()
-
     # -- internals -----------------------------------------------------------------------
     def _buffer(self, i: int, shape: tuple[int, int, int]) -> np.ndarray:
         buf = self._buffers[i]
@@ -303,3 +297,34 @@ class Ring:
         if self.policy is Policy.LATEST:
             return max(pub, key=lambda i: self._frames[i].index)  # type: ignore[union-attr]
         return min(pub, key=lambda i: self._seq[i])
+
+
+def hand_over(ring: Ring, frame: Frame, upstream: Lease, stop: threading.Event) -> bool:
+    """Put a processed ``frame`` into ``ring`` with as few copies as ownership allows:
+
+    - the image is the upstream slot's, untouched (face analysis): the upstream lease
+      moves on with it, no copy;
+    - the image is a new array a processor made (a swap): frames are frozen, nobody
+      writes to it again, so it is published as it is, no copy;
+    - anything else that might share the upstream buffer: copied into the slot's own
+      buffer, since that buffer will be rewritten.
+    """
+    while True:
+        try:
+            slot = ring.acquire(timeout=0.1, index=frame.index)
+        except RingClosed:
+            return False
+        if slot is not None:
+            break
+        if stop.is_set():
+            return False
+    image, source = frame.image, upstream.frame.image
+    if image is source:
+        ring.publish(slot, frame, hold=upstream.transfer())
+    elif not np.may_share_memory(image, source) and not ring.owns_buffer(image):
+        ring.publish(slot, frame)
+    else:
+        buf = slot.buffer(image.shape)  # type: ignore[arg-type]
+        np.copyto(buf, image)
+        ring.publish(slot, frame.with_image(buf))
+    return True

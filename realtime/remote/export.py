@@ -29,7 +29,8 @@ from pathlib import Path
 from realtime.catalog.manifest import ModelSpec, load_manifests
 from realtime.catalog.store import ensure
 from realtime.errors import ConfigError
-from realtime.remote.wire import WireContract, WireTensor, contract
+from realtime.inference.triton_wire import WireContract, WireTensor, contract
+from realtime.remote.wrapper import build_wrapper
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,8 @@ def _trtexec_help(c: WireContract, opts: ExportOptions) -> str:
 
 def export_model(spec: ModelSpec, model_file: Path, out: Path, opts: ExportOptions, name: str = "") -> Path:
     """Write one model's folder into repository ``out``; return the folder."""
+    # Heavy: loaded only when a repository is exported.
     import onnx
-
-    from realtime.remote.wrapper import build_wrapper
 
     c = contract(spec)
     name = name or spec.name

@@ -18,8 +18,11 @@ from typing import Any
 
 from realtime.errors import RemoteError
 from realtime.frame import Frame
+from realtime.inference.models import ModelAccess
+from realtime.inference.triton import RETRY_S, RemoteTimeout
 from realtime.processor import Processor, is_thread_safe
-from realtime.swap.config import ModelAccess, SwapConfig
+from realtime.swap import swapper_factory
+from realtime.swap.config import SwapConfig
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,6 @@ class RemoteGuard:
             self.report.update(self.counts)
 
     def __call__(self, frame: Frame) -> Frame:
-        from realtime.inference.triton import RETRY_S, RemoteTimeout
-
         deadline = time.monotonic() + self.patience_s
         while True:
             try:
@@ -94,8 +95,6 @@ def guard(swapper: Processor, config: SwapConfig, analyzer: Any, report: dict[st
     model access says ``remote_fallback = "mesh"``."""
     fallback = None
     if config.models.remote_fallback == "mesh":
-        from realtime.swap import swapper_factory
-
         fallback = swapper_factory("mesh")(replace(config, swapper="mesh"), analyzer)
     return RemoteGuard(swapper, fallback=fallback, report=report, patience_s=config.models.remote_patience_s)
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from realtime.errors import ModelError
-from realtime.remote.wire import WireContract
+from realtime.inference.triton_wire import WireContract
 
 PREFIX = "m/"
 
@@ -63,6 +63,7 @@ def _axes_node(helper: Any, op: str, src: str, dst: str, axes_attr: bool) -> Any
 
 def build_wrapper(model_path: Path, c: WireContract) -> Any:
     """The wrapper ``ModelProto`` for the model at ``model_path`` under contract ``c``."""
+    # Heavy: loaded only when a wrapper is built.
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from realtime.errors import ConfigError
 from realtime.processor import Processor
+from realtime.swap.choose import neural_swappers
 from realtime.swap.config import SwapConfig
 
 SwapperFactory = Callable[..., Processor]
@@ -29,19 +30,21 @@ def create_mesh_swapper(config: SwapConfig, analyzer: Any, on_build: Any = None)
     """The landmark-mesh swapper (it runs no model of its own, so there is no engine to
     build). ``pick`` one/many become its ``largest``/``all``; ``reference`` filters
     the faces with the identity model first. Several ``--face`` photos give each person their
-    own (``realtime.swap.cast``)."""
-    from realtime.swap.mesh import MeshSwapper, prepare_cast
+    own (``realtime.swap.mesh.cast``)."""
+    # The mesh kernels (numba) load only when this swapper is built (start-up cost).
+    from realtime.swap.mesh.swapper import MeshSwapper, prepare_cast
 
     mesh = config.mesh
     if config.pick == "one":
         mesh = replace(mesh, select="largest", track_id=None)
-    # Several photos: one per person, by the rule of ``realtime.swap.cast``.
+    # Several photos: one per person, by the rule of ``realtime.swap.mesh.cast``.
     sources = prepare_cast([Path(f) for f in config.faces], config.face_index, analyzer=analyzer)
     swapper = MeshSwapper(sources, mesh, analyzer=analyzer)
     if config.pick == "reference":
-        from realtime.swap.identity import ReferenceFilter
+        # The recognizer's code loads only for a reference pick (start-up cost).
+        from realtime.swap.neural.factory import reference_filter
 
-        return ReferenceFilter.for_config(config, analyzer, swapper, on_build=on_build)
+        return reference_filter(config, analyzer, swapper, on_build=on_build)
     return swapper
 
 
@@ -49,7 +52,8 @@ def create_neural_swapper(name: str) -> SwapperFactory:
     """The factory of the manifest swapper ``name`` (inswapper_128, hyperswap_1a_256, ...)."""
 
     def factory(config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
-        from realtime.swap.build import build_neural_swapper
+        # Model code loads only when a neural swapper is built (start-up cost).
+        from realtime.swap.neural.factory import build_neural_swapper
 
         return build_neural_swapper(name, config, analyzer, on_build)
 
@@ -65,7 +69,6 @@ def swapper_factory(name: str) -> SwapperFactory:
     """The factory for ``name``: a built-in swapper or a swapper model of the manifests."""
     if name in SWAPPERS:
         return SWAPPERS[name]
-    from realtime.swap.choose import neural_swappers
 
     if name in neural_swappers():
         return create_neural_swapper(name)

@@ -4,11 +4,12 @@ checked without compiling anything."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from realtime.inference.models import ModelAccess
 from realtime.options import from_table, opt, validate
-from realtime.swap.blend import BLEND_MODES
+from realtime.swap.mesh.blend import BLEND_MODES
 from realtime.swap.select import SELECT_MODES, check_mode
 
 
@@ -162,39 +163,6 @@ class MeshSettings:
         return from_table(cls, dict(options), "swap settings", cls.SECTION)  # type: ignore[no-any-return]
 
 
-REMOTE_FALLBACKS = ("pass", "mesh")
-
-
-@dataclass(frozen=True)
-class ModelAccess:
-    """Where downloaded models live and what may run them: shared by every model a run opens."""
-
-    provider: str | None = None
-    models_dir: str | None = None
-    trust_unverified: bool = False
-    # A Triton server that runs the neural models (``--remote``), how long one call may take,
-    # what a lost server leaves (``pass``: the face unswapped, ``mesh``: the mesh swapper) and
-    # how long a file job waits for it to come back.
-    remote: str | None = None
-    remote_budget_ms: float = 66.0
-    remote_fallback: str = "pass"
-    remote_patience_s: float = 0.0
-    threads: int = 1  # intra-op threads of a model run on a CPU (the plan's ``Threads.ort``)
-
-    def session_options(self, on_build: Any = None) -> Any:
-        """``SessionOptions`` for a model opened with this access."""
-        from realtime.inference.session import SessionOptions
-
-        if self.remote:
-            return SessionOptions(
-                threads=self.threads,
-                on_build=on_build,
-                remote=self.remote,
-                remote_budget_ms=self.remote_budget_ms,
-            )
-        return SessionOptions(threads=self.threads, on_build=on_build)
-
-
 FACE_SELECT = ("one", "many", "reference")
 
 
@@ -211,13 +179,4 @@ class SwapConfig:
     pick: str = "many"
     reference: tuple[str, ...] = ()
     mesh: MeshSettings = MeshSettings()
-    models: ModelAccess = ModelAccess()
-
-
-@dataclass(frozen=True)
-class EnhanceConfig:
-    """A face enhancer after the swap, run on every ``every``-th frame."""
-
-    model: str
-    every: int = 1
-    models: ModelAccess = ModelAccess()
+    models: ModelAccess = field(default_factory=ModelAccess)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from realtime.errors import RealtimeError
+from realtime.swap.neural.factory import largest_face
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +55,20 @@ class FaceReloader:
         with self._lock:
             try:
                 if hasattr(self.swapper, "set_sources"):  # one face per person
-                    from realtime.swap.mesh import prepare_cast
+                    # The mesh kernels (numba) load only when the mesh swapper is in use (start-up cost).
+                    from realtime.swap.mesh.swapper import prepare_cast
 
                     self.swapper.set_sources(
                         prepare_cast(self.paths, self.face_index, analyzer=self.analyzer)
                     )
                 elif hasattr(self.swapper, "set_source"):
-                    from realtime.swap.source import prepare_source
+                    # The mesh kernels (numba) load only when the mesh swapper is in use (start-up cost).
+                    from realtime.swap.mesh.photo import prepare_source
 
                     self.swapper.set_source(
                         prepare_source(self.paths, self.face_index, analyzer=self.analyzer)
                     )
                 else:
-                    from realtime.swap.build import largest_face
-
                     image, face = largest_face(self.paths, self.analyzer, self.face_index)
                     self.swapper.set_source_face(image, face.kps)
             except (RealtimeError, OSError) as exc:

@@ -25,7 +25,7 @@ def _at(spec: str) -> tuple[str, int]:
 def inject(spec: str) -> None:
     name, at = _at(spec)
     if name in ("swap-returns-none", "swap-raises-systemexit", "swap-raises-keyboardinterrupt"):
-        from realtime.swap.mesh import MeshSwapper
+        from realtime.swap.mesh.swapper import MeshSwapper
 
         real = MeshSwapper.__call__
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from realtime.inference import engine_progress as EP
 from realtime.inference import engines as E
 from realtime.inference.session import BuildEvent
 
@@ -161,7 +162,7 @@ def test_progress_reports_elapsed_time_while_building(tmp_path: Path) -> None:
         return b"x"
 
     cache = E.EngineCache(tmp_path)
-    ticker = E.BuildTicker(events.append, "m", interval_s=0.1)
+    ticker = EP.BuildTicker(events.append, "m", interval_s=0.1)
     with ticker:
         slow()
     phases = [e.phase for e in events]

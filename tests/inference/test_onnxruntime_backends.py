@@ -13,6 +13,7 @@ from realtime.catalog.manifest import BUNDLED_DIR
 from realtime.errors import ConfigError
 from realtime.inference import cuda as C
 from realtime.inference import onnxruntime as O
+from realtime.inference import ort_probe as OPR
 from realtime.inference import ort_providers as OP
 from realtime.inference.session import SessionOptions
 
@@ -117,7 +118,25 @@ def test_io_binding_and_fixed_buffers_match_plain_run(binding: str) -> None:
 
 
 def test_warm_up_runs_zeros() -> None:
-    O.OrtSession(DETECTOR, SessionOptions()).warm_up()
+    sess = O.OrtSession(DETECTOR, SessionOptions())
+    feeds_seen: list[dict[str, np.ndarray]] = []
+    outputs: list[dict[str, np.ndarray]] = []
+    real_run = sess.run
+
+    def recording_run(feeds):
+        feeds_seen.append(dict(feeds))
+        outputs.append(real_run(feeds))
+        return outputs[-1]
+
+    sess.run = recording_run  # type: ignore[method-assign]
+    sess.warm_up()
+    assert len(feeds_seen) == 1
+    assert sorted(feeds_seen[0]) == sorted(t.name for t in sess.inputs)
+    for t in sess.inputs:
+        x = feeds_seen[0][t.name]
+        assert x.dtype == np.float32 and x.shape == (1, 3, 128, 128) and not x.any()
+    assert sorted(outputs[0]) == sorted(t.name for t in sess.outputs)
+    assert all(np.isfinite(v).all() for v in outputs[0].values())
 
 
 def test_provider_that_did_not_start_is_detected() -> None:
@@ -156,21 +175,21 @@ def test_corrupt_model_is_a_model_error(tmp_path: Path) -> None:
 
 # --- probes ----------------------------------------------------------------------------------
 
-GPU_ORT = O.OrtFacts(
+GPU_ORT = OPR.OrtFacts(
     True,
     "onnxruntime-gpu",
     "1.22.0",
     "12.8",
     ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"),
 )
-CPU_ORT = O.OrtFacts(True, "onnxruntime", "1.22.0", "", ("CPUExecutionProvider",))
+CPU_ORT = OPR.OrtFacts(True, "onnxruntime", "1.22.0", "", ("CPUExecutionProvider",))
 SPEC = {s.name: s for s in OP.ORT_BACKENDS}
 WITH_GPU = C.CudaDriverState("libcuda.so.1", "12.8", (RTX,))
 NO_DRIVER = C.CudaDriverState(None, None, (), "the NVIDIA driver library (libcuda) was not found")
 
 
-def probe(name: str, facts: O.OrtFacts, *, state=WITH_GPU, driver="570.86.10", trt_libs=None):
-    return O.probe_ort_backend(
+def probe(name: str, facts: OPR.OrtFacts, *, state=WITH_GPU, driver="570.86.10", trt_libs=None):
+    return OPR.probe_ort_backend(
         SPEC[name],
         facts,
         driver=lambda: state,
@@ -190,7 +209,7 @@ def test_probe_cpu_build_lacks_gpu_providers_quietly() -> None:
 
 
 def test_probe_missing_onnxruntime() -> None:
-    p = probe("cpu", O.OrtFacts(False, "", "", "", ()))
+    p = probe("cpu", OPR.OrtFacts(False, "", "", "", ()))
     assert p is not None and "not installed" in p.reason and "realtime-faceswap[cpu]" in p.fix
 
 
@@ -212,15 +231,15 @@ def test_probe_ort_tensorrt_needs_tensorrt_libraries() -> None:
 
 
 def test_explain_failure_per_backend() -> None:
-    assert "cuda-python" not in O.explain_failure(SPEC["cuda"], RuntimeError("libcudnn.so.9 missing"))
-    assert "cudnn" in O.explain_failure(SPEC["cuda"], RuntimeError("libcudnn.so.9 missing")).lower()
-    assert "pip install tensorrt" in O.explain_failure(
+    assert "cuda-python" not in OPR.explain_failure(SPEC["cuda"], RuntimeError("libcudnn.so.9 missing"))
+    assert "cudnn" in OPR.explain_failure(SPEC["cuda"], RuntimeError("libcudnn.so.9 missing")).lower()
+    assert "pip install tensorrt" in OPR.explain_failure(
         SPEC["ort-tensorrt"], RuntimeError("libnvinfer.so.10 missing")
     )
-    assert "DirectX 12" in O.explain_failure(SPEC["directml"], RuntimeError("x"))
-    assert OP.ENV_OPENVINO_DEVICE in O.explain_failure(SPEC["openvino"], RuntimeError("x"))
+    assert "DirectX 12" in OPR.explain_failure(SPEC["directml"], RuntimeError("x"))
+    assert OP.ENV_OPENVINO_DEVICE in OPR.explain_failure(SPEC["openvino"], RuntimeError("x"))
 
 
 def test_this_machine_ort_facts_are_real() -> None:
-    facts = O.ort_facts()
+    facts = OPR.ort_facts()
     assert facts.installed and "CPUExecutionProvider" in facts.providers

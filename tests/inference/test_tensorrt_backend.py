@@ -20,6 +20,7 @@ from realtime.catalog.manifest import BUNDLED_DIR
 from realtime.errors import ConfigError
 from realtime.inference import cuda as C
 from realtime.inference import tensorrt as T
+from realtime.inference import tensorrt_engine as TE
 from realtime.inference.engines import EngineCache
 from realtime.inference.session import SessionOptions
 from tests.gpu import needs_gpu
@@ -321,22 +322,22 @@ def test_engine_from_another_tensorrt_is_rebuilt(tmp_path: Path, model: Path) ->
 
 
 def test_optimisation_profile() -> None:
-    assert T.optimisation_profile([("x", (1, 3, 8, 8))], None) == {}
-    assert T.optimisation_profile([("x", (-1, 3, 8, 8))], None, max_batch=2) == {
+    assert TE.optimisation_profile([("x", (1, 3, 8, 8))], None) == {}
+    assert TE.optimisation_profile([("x", (-1, 3, 8, 8))], None, max_batch=2) == {
         "x": ((1, 3, 8, 8), (1, 3, 8, 8), (2, 3, 8, 8))
     }
-    got = T.optimisation_profile([("x", (-1, 3, -1, -1))], {"x": (2, 3, 64, 48)}, max_batch=1)
+    got = TE.optimisation_profile([("x", (-1, 3, -1, -1))], {"x": (2, 3, 64, 48)}, max_batch=1)
     assert got == {"x": ((1, 3, 64, 48), (2, 3, 64, 48), (2, 3, 64, 48))}
     with pytest.raises(ConfigError, match="shapes="):
-        T.optimisation_profile([("x", (1, 3, -1, -1))], None)
+        TE.optimisation_profile([("x", (1, 3, -1, -1))], None)
     with pytest.raises(ConfigError, match="dims"):
-        T.optimisation_profile([("x", (-1, 3))], {"x": (1, 3, 4)})
+        TE.optimisation_profile([("x", (-1, 3))], {"x": (1, 3, 4)})
 
 
 def test_profile_digest_changes_with_the_request() -> None:
-    assert T.profile_digest(None, 1) == ""
-    a = T.profile_digest({"x": (1, 3, 64, 64)}, 1)
-    assert a and a != T.profile_digest({"x": (1, 3, 32, 32)}, 1) != T.profile_digest(None, 2)
+    assert TE.profile_digest(None, 1) == ""
+    a = TE.profile_digest({"x": (1, 3, 64, 64)}, 1)
+    assert a and a != TE.profile_digest({"x": (1, 3, 32, 32)}, 1) != TE.profile_digest(None, 2)
 
 
 def test_probe_tensorrt() -> None:
@@ -381,7 +382,7 @@ def test_tensorrt_messages_go_to_logging(caplog) -> None:
         def __init__(self) -> None:
             self.base_initialised = True
 
-    logger = T.make_logger(types.SimpleNamespace(ILogger=ILogger))
+    logger = TE.make_logger(types.SimpleNamespace(ILogger=ILogger))
     assert logger.base_initialised
     with caplog.at_level(logging.DEBUG, logger="realtime.inference.tensorrt"):
         logger.log(Severity.WARNING, "weights are fp32")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from realtime.frame import Face, Frame
-from realtime.jobs.bench import face_figures
+from realtime.jobs.pipeline_bench import face_figures
 from realtime.pipeline.stats import Stats
 
 

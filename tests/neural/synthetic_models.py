@@ -16,7 +16,7 @@ simple whose result a test can predict exactly:
 * bisenet: 1x1 convolution: class ``mouth`` where red clearly exceeds green, else ``skin``.
 
 ``write_synthetic_models(models_dir)`` writes them and returns the manifests' specs with sha256
-and size replaced by the synthetic files', to pass as ``specs=`` to any ``from_models_dir``.
+and size replaced by the synthetic files', to pass as ``ModelAccess(specs=...)`` to any ``load``.
 """
 
 from __future__ import annotations

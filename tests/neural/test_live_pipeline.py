@@ -5,10 +5,11 @@ from pathlib import Path
 import numpy as np
 
 from realtime.faces.analysis import AnalysisSettings, FaceAnalyzer
+from realtime.inference.models import ModelAccess
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.sources.image import load_image
 from realtime.sources.synthetic import SyntheticSource
-from realtime.swap.neural import NeuralSwapper
+from realtime.swap.neural.swapper import NeuralSwapper
 from tests.neural.synthetic_models import write_synthetic_models
 from tests.pipeline.fakes import RecordingSink
 
@@ -30,7 +31,9 @@ def test_synthetic_inswapper_changes_the_face_and_nothing_else(tmp_path: Path):
     analyzer = FaceAnalyzer(AnalysisSettings())
     src_img = load_image(ASSETS / "astronaut.jpg")
     face = analyzer.analyze_image(src_img)[0]
-    swapper = NeuralSwapper.from_models_dir("inswapper_128", src_img, face.kps, tmp_path, specs=specs)
+    swapper = NeuralSwapper.load(
+        ModelAccess(models_dir=tmp_path, specs=specs), "inswapper_128", src_img, face.kps
+    )
     source = SyntheticSource(width=640, height=360, fps=30, live=False, motion=0.0, noise=0.0, seed=3)
     reference = SyntheticSource(width=640, height=360, fps=30, live=False, motion=0.0, noise=0.0, seed=3)
     reference.open()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from realtime.enhance.every_nth import EveryNth
 from realtime.errors import ConfigError, ModelError
 from realtime.frame import Face, Frame
 from realtime.swap.choose import choose_swapper, neural_swappers
-from realtime.swap.every_nth import EveryNth
-from realtime.swap.identity import cosine_similarity, select_by_reference, select_faces
+from realtime.swap.neural.identity import cosine_similarity, select_by_reference, select_faces
 
 
 def face(x: float, size: float = 40, emb: np.ndarray | None = None, track: int = -1) -> Face:
@@ -36,7 +36,7 @@ def test_select_modes() -> None:
     assert select_faces([], "one") == []
     with pytest.raises(ConfigError):
         select_faces([small], "reference")
-    with pytest.raises(ConfigError, match="face-select"):
+    with pytest.raises(ConfigError, match="unknown face pick"):
         select_faces([small], "all")
 
 

@@ -9,12 +9,12 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from realtime.catalog import open_model
 from realtime.errors import ConfigError, ModelError
 from realtime.faces.align import box_mask, get_template, warp_face
 from realtime.faces.recognize import ArcFaceRecognizer
 from realtime.frame import Face, Frame
-from realtime.swap.neural import FaceSwapModel, NeuralSwapper, inswapper_latent, read_last_initializer
+from realtime.inference.models import ModelAccess, open_model
+from realtime.swap.neural.swapper import FaceSwapModel, NeuralSwapper, inswapper_latent, read_last_initializer
 from tests.neural.synthetic_models import (
     ARCFACE_DIRECTION,
     CONVERTER_MATRIX,
@@ -77,7 +77,7 @@ def _expected_pixels(spec, crop: np.ndarray, src0: float) -> np.ndarray:
 @pytest.mark.parametrize("name", SWAPPERS)
 def test_swap_crop_numbers(synthetic, photo, photo_kps, name) -> None:
     folder, specs = synthetic
-    model = FaceSwapModel.from_models_dir(name, folder, specs=specs)
+    model = FaceSwapModel.load(ModelAccess(models_dir=folder, specs=specs), name)
     raw = ARCFACE_DIRECTION * 3.0
     src = model.source_vector(raw)
     unit = ARCFACE_DIRECTION / np.linalg.norm(ARCFACE_DIRECTION)
@@ -99,8 +99,8 @@ def test_swap_crop_numbers(synthetic, photo, photo_kps, name) -> None:
 
 def test_processor_swaps_each_face_and_nothing_else(synthetic, photo, photo_kps) -> None:
     folder, specs = synthetic
-    model = FaceSwapModel.from_models_dir("inswapper_128", folder, specs=specs)
-    rec = ArcFaceRecognizer.from_models_dir(folder, specs=specs)
+    model = FaceSwapModel.load(ModelAccess(models_dir=folder, specs=specs), "inswapper_128")
+    rec = ArcFaceRecognizer.load(ModelAccess(models_dir=folder, specs=specs))
     swapper = NeuralSwapper(model, rec, photo, photo_kps)
     assert swapper.name == "swap"
     box = np.array([175, 76, 265, 166], np.float32)
@@ -120,8 +120,8 @@ def test_processor_swaps_each_face_and_nothing_else(synthetic, photo, photo_kps)
 
 def test_face_select_modes(synthetic, photo, photo_kps) -> None:
     folder, specs = synthetic
-    model = FaceSwapModel.from_models_dir("hyperswap_1a_256", folder, specs=specs)
-    rec = ArcFaceRecognizer.from_models_dir(folder, specs=specs)
+    model = FaceSwapModel.load(ModelAccess(models_dir=folder, specs=specs), "hyperswap_1a_256")
+    rec = ArcFaceRecognizer.load(ModelAccess(models_dir=folder, specs=specs))
     box = np.array([175, 76, 265, 166], np.float32)
     frame = Frame(index=0, captured_at=0.0, image=photo.copy(), faces=(Face(box, 0.9, photo_kps),))
     unit = ARCFACE_DIRECTION / np.linalg.norm(ARCFACE_DIRECTION)
@@ -141,8 +141,8 @@ def test_face_select_modes(synthetic, photo, photo_kps) -> None:
 
 def test_nan_output_leaves_face_unswapped(synthetic, photo, photo_kps, monkeypatch) -> None:
     folder, specs = synthetic
-    model = FaceSwapModel.from_models_dir("inswapper_128", folder, specs=specs)
-    rec = ArcFaceRecognizer.from_models_dir(folder, specs=specs)
+    model = FaceSwapModel.load(ModelAccess(models_dir=folder, specs=specs), "inswapper_128")
+    rec = ArcFaceRecognizer.load(ModelAccess(models_dir=folder, specs=specs))
     swapper = NeuralSwapper(model, rec, photo, photo_kps)
     real_run = model.session.run
     monkeypatch.setattr(
@@ -154,7 +154,7 @@ def test_nan_output_leaves_face_unswapped(synthetic, photo, photo_kps, monkeypat
 
 def test_missing_model_error_names_fetch_command_and_path(tmp_path) -> None:
     with pytest.raises(ModelError) as err:
-        FaceSwapModel.from_models_dir("inswapper_128", tmp_path)
+        FaceSwapModel.load(ModelAccess(models_dir=tmp_path), "inswapper_128")
     msg = str(err.value)
     assert "realtime models fetch inswapper_128" in msg and str(tmp_path / "inswapper_128.onnx") in msg
 
@@ -170,25 +170,24 @@ def test_file_that_is_not_the_manifests_model_is_refused(synthetic, tmp_path) ->
         specs["inswapper_128"], sha256=hashlib.sha256(data).hexdigest(), size=len(data)
     )
     with pytest.raises(ModelError, match="manifest expects 'target'"):
-        open_model("inswapper_128", tmp_path, specs={**specs, "inswapper_128": fake})
+        open_model("inswapper_128", ModelAccess(models_dir=tmp_path, specs={**specs, "inswapper_128": fake}))
 
 
 def test_box_mask_used_by_processor_matches_model_size(synthetic, photo, photo_kps) -> None:
     folder, specs = synthetic
-    model = FaceSwapModel.from_models_dir("simswap_256", folder, specs=specs)
-    rec = ArcFaceRecognizer.from_models_dir(folder, specs=specs)
+    model = FaceSwapModel.load(ModelAccess(models_dir=folder, specs=specs), "simswap_256")
+    rec = ArcFaceRecognizer.load(ModelAccess(models_dir=folder, specs=specs))
     s = NeuralSwapper(model, rec, photo, photo_kps, mask_blur=0.2)
     assert s.mask.shape == (256, 256) and np.array_equal(s.mask, box_mask(256, 0.2))
 
 
-def test_from_models_dir_with_masks_and_colour(synthetic, photo, photo_kps) -> None:
-    from realtime.swap.neural_masks import FaceMasker
+def test_load_with_masks_and_colour(synthetic, photo, photo_kps) -> None:
+    from realtime.swap.neural.masks import FaceMasker
 
     folder, specs = synthetic
-    plain = NeuralSwapper.from_models_dir("inswapper_128", photo, photo_kps, folder, specs=specs)
-    keep = NeuralSwapper.from_models_dir(
-        "inswapper_128", photo, photo_kps, folder, specs=specs, masker=FaceMasker(keep_mouth=True)
-    )
+    access = ModelAccess(models_dir=folder, specs=specs)
+    plain = NeuralSwapper.load(access, "inswapper_128", photo, photo_kps)
+    keep = NeuralSwapper.load(access, "inswapper_128", photo, photo_kps, masker=FaceMasker(keep_mouth=True))
     face = Face(np.array([175, 76, 265, 166], np.float32), 0.9, photo_kps)
     a, b = plain.swap_face(photo, face), keep.swap_face(photo, face)
     mouth = np.round((photo_kps[3] + photo_kps[4]) / 2 + [0, 2]).astype(int)
@@ -197,8 +196,8 @@ def test_from_models_dir_with_masks_and_colour(synthetic, photo, photo_kps) -> N
     assert np.abs(px(b, mouth) - px(photo, mouth)).max() <= 3  # the target's mouth is kept
     assert np.abs(px(a, mouth) - px(photo, mouth)).max() > 10  # ... which the plain swap replaces
     assert np.array_equal(px(a, eye), px(b, eye))  # elsewhere both swap alike
-    matched = NeuralSwapper.from_models_dir(
-        "inswapper_128", photo, photo_kps, folder, specs=specs, color_match=True
+    matched = NeuralSwapper.load(
+        ModelAccess(models_dir=folder, specs=specs), "inswapper_128", photo, photo_kps, color_match=True
     )
     c = matched.swap_face(photo, face)
     centre = (slice(110, 130), slice(215, 235))
@@ -208,7 +207,7 @@ def test_from_models_dir_with_masks_and_colour(synthetic, photo, photo_kps) -> N
 
 def test_set_source_face_changes_identity(synthetic, photo, photo_kps) -> None:
     folder, specs = synthetic
-    s = NeuralSwapper.from_models_dir("simswap_256", photo, photo_kps, folder, specs=specs)
+    s = NeuralSwapper.load(ModelAccess(models_dir=folder, specs=specs), "simswap_256", photo, photo_kps)
     before = s.source.copy()
     dark = (photo // 4).astype(np.uint8)  # another input mean: another raw embedding scale
     s.set_source_face(dark, photo_kps)

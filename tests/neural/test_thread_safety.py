@@ -21,16 +21,16 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from realtime.catalog.manifest import ModelSpec
+from realtime.enhance.enhancer import FaceEnhancer
+from realtime.enhance.every_nth import EveryNth
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.faces.recognize import ArcFaceRecognizer
 from realtime.frame import Face, Frame
 from realtime.inference.onnxruntime import OrtSession
 from realtime.inference.session import SessionOptions
 from realtime.processor import is_thread_safe
-from realtime.swap.build import largest_face
-from realtime.swap.enhance import FaceEnhancer
-from realtime.swap.every_nth import EveryNth
-from realtime.swap.neural import FaceSwapModel, NeuralSwapper
+from realtime.swap.neural.factory import largest_face
+from realtime.swap.neural.swapper import FaceSwapModel, NeuralSwapper
 from realtime.swap.reload import FaceReloader
 from tests.neural.conftest import PHOTO
 

@@ -6,13 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
+from realtime.enhance.enhancer import FaceEnhancer
 from realtime.faces.align import transform_points, warp_face
 from realtime.faces.landmark68 import Fan68Landmarker, kps5_from_68
 from realtime.faces.neural_detectors import NeuralDetector, anchor_centres, nms
 from realtime.faces.recognize import ArcFaceRecognizer, RecognizeFaces
 from realtime.frame import Face, Frame
-from realtime.swap.enhance import FaceEnhancer
-from realtime.swap.neural_masks import (
+from realtime.inference.models import ModelAccess
+from realtime.swap.neural.masks import (
     FaceMasker,
     OcclusionMasker,
     RegionMasker,
@@ -34,7 +35,7 @@ from tests.neural.synthetic_models import (
 
 def test_arcface_embedding_direction_and_recognize_processor(synthetic, photo, photo_kps) -> None:
     folder, specs = synthetic
-    rec = ArcFaceRecognizer.from_models_dir(folder, specs=specs)
+    rec = ArcFaceRecognizer.load(ModelAccess(models_dir=folder, specs=specs))
     raw, normed = rec.embed(photo, photo_kps)
     crop, _ = warp_face(photo, photo_kps, rec.template, 112)
     mean = ((crop[:, :, ::-1].astype(np.float64) - 127.5) / 127.5).mean()  # the model's input mean
@@ -49,7 +50,7 @@ def test_arcface_embedding_direction_and_recognize_processor(synthetic, photo, p
 @pytest.mark.parametrize("shape", [(480, 640), (960, 1280), (640, 480)])
 def test_detectors_decode_the_known_face(synthetic, name, shape) -> None:
     folder, specs = synthetic
-    det = NeuralDetector.from_models_dir(name, folder, specs=specs)
+    det = NeuralDetector.load(ModelAccess(models_dir=folder, specs=specs), name)
     image = np.full((*shape, 3), 90, np.uint8)
     faces = det.detect(image)
     assert len(faces) == 1  # the overlapping second anchor was suppressed by NMS
@@ -65,7 +66,7 @@ def test_detectors_decode_the_known_face(synthetic, name, shape) -> None:
 
 def test_detector_threshold_drops_weak_faces(synthetic) -> None:
     folder, specs = synthetic
-    det = NeuralDetector.from_models_dir("scrfd_2.5g", folder, specs=specs)
+    det = NeuralDetector.load(ModelAccess(models_dir=folder, specs=specs), "scrfd_2.5g")
     det.score_threshold = 0.95
     assert det.detect(np.zeros((480, 640, 3), np.uint8)) == []
 
@@ -81,7 +82,7 @@ def test_anchor_layout_and_nms() -> None:
 
 def test_fan68_landmarks_and_kps(synthetic, photo) -> None:
     folder, specs = synthetic
-    fan = Fan68Landmarker.from_models_dir(folder, specs=specs)
+    fan = Fan68Landmarker.load(ModelAccess(models_dir=folder, specs=specs))
     box = np.array([175.0, 76.0, 265.0, 166.0])
     pts, score = fan.landmarks(photo, box)
     m = fan.crop_matrix(box)
@@ -100,17 +101,17 @@ def test_enhancer_blend(synthetic, photo, photo_kps) -> None:
     folder, specs = synthetic
     face = Face(np.array([175, 76, 265, 166]), 0.9, photo_kps)
     frame = Frame(0, 0.0, photo.copy(), (face,))
-    full = FaceEnhancer.from_models_dir(folder, specs=specs, blend=1.0)
+    full = FaceEnhancer.load(ModelAccess(models_dir=folder, specs=specs), blend=1.0)
     assert full.name == "enhance"
     out = full(frame).image
     c = np.round(photo_kps[2]).astype(int)  # nose tip: inside the mask's flat top
     patch = (slice(c[1] - 3, c[1] + 3), slice(c[0] - 3, c[0] + 3))
     negative = 255.0 - photo[patch].astype(float)  # the synthetic GFPGAN returns -input
     assert np.abs(out[patch].astype(float) - negative).mean() < 3
-    half = FaceEnhancer.from_models_dir(folder, specs=specs, blend=0.5)(frame).image
+    half = FaceEnhancer.load(ModelAccess(models_dir=folder, specs=specs), blend=0.5)(frame).image
     mid = (photo[patch].astype(float) + negative) / 2
     assert np.abs(half[patch].astype(float) - mid).mean() < 3
-    none = FaceEnhancer.from_models_dir(folder, specs=specs, blend=0.0)(frame).image
+    none = FaceEnhancer.load(ModelAccess(models_dir=folder, specs=specs), blend=0.0)(frame).image
     assert np.array_equal(none, photo)
     assert np.array_equal(out[300:], photo[300:])
 
@@ -121,10 +122,12 @@ def test_occlusion_and_region_masks(synthetic) -> None:
     crop[:, 64:, 2] = 255  # red right half (BGR)
     crop[:, 64:, 1] = 0
     crop[:, :64, 2] = 0  # no red on the left: occluded for the synthetic xseg, skin for bisenet
-    occ = OcclusionMasker.from_models_dir(folder, specs=specs)(crop)  # synthetic xseg = red / 255
+    occ = OcclusionMasker.load(ModelAccess(models_dir=folder, specs=specs))(
+        crop
+    )  # synthetic xseg = red / 255
     assert occ.shape == (128, 128)
     assert occ[64, 120] == pytest.approx(1.0, abs=1e-3) and occ[64, 20] == pytest.approx(0.0, abs=1e-3)
-    parser = RegionMasker.from_models_dir(folder, specs=specs)
+    parser = RegionMasker.load(ModelAccess(models_dir=folder, specs=specs))
     cls = parser.class_map(crop)
     assert (cls[:, :60] == SKIN_CLASS).all() and (cls[:, 68:] == MOUTH_CLASS).all()
     no_mouth = RegionMasker(parser.spec, parser.session, regions=("skin",))(crop)

@@ -14,8 +14,8 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from realtime.faces.align import crop_to_tensor, tensor_to_crop
+from realtime.inference.triton_wire import contract
 from realtime.remote.export import ExportOptions, export_repository
-from realtime.remote.wire import contract
 from tests.neural.synthetic_models import write_synthetic_models
 
 NAMES = ["inswapper_128", "hyperswap_1a_256", "gfpgan_1.4", "xseg_1", "crossface_simswap"]

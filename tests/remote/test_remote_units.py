@@ -9,8 +9,8 @@ from realtime.catalog.manifest import load_manifests
 from realtime.errors import ConfigError
 from realtime.faces.align import crop_to_tensor
 from realtime.inference.triton import check_metadata
-from realtime.remote.url import parse_remote
-from realtime.remote.wire import contract, encode_image
+from realtime.inference.triton_url import parse_remote
+from realtime.inference.triton_wire import contract, encode_image
 
 
 def test_remote_urls():

@@ -9,22 +9,22 @@ import shutil
 import subprocess
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from realtime.catalog import open_model
 from realtime.errors import RemoteError
 from realtime.faces.analysis import AnalysisSettings, FaceAnalyzer
-from realtime.inference.session import SessionOptions
+from realtime.inference.models import ModelAccess, open_model
 from realtime.inference.triton import RemoteLost, RemoteTimeout
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.remote.guard import LOST, OK, RemoteGuard
 from realtime.sources.image import load_image
 from realtime.sources.synthetic import SyntheticSource
-from realtime.swap.neural import NeuralSwapper
+from realtime.swap.neural.swapper import NeuralSwapper
 from tests.pipeline.fakes import RecordingSink
 from tests.remote.conftest import Served, start_server
 from tools.triton_local import TritonServer, free_port
@@ -62,8 +62,9 @@ def swapper(served: Served, analyzer: FaceAnalyzer, remote: str | None, photo: s
             name: str = "inswapper_128", budget_ms: float = 3000.0) -> NeuralSwapper:  # fmt: skip
     img = load_image(ASSETS / photo)
     face = analyzer.analyze_image(img)[0]
-    opts = SessionOptions(remote=remote, remote_budget_ms=budget_ms)
-    return NeuralSwapper.from_models_dir(name, img, face.kps, served.models, specs=served.specs, options=opts)
+    access = ModelAccess(models_dir=served.models, specs=served.specs, remote=remote)
+    access = replace(access, remote_budget_ms=budget_ms)
+    return NeuralSwapper.load(access, name, img, face.kps)
 
 
 class Tint:
@@ -128,9 +129,10 @@ def test_remote_swap_changes_the_face_only_and_matches_the_local_model(
 
 
 def test_one_session_is_safe_from_several_threads(served: Served, triton: TritonServer):
-    opts = SessionOptions(remote=triton.grpc_url, remote_budget_ms=5000)
-    _spec, _path, session = open_model("arcface_w600k_r50", served.models, specs=served.specs, options=opts)
-    _s, _p, local = open_model("arcface_w600k_r50", served.models, specs=served.specs)
+    access = ModelAccess(models_dir=served.models, specs=served.specs)
+    remote = replace(access, remote=triton.grpc_url, remote_budget_ms=5000)
+    _spec, _path, session = open_model("arcface_w600k_r50", remote)
+    _s, _p, local = open_model("arcface_w600k_r50", access)
     rng = np.random.default_rng(0)
     crops = [rng.integers(0, 256, (112, 112, 3), np.uint8) for _ in range(8)]
     from realtime.faces.align import crop_to_tensor
@@ -246,8 +248,8 @@ def test_stalled_server_calls_are_abandoned_within_the_budget(
 
 def test_start_failures_are_one_typed_line(served: Served, triton: TritonServer):
     def open_(name: str, url: str) -> None:
-        opts = SessionOptions(remote=url)
-        open_model(name, served.models, specs=served.specs, options=opts)
+        access = ModelAccess(models_dir=served.models, specs=served.specs, remote=url, remote_budget_ms=100)
+        open_model(name, access)
 
     with pytest.raises(RemoteError, match=r"not reachable.*start it"):
         open_("hyperswap_1a_256", f"grpc://127.0.0.1:{free_port()}")
@@ -262,7 +264,7 @@ def test_start_failures_are_one_typed_line(served: Served, triton: TritonServer)
 def test_lost_server_falls_back_to_the_mesh_swapper_when_configured(
     served: Served, own_triton: TritonServer, analyzer: FaceAnalyzer
 ):
-    from realtime.swap.mesh import create_mesh_swapper
+    from realtime.swap.mesh.swapper import create_mesh_swapper
 
     report: dict = {}
     mesh = create_mesh_swapper([ASSETS / "astronaut.jpg"], analyzer=analyzer)
@@ -281,8 +283,8 @@ def test_lost_server_falls_back_to_the_mesh_swapper_when_configured(
 
 def test_remote_enhancer_matches_the_local_one(served: Served, tmp_path: Path):
     """The enhancer (512² crops both ways) through its own server equals the local model."""
+    from realtime.enhance.enhancer import FaceEnhancer
     from realtime.remote.export import export_repository
-    from realtime.swap.enhance import FaceEnhancer
     from tests.neural.synthetic_models import write_synthetic_models
     from tests.remote.conftest import PY_CPU
 
@@ -292,9 +294,10 @@ def test_remote_enhancer_matches_the_local_one(served: Served, tmp_path: Path):
     )
     server = start_server(tmp_path / "repo", tmp_path / "server")
     try:
-        opts = SessionOptions(remote=server.http_url, remote_budget_ms=5000)
-        remote = FaceEnhancer.from_models_dir(tmp_path / "models", "gfpgan_1.4", specs=specs, options=opts)
-        local = FaceEnhancer.from_models_dir(tmp_path / "models", "gfpgan_1.4", specs=specs)
+        access = ModelAccess(models_dir=tmp_path / "models", specs=specs)
+        served_by = replace(access, remote=server.http_url, remote_budget_ms=5000)
+        remote = FaceEnhancer.load(served_by, "gfpgan_1.4")
+        local = FaceEnhancer.load(access, "gfpgan_1.4")
         assert remote.session.provider == "triton"
         sink = run_frames(remote, 3)
         original = original_frame()
@@ -339,8 +342,9 @@ def test_grpc_over_tls_works_with_the_ca_and_fails_in_one_line_without(
         base = f"grpcs://127.0.0.1:{server.grpc_port}"
 
         def open_(url: str) -> Any:
-            opts = SessionOptions(remote=url, remote_budget_ms=5000)
-            return open_model("arcface_w600k_r50", served.models, specs=served.specs, options=opts)[2]
+            access = ModelAccess(models_dir=served.models, specs=served.specs, remote=url)
+            access = replace(access, remote_budget_ms=5000)
+            return open_model("arcface_w600k_r50", access)[2]
 
         session = open_(f"{base}?ca={tls_files['ca']}")
         x = np.zeros((1, 3, 112, 112), np.float32)

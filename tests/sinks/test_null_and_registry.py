@@ -16,18 +16,15 @@ from realtime.plan import (
     VcamOutput,
     WindowOutput,
 )
-from realtime.sinks import (
-    SINKS,
-    FileSink,
-    ImageFileSink,
-    MjpegSink,
-    NullSink,
-    PreviewSink,
-    VirtualCameraSink,
-    WindowSink,
-    make_sink,
-)
 from realtime.sinks.base import Sink, SinkContext
+from realtime.sinks.file import FileSink
+from realtime.sinks.image import ImageFileSink
+from realtime.sinks.mjpeg import MjpegSink
+from realtime.sinks.null import NullSink
+from realtime.sinks.preview import PreviewSink
+from realtime.sinks.registry import SINKS, make_sink
+from realtime.sinks.vcam import VirtualCameraSink
+from realtime.sinks.window import WindowSink
 
 
 def test_registry_makes_every_output_a_plan_can_name(tmp_path) -> None:

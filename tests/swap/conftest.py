@@ -8,7 +8,7 @@ import pytest
 
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.frame import Face
-from realtime.swap.source import SourceFace
+from realtime.swap.mesh.photo import SourceFace
 from tools.quality.harness import sources
 from tools.quality.judge import PHOTOS, load_photo
 

@@ -16,8 +16,8 @@ import pytest
 from realtime.errors import ConfigError
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.frame import Face, Frame
-from realtime.swap.cast import Cast
-from realtime.swap.mesh import MeshSwapper, prepare_cast
+from realtime.swap.mesh.cast import Cast
+from realtime.swap.mesh.swapper import MeshSwapper, prepare_cast
 from tools.quality.judge import load_photo
 
 W, H = 1280, 720

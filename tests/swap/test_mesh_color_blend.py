@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.swap.blend import alpha_blend, composite, feather, two_band
-from realtime.swap.color import (
+from realtime.swap.mesh.blend import alpha_blend, composite, feather, two_band
+from realtime.swap.mesh.color import (
     ColourStats,
     StatsSmoother,
     colour_stats,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from realtime.frame import Face
-from realtime.swap.geometry import blend_geometry, similarity_3d
-from realtime.swap.masks import EYE_LEFT, EYE_RIGHT, FACE_OVAL, LIPS_INNER, LIPS_OUTER
-from realtime.swap.source import SourceFace
+from realtime.swap.mesh.geometry import blend_geometry, similarity_3d
+from realtime.swap.mesh.masks import EYE_LEFT, EYE_RIGHT, FACE_OVAL, LIPS_INNER, LIPS_OUTER
+from realtime.swap.mesh.photo import SourceFace
 
 PhotoFaces = dict[str, tuple[np.ndarray, Face]]
 

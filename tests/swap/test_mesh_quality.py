@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from realtime.faces.analysis import FaceAnalyzer
-from realtime.swap.mesh import MeshSettings
-from realtime.swap.source import SourceFace
+from realtime.swap.mesh.photo import SourceFace
+from realtime.swap.mesh.swapper import MeshSettings
 from tools.quality.harness import DIRECTIONS, evaluate_direction, seam_comparison
 from tools.quality.judge import Judge, identity_score, load_photo
 

@@ -11,7 +11,7 @@ import pytest
 
 from realtime.errors import InputError, NoFaceError
 from realtime.faces.analysis import FaceAnalyzer
-from realtime.swap.source import prepare_source, read_image
+from realtime.swap.mesh.photo import prepare_source, read_image
 from tools.quality.judge import PHOTOS, load_photo
 
 
@@ -67,7 +67,7 @@ def test_several_faces_take_the_largest_and_warn(
     tmp_path: Path, analyzer: FaceAnalyzer, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = _two_faces(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="realtime.swap.source"):
+    with caplog.at_level(logging.WARNING, logger="realtime.swap.mesh.photo"):
         big = prepare_source(path, analyzer=analyzer)
     assert any("2 faces" in r.getMessage() for r in caplog.records)
     small = prepare_source(path, face_index=1, analyzer=analyzer)

@@ -12,10 +12,10 @@ from realtime.errors import ConfigError, NoFaceError
 from realtime.frame import Face, Frame
 from realtime.processor import Processor
 from realtime.swap import SWAPPERS
-from realtime.swap.geometry import blend_geometry
-from realtime.swap.masks import EYE_LEFT, LIPS_INNER
-from realtime.swap.mesh import MeshSettings, MeshSwapper
-from realtime.swap.source import SourceFace
+from realtime.swap.mesh.geometry import blend_geometry
+from realtime.swap.mesh.masks import EYE_LEFT, LIPS_INNER
+from realtime.swap.mesh.photo import SourceFace
+from realtime.swap.mesh.swapper import MeshSettings, MeshSwapper
 from tools.quality.judge import PHOTOS, load_photo
 
 PhotoFaces = dict[str, tuple[np.ndarray, Face]]
@@ -285,7 +285,7 @@ def test_select_swaps_only_the_chosen_track(
 def test_the_swapped_frame_counts_its_swapped_faces(
     bundled_sources: dict[str, SourceFace], photo_faces: PhotoFaces
 ) -> None:
-    from realtime.swap.mesh import MeshSwapper
+    from realtime.swap.mesh.swapper import MeshSwapper
 
     img, face = next(iter(photo_faces.values()))
     src = next(iter(bundled_sources.values()))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from realtime.frame import Face
-from realtime.swap.warp import dense_map, frontal_layout, triangulate, warp_texture
+from realtime.swap.mesh.warp import dense_map, frontal_layout, triangulate, warp_texture
 
 PhotoFaces = dict[str, tuple[np.ndarray, Face]]
 

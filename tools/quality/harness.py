@@ -14,8 +14,8 @@ import numpy as np
 
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.frame import Frame
-from realtime.swap.mesh import MeshSettings, MeshSwapper
-from realtime.swap.source import SourceFace, prepare_source
+from realtime.swap.mesh.photo import SourceFace, prepare_source
+from realtime.swap.mesh.swapper import MeshSettings, MeshSwapper
 from tools.quality.judge import (
     PHOTOS,
     Judge,

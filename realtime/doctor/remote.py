@@ -13,6 +13,15 @@ from typing import Any
 
 from realtime.catalog.manifest import load_manifests
 from realtime.errors import ConfigError, RemoteError
+from realtime.inference.triton import (
+    check_metadata,
+    explain_start_failure,
+    make_client,
+    model_metadata,
+    server_models,
+)
+from realtime.inference.triton_url import parse_remote
+from realtime.inference.triton_wire import contract
 
 START_TIMEOUT_S = 5.0
 
@@ -35,22 +44,12 @@ def needed_models(swapper: str | None, enhance: str | None = None) -> list[str]:
 
 def check_remote(url: str, models: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The rows of the remote check; with no ``models``, every manifest model the server has."""
-    from realtime.remote.url import parse_remote
-
     try:
         target = parse_remote(url)
     except ConfigError as exc:
         return [_row("remote URL", False, exc.message, exc.fix or "")]
     if importlib.util.find_spec("tritonclient") is None:
         return [_row("tritonclient", False, "not installed", "pip install 'realtime[remote]'")]
-    from realtime.inference.triton import (
-        _explain_start_failure,
-        _metadata,
-        _server_models,
-        check_metadata,
-        make_client,
-    )
-    from realtime.remote.wire import contract
 
     rows = []
     try:
@@ -60,14 +59,14 @@ def check_remote(url: str, models: Sequence[str] = ()) -> list[dict[str, Any]]:
     except RemoteError as exc:
         return [_row(f"server {target}", False, exc.message, exc.fix or "")]
     except Exception as exc:
-        err = _explain_start_failure(target, exc)
+        err = explain_start_failure(target, exc)
         return [_row(f"server {target}", False, err.message, err.fix or "")]
     state = ("live", "") if live else ("not live", "see its log")
     rows.append(_row(f"server {target}", bool(live), *state))
     if not live:
         return rows
     specs = load_manifests()
-    served = _server_models(client)
+    served = server_models(client)
     names = list(models) or [n for n in served if n in specs]
     if not names:
         rows.append(_row("models", False, "the server holds none of our models", "realtime triton export"))
@@ -81,7 +80,7 @@ def check_remote(url: str, models: Sequence[str] = ()) -> list[dict[str, Any]]:
         if not ready:
             rows.append(_row(f"model {name}", False, "not on the server (or not ready)", fix))
             continue
-        why = check_metadata(contract(specs[name]), _metadata(client, name, START_TIMEOUT_S))
+        why = check_metadata(contract(specs[name]), model_metadata(client, name, START_TIMEOUT_S))
         detail = why or "ready, matches the manifest"
         rows.append(_row(f"model {name}", why is None, detail, "" if why is None else fix))
     try:

@@ -20,15 +20,15 @@ import numpy as np
 from realtime.errors import InputError
 from realtime.faces.landmarks import five_points
 from realtime.frame import Face, Frame
-from realtime.swap.blend import composite, feather
-from realtime.swap.cast import Cast
-from realtime.swap.color import ColourStats, StatsSmoother, colour_stats, shading_offset, tone_transfer
 from realtime.swap.config import MeshSettings
-from realtime.swap.geometry import blend_geometry
-from realtime.swap.masks import EYE_LEFT, EYE_RIGHT, LIPS_INNER, face_outline, fill, skin_mask
+from realtime.swap.mesh.blend import composite, feather
+from realtime.swap.mesh.cast import Cast
+from realtime.swap.mesh.color import ColourStats, StatsSmoother, colour_stats, shading_offset, tone_transfer
+from realtime.swap.mesh.geometry import blend_geometry
+from realtime.swap.mesh.masks import EYE_LEFT, EYE_RIGHT, LIPS_INNER, face_outline, fill, skin_mask
+from realtime.swap.mesh.photo import SourceFace, prepare_source
+from realtime.swap.mesh.warp import dense_map, warp_texture
 from realtime.swap.select import select_faces
-from realtime.swap.source import SourceFace, prepare_source
-from realtime.swap.warp import dense_map, warp_texture
 
 if TYPE_CHECKING:
     from realtime.faces.analysis import FaceAnalyzer
@@ -125,7 +125,7 @@ class MeshSwapper:
     """The swap processor: ``MeshSwapper(source, settings)(frame) -> frame``.
 
     Swaps every selected face that has a mesh; frames without one pass through untouched.
-    ``source`` may be several faces, one per person: ``cast`` (``realtime.swap.cast``) says
+    ``source`` may be several faces, one per person: ``cast`` (``realtime.swap.mesh.cast``) says
     who gets which. ``set_source``/``set_sources`` switch faces between frames from any thread.
     ``set_settings`` switches the settings between frames: each frame reads them once, so
     it is drawn with one set throughout.
@@ -380,7 +380,7 @@ class MeshSwapper:
 def prepare_cast(
     faces: Sequence[Path] | Path, face_index: int | None = None, *, analyzer: FaceAnalyzer | None = None
 ) -> list[SourceFace]:
-    """One source face per photo, in the given order (``realtime.swap.cast`` maps them to
+    """One source face per photo, in the given order (``realtime.swap.mesh.cast`` maps them to
     people); a single photo gives one."""
     paths = [Path(faces)] if isinstance(faces, (str, Path)) else [Path(p) for p in faces]
     if len(paths) < 2:

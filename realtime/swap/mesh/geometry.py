@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from realtime.swap.masks import (
+from realtime.swap.mesh.masks import (
     EYE_LEFT,
     EYE_LEFT_CORNERS,
     EYE_RIGHT,

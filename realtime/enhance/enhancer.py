@@ -8,16 +8,13 @@ far more than a frame budget: wrap it in ``EveryNth``.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
-
 import numpy as np
 
-from realtime.catalog import open_model
 from realtime.catalog.manifest import ModelSpec
 from realtime.faces.align import box_mask, crop_to_tensor, get_template, paste_back, tensor_to_crop, warp_face
 from realtime.frame import Face, Frame
-from realtime.inference.session import InferenceSession, SessionOptions
+from realtime.inference.models import ModelAccess, open_model
+from realtime.inference.session import BuildCallback, InferenceSession
 
 DEFAULT_ENHANCER = "gfpgan_1.4"
 
@@ -47,17 +44,15 @@ class FaceEnhancer:
         self.out_std = float(spec.extra.get("output_std", 127.5))
 
     @classmethod
-    def from_models_dir(
+    def load(
         cls,
-        models_dir: str | os.PathLike[str] | None = None,
+        access: ModelAccess,
         name: str = DEFAULT_ENHANCER,
         *,
+        on_build: BuildCallback | None = None,
         blend: float | None = None,
-        specs: Mapping[str, ModelSpec] | None = None,
-        prefer: str | Sequence[str] | None = None,
-        options: SessionOptions | None = None,
     ) -> FaceEnhancer:
-        spec, _path, session = open_model(name, models_dir, specs=specs, prefer=prefer, options=options)
+        spec, _path, session = open_model(name, access, on_build)
         return cls(spec, session, blend=blend)
 
     def enhance_face(self, image: np.ndarray, face: Face) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Building a neural swapper (and its optional enhancer) from the settings.
+"""Building a neural swapper from the settings.
 
 The identity comes from the ``--face`` photos through our own face analysis: the largest face
 (or ``--face-index``) of the best photo gives the image and the 5 keypoints the recognizer
@@ -14,10 +14,13 @@ from typing import Any
 import numpy as np
 
 from realtime.errors import InputError, NoFaceError
+from realtime.faces.recognize import ArcFaceRecognizer
 from realtime.frame import Face
 from realtime.processor import Processor
 from realtime.sources.image import load_image
-from realtime.swap.config import EnhanceConfig, SwapConfig
+from realtime.swap.config import SwapConfig
+from realtime.swap.neural.identity import ReferenceFilter
+from realtime.swap.neural.swapper import NeuralSwapper
 
 log = logging.getLogger(__name__)
 
@@ -50,49 +53,29 @@ def largest_face(paths: list[Path], analyzer: Any, face_index: int | None) -> tu
 
 def embed_reference(config: SwapConfig, analyzer: Any, on_build: Any = None) -> tuple[Any, np.ndarray]:
     """(recognizer, normalised embedding) of the ``--reference`` photos' largest face."""
-    from realtime.faces.recognize import ArcFaceRecognizer
-
-    m = config.models
-    rec = ArcFaceRecognizer.from_models_dir(
-        m.models_dir,
-        trust_unverified=m.trust_unverified,
-        prefer=m.provider,
-        options=m.session_options(on_build),
-    )
+    rec = ArcFaceRecognizer.load(config.models, on_build=on_build)
     ref_image, ref_face = largest_face([Path(p) for p in config.reference], analyzer, None)
     return rec, rec.embed(ref_image, ref_face.kps)[1]
 
 
+def reference_filter(
+    config: SwapConfig, analyzer: Any, swapper: Any, on_build: Any = None
+) -> ReferenceFilter:
+    """``swapper`` run on the faces that look like the ``--reference`` photos' person only."""
+    recognizer, reference = embed_reference(config, analyzer, on_build)
+    return ReferenceFilter(swapper, recognizer, reference)
+
+
 def build_neural_swapper(name: str, config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
     """The ``NeuralSwapper`` for ``name``."""
-    from realtime.swap.neural import NeuralSwapper
-
     image, face = largest_face([Path(p) for p in config.faces], analyzer, config.face_index)
-    m = config.models
     reference = embed_reference(config, analyzer, on_build)[1] if config.pick == "reference" else None
-    return NeuralSwapper.from_models_dir(
+    return NeuralSwapper.load(
+        config.models,
         name,
         image,
         face.kps,
-        m.models_dir,
-        trust_unverified=m.trust_unverified,
+        on_build=on_build,
         pick=config.pick,
         reference_embedding=reference,
-        prefer=m.provider,
-        options=m.session_options(on_build),
     )
-
-
-def build_enhancer(config: EnhanceConfig, on_build: Any = None) -> Processor:
-    """The face enhancer, run on every ``every``-th frame (its cost shows in stats)."""
-    from realtime.swap.enhance import FaceEnhancer
-    from realtime.swap.every_nth import EveryNth
-
-    enhancer = FaceEnhancer.from_models_dir(
-        config.models.models_dir,
-        config.model,
-        prefer=config.models.provider,
-        options=config.models.session_options(on_build),
-    )
-    # Wrapped even at every=1 (it then only keeps the face patches), so N can change live.
-    return EveryNth(enhancer, config.every)

@@ -26,14 +26,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from realtime.catalog import open_model
-from realtime.catalog.manifest import ModelSpec, load_manifests
+from realtime.catalog.manifest import ModelSpec
+from realtime.catalog.store import ensure
 from realtime.errors import ConfigError, ModelError
 from realtime.faces.align import (
     box_mask,
@@ -46,8 +45,10 @@ from realtime.faces.align import (
 )
 from realtime.faces.recognize import ArcFaceRecognizer, l2_normalize
 from realtime.frame import Face, Frame
-from realtime.inference.session import InferenceSession, SessionOptions
-from realtime.swap.identity import DEFAULT_THRESHOLD, select_faces
+from realtime.inference.models import ModelAccess, open_model
+from realtime.inference.session import BuildCallback, InferenceSession
+from realtime.swap.neural.identity import DEFAULT_THRESHOLD, select_faces
+from realtime.swap.neural.masks import color_transfer_lab
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ NEURAL_SWAPPERS = ("hyperswap_1a_256", "inswapper_128", "inswapper_128_fp16", "s
 
 def read_last_initializer(path: str | os.PathLike[str]) -> np.ndarray:
     """The graph's last initializer as float32: inswapper's ``emap`` (512x512)."""
+    # Heavy: loaded only for inswapper's emap.
     import onnx
     from onnx import numpy_helper
 
@@ -127,30 +129,15 @@ class FaceSwapModel:
         self.converter = converter
 
     @classmethod
-    def from_models_dir(
-        cls,
-        name: str,
-        models_dir: str | os.PathLike[str] | None = None,
-        *,
-        specs: Mapping[str, ModelSpec] | None = None,
-        prefer: str | Sequence[str] | None = None,
-        options: SessionOptions | None = None,
-        trust_unverified: bool = False,
-    ) -> FaceSwapModel:
-        kw: dict[str, Any] = {
-            "specs": specs,
-            "prefer": prefer,
-            "options": options,
-            "trust_unverified": trust_unverified,
-        }
-        spec, path, session = open_model(name, models_dir, **kw)
-        if options is not None and options.remote and spec.extra.get("source") == "emap":
-            from realtime.catalog.store import ensure
-
-            ensure(name, models_dir, specs=specs, trust_unverified=trust_unverified)  # emap is read here
+    def load(cls, access: ModelAccess, name: str, *, on_build: BuildCallback | None = None) -> FaceSwapModel:
+        spec, path, session = open_model(name, access, on_build)
+        if access.remote and spec.extra.get("source") == "emap":  # the emap is read from the local file
+            ensure(
+                name, access.models_dir, specs=access.manifests(), trust_unverified=access.trust_unverified
+            )
         converter = None
         if spec.extra.get("source") == "converter":
-            _cspec, _cpath, converter = open_model(str(spec.extra["converter"]), models_dir, **kw)
+            _cspec, _cpath, converter = open_model(str(spec.extra["converter"]), access, on_build)
         return cls(spec, path, session, converter=converter)
 
     def source_vector(self, raw_embedding: np.ndarray) -> np.ndarray:
@@ -184,7 +171,7 @@ class NeuralSwapper:
 
     The source embedding is computed once, here, from ``source_image`` and its keypoints.
     ``masker`` (optional) maps (aligned crop, crop keypoints) to a float mask in [0, 1] that
-    narrows the feathered box mask - see ``realtime.swap.neural_masks.FaceMasker``.
+    narrows the feathered box mask - see ``realtime.swap.neural.masks.FaceMasker``.
 
     Thread-safe: several workers may call one instance while another thread changes the face.
     The identity is read once per frame under a lock (every face of a frame gets the same
@@ -235,17 +222,14 @@ class NeuralSwapper:
             self.source_embedding, self.source = normed, source
 
     @classmethod
-    def from_models_dir(
+    def load(
         cls,
+        access: ModelAccess,
         swapper: str,
         source_image: np.ndarray,
         source_kps: np.ndarray,
-        models_dir: str | os.PathLike[str] | None = None,
         *,
-        specs: Mapping[str, ModelSpec] | None = None,
-        prefer: str | Sequence[str] | None = None,
-        options: SessionOptions | None = None,
-        trust_unverified: bool = False,
+        on_build: BuildCallback | None = None,
         **kwargs: Any,
     ) -> NeuralSwapper:
         """Open the swapper and the recognizer it requires from the cache, then build the processor.
@@ -253,18 +237,12 @@ class NeuralSwapper:
         ``kwargs`` go to ``__init__`` (pick, reference_embedding, threshold, mask_blur,
         masker, color_match). A missing file raises ``ModelError`` with the fetch command.
         """
-        specs = load_manifests() if specs is None else specs
-        kw: dict[str, Any] = {
-            "specs": specs,
-            "prefer": prefer,
-            "options": options,
-            "trust_unverified": trust_unverified,
-        }
-        model = FaceSwapModel.from_models_dir(swapper, models_dir, **kw)
+        specs = access.manifests()
+        model = FaceSwapModel.load(access, swapper, on_build=on_build)
         rec_names = [n for n in model.spec.requires if specs[n].kind == "recognizer"]
         if not rec_names:
             raise ModelError(f"swapper {swapper!r} declares no recognizer in `requires`")
-        recognizer = ArcFaceRecognizer.from_models_dir(models_dir, rec_names[0], **kw)
+        recognizer = ArcFaceRecognizer.load(access, rec_names[0], on_build=on_build)
         return cls(model, recognizer, source_image, source_kps, **kwargs)
 
     def __call__(self, frame: Frame) -> Frame:
@@ -304,7 +282,5 @@ class NeuralSwapper:
         if self.masker is not None:
             mask = np.minimum(mask, self.masker(crop, transform_points(face.kps, m)))
         if self.color_match:
-            from realtime.swap.neural_masks import color_transfer_lab
-
             swapped = color_transfer_lab(swapped, crop, mask)
         return paste_back(image, swapped, m, mask)

@@ -18,11 +18,12 @@ import cv2
 import numpy as np
 
 from realtime.errors import InputError, NoFaceError
+from realtime.faces.analysis import FaceAnalyzer
 from realtime.frame import Face
 from realtime.sources.image import load_image
-from realtime.swap.geometry import ShapeWeights, shape_weights
-from realtime.swap.masks import EYE_LEFT_CORNERS, EYE_RIGHT_CORNERS, LIPS_INNER, fill
-from realtime.swap.warp import frontal_layout, triangulate
+from realtime.swap.mesh.geometry import ShapeWeights, shape_weights
+from realtime.swap.mesh.masks import EYE_LEFT_CORNERS, EYE_RIGHT_CORNERS, LIPS_INNER, fill
+from realtime.swap.mesh.warp import frontal_layout, triangulate
 
 if TYPE_CHECKING:
     from realtime.faces.analysis import FaceAnalyzer
@@ -151,8 +152,6 @@ def prepare_source(
     if face_index is not None and face_index < 0:
         raise InputError(f"face_index must be >= 0, got {face_index}", fix="0 is the largest face")
     if analyzer is None:
-        from realtime.faces.analysis import FaceAnalyzer
-
         analyzer = FaceAnalyzer()
     best: tuple[float, np.ndarray, Face, Path] | None = None
     faceless: list[str] = []

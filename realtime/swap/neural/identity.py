@@ -84,13 +84,6 @@ class ReferenceFilter:
         self.reference = reference
         self.threshold = threshold
 
-    @classmethod
-    def for_config(cls, config: Any, analyzer: Any, swapper: Any, on_build: Any = None) -> ReferenceFilter:
-        from realtime.swap.build import embed_reference
-
-        recognizer, reference = embed_reference(config, analyzer, on_build)
-        return cls(swapper, recognizer, reference)
-
     def __getattr__(self, name: str) -> Any:  # set_source, reset, ... of the swapper
         return getattr(self.swapper, name)
 

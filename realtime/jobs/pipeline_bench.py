@@ -21,13 +21,16 @@ from typing import Any
 
 import numpy as np
 
+from realtime.build import build, build_chain
 from realtime.frame import Frame
 from realtime.pipeline import percentiles
+from realtime.pipeline.stats import faces_summary
 from realtime.plan import ChainSpec, Layout, NullOutput, Plan, SourceSpec
 from realtime.processor import Processor
-from realtime.sinks import make_sink
 from realtime.sinks.base import SinkContext
-from realtime.sources import make_source
+from realtime.sinks.registry import make_sink
+from realtime.sources.registry import make_source
+from realtime.sources.synthetic import SyntheticSource
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +158,6 @@ def face_figures(counts: np.ndarray, scene: int) -> dict[str, Any]:
     """Faces found and swapped per measured frame against the ``scene``'s faces: a case is
     ``clean`` only when every face was swapped in every frame; ``missed_faces`` counts the
     (frame, face) pairs left unswapped."""
-    from realtime.pipeline.stats import faces_summary
-
     summary = faces_summary(counts)
     missed = int(np.clip(scene - counts[:, 1], 0, None).sum()) if counts.size else 0
     short = int((counts[:, 1] < scene).sum()) if counts.size else 0
@@ -170,8 +171,6 @@ def face_figures(counts: np.ndarray, scene: int) -> dict[str, Any]:
 
 
 def _face_width_pct(case: BenchCase) -> float | None:
-    from realtime.sources.synthetic import SyntheticSource
-
     src = SyntheticSource(width=case.width, height=case.height, faces=case.faces, face_scale=case.face_scale)
     frac = src.face_width()
     return None if frac is None else round(100.0 * frac, 2)
@@ -179,8 +178,6 @@ def _face_width_pct(case: BenchCase) -> float | None:
 
 def run_case(case: BenchCase, chain: ChainSpec, layout: Layout, prepared: Any) -> dict[str, Any]:
     """One benchmark run of the full pipeline; returns the figures as a dict."""
-    from realtime.build import build
-
     _reset(prepared.processors)
     pipe = build(bench_plan(case, chain, layout), chain=prepared).pipeline
     pipe.start()
@@ -239,8 +236,6 @@ def bench(
     face_scale: float = 1.0,
 ) -> dict[str, Any]:
     """Every (size, mode) case ``runs`` times; the median run by fps is reported per case."""
-    from realtime.build import build_chain
-
     results: list[dict[str, Any]] = []
     t_prep = time.perf_counter()
     prepared = build_chain(chain)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from numba import njit
 
-from realtime.swap.masks import CHIN, EYE_LEFT_CORNERS, EYE_RIGHT_CORNERS, FOREHEAD
+from realtime.swap.mesh.masks import CHIN, EYE_LEFT_CORNERS, EYE_RIGHT_CORNERS, FOREHEAD
 
 
 def frontal_layout(mesh: np.ndarray) -> np.ndarray:

@@ -13,16 +13,15 @@ blurred (sigma 5) and stretched from [0.5, 1] to [0, 1], which erodes and feathe
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
-from realtime.catalog import open_model
 from realtime.catalog.manifest import ModelSpec
 from realtime.faces.align import crop_to_tensor
-from realtime.inference.session import InferenceSession, SessionOptions
+from realtime.inference.models import ModelAccess, open_model
+from realtime.inference.session import BuildCallback, InferenceSession
 
 DEFAULT_REGIONS = (
     "skin", "left-eyebrow", "right-eyebrow", "left-eye", "right-eye", "glasses", "nose", "mouth",
@@ -38,9 +37,9 @@ def soften(mask: np.ndarray, sigma: float = 5.0) -> np.ndarray:
 
 
 def _open(
-    name: str, models_dir: str | os.PathLike[str] | None, **kw: object
+    name: str, access: ModelAccess, on_build: BuildCallback | None
 ) -> tuple[ModelSpec, InferenceSession]:
-    spec, _path, session = open_model(name, models_dir, **kw)  # type: ignore[arg-type]
+    spec, _path, session = open_model(name, access, on_build)
     return spec, session
 
 
@@ -52,16 +51,14 @@ class OcclusionMasker:
         self.layout = str(spec.extra.get("layout", "nhwc"))
 
     @classmethod
-    def from_models_dir(
+    def load(
         cls,
-        models_dir: str | os.PathLike[str] | None = None,
+        access: ModelAccess,
         name: str = "xseg_1",
         *,
-        specs: Mapping[str, ModelSpec] | None = None,
-        prefer: str | Sequence[str] | None = None,
-        options: SessionOptions | None = None,
+        on_build: BuildCallback | None = None,
     ) -> OcclusionMasker:
-        return cls(*_open(name, models_dir, specs=specs, prefer=prefer, options=options))
+        return cls(*_open(name, access, on_build))
 
     def __call__(self, crop: np.ndarray) -> np.ndarray:
         s = self.spec.crop_size
@@ -87,17 +84,15 @@ class RegionMasker:
         self.regions = tuple(regions)
 
     @classmethod
-    def from_models_dir(
+    def load(
         cls,
-        models_dir: str | os.PathLike[str] | None = None,
+        access: ModelAccess,
         name: str = "bisenet_resnet_34",
         *,
+        on_build: BuildCallback | None = None,
         regions: Sequence[str] = DEFAULT_REGIONS,
-        specs: Mapping[str, ModelSpec] | None = None,
-        prefer: str | Sequence[str] | None = None,
-        options: SessionOptions | None = None,
     ) -> RegionMasker:
-        return cls(*_open(name, models_dir, specs=specs, prefer=prefer, options=options), regions=regions)
+        return cls(*_open(name, access, on_build), regions=regions)
 
     def class_map(self, crop: np.ndarray) -> np.ndarray:
         """Per-pixel class id (int32) at the crop's size."""

@@ -20,8 +20,9 @@ import numpy as np
 
 from realtime.catalog.manifest import ModelSpec, load_manifests
 from realtime.errors import ConfigError, RemoteError
+from realtime.inference.triton import TritonSession
+from realtime.inference.triton_wire import contract
 from realtime.pipeline.stats import percentiles
-from realtime.remote.wire import contract
 
 
 def _feeds(spec: ModelSpec, seed: int) -> dict[str, np.ndarray]:
@@ -65,8 +66,6 @@ def _stream(
 def bench_case(
     url: str, spec: ModelSpec, streams: int, *, fps: float, duration: float, warmup: float = 1.0
 ) -> dict[str, Any]:
-    from realtime.inference.triton import TritonSession
-
     sessions = [TritonSession(spec, url, budget_ms=5000.0) for _ in range(streams)]
     feeds = [_feeds(spec, k) for k in range(streams)]
     for s, f in zip(sessions, feeds, strict=True):
@@ -104,8 +103,6 @@ def bench_remote(
     duration: float = 5.0,
 ) -> dict[str, Any]:
     """The JSON of ``realtime bench --remote``."""
-    from realtime.inference.triton import TritonSession
-
     specs = load_manifests()
     if model not in specs:
         raise ConfigError(f"unknown model {model!r}", fix="name a model of `realtime models list`")
