@@ -263,4 +263,8 @@ def build(
         on_output=counter,
     )
     pipeline.stats.info = info  # the same dict: live state (the remote's) reaches the final stats
+    if plan.chain.swap is not None and plan.chain.on_miss != "pass":
+        from realtime.pipeline.guard import OutputGuard
+
+        pipeline.output_filter = OutputGuard(plan.chain.on_miss, report=info)
     return Run(plan, pipeline, processors, counter, info, reloader)

@@ -255,6 +255,17 @@ def _faces_part(faces: dict[str, Any] | None) -> str:
     return f" │ faces swapped {faces['swapped_mean']:.1f}/{faces['found_mean']:.1f}"
 
 
+def _guard_part(guard: dict[str, Any] | None) -> str:
+    """What the fail-closed guard kept off the air (``realtime.pipeline.guard``)."""
+    if not guard:
+        return ""
+    kept = [f"{guard[k]} {k}" for k in ("held", "blurred", "frozen", "neutral") if guard.get(k)]
+    state = guard.get("state", "")
+    if not kept and state == "live":
+        return ""
+    return f" │ on-miss {guard['policy']}: {state}" + (f" ({', '.join(kept)})" if kept else "")
+
+
 def _status_line(s: dict[str, Any], fps: float = 30.0) -> str:
     lat = s.get("latency_ms", {})
     return (
@@ -263,6 +274,7 @@ def _status_line(s: dict[str, Any], fps: float = 30.0) -> str:
         f"dropped {s.get('dropped', 0)} │ {s.get('provider', 'cpu')} │ {s.get('swapper', 'pass-through')}"
         + (f" │ {s['remote']}" if s.get("remote") else "")
         + _faces_part(s.get("faces"))
+        + _guard_part(s.get("on_miss"))
         + ("" if s.get("processing", True) else " │ PAUSED")
         + _slow_steps(s, 1000.0 / fps)
     )

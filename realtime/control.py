@@ -230,6 +230,7 @@ class Controller:
                 "recording": None if self.recording is None else {"path": str(self.recording.path)},
                 "last_recording": self.last_recording,
                 "vcam": self.vcam_state,
+                "on_miss": s.get("on_miss"),  # frames held, blurred, frozen (realtime.pipeline.guard)
                 "enhance_every": None if self.enhancer is None else self.enhancer.n,
                 "settings": self.settings(),
             }

@@ -106,6 +106,7 @@ class ChainSpec:
     landmarks: bool = False
     photos: tuple[str, ...] = ()
     still: bool = False  # one photo, not a stream: analyse it as a photo (no tracking)
+    on_miss: str = "pass"  # a face not swapped: hold | blur | pass (``realtime.pipeline.guard``)
 
 
 @dataclass(frozen=True)

@@ -74,12 +74,13 @@ def test_hotkeys_go_through_the_command_handler() -> None:
     pipe = Pipeline(CountingSource(), [], [RecordingSink()], PipelineConfig())
     seen: list[str] = []
     pipe.command_handler = seen.append
-    gui = FakeGui(keys=[ord(" "), ord("r"), ord("q")])
+    # Pausing takes two presses of space (the first asks on the picture).
+    gui = FakeGui(keys=[ord(" "), ord(" "), ord("r"), ord("q")])
     sink = WindowSink("t", gui=gui, hud=False)
     from realtime.sinks.base import SinkContext
 
     sink.open(SinkContext(64, 48, 30.0, command=pipe.command))  # what the pipeline hands its sinks
-    for i in range(3):
+    for i in range(4):
         sink.write(Frame(i, 0.0, np.zeros((48, 64, 3), np.uint8)))
     sink.close()
     assert seen == ["toggle_processing", "reload_face", "stop"]

@@ -128,6 +128,9 @@ class Pipeline:
         # image is a ring slot: copy what you keep).
         self.command_handler: Callable[[str], object] | None = None
         self.on_capture: Callable[[Frame], None] | None = None
+        # Sees every processed frame before the outputs and may replace it (``guard.py``:
+        # no unswapped face goes out once one was swapped). Output thread only.
+        self.output_filter: Callable[[Frame], Frame] | None = None
 
     def add_output(self, sink: Sink) -> None:
         """Add an output to the running pipeline (a recording, the virtual camera)."""
@@ -158,7 +161,7 @@ class Pipeline:
     def toggle_processing(self) -> None:
         if self._processing.is_set():
             self._processing.clear()
-            log.info("processing paused: frames pass through")
+            log.info("processing paused")
         else:
             self._processing.set()
             log.info("processing resumed")
@@ -522,6 +525,8 @@ class Pipeline:
                         time.sleep(wait)
                 t0 = time.monotonic()
                 frame = lease.frame
+                if self.output_filter is not None:
+                    frame = self.output_filter(frame)
                 if len(self.fanout.feeders) > 1:
                     # Several outputs, each at its own pace on its own thread: they get a copy
                     # of a ring slot's image, and the slot is free again at once.
