@@ -24,6 +24,7 @@ from realtime.build import Progress, Run, build
 from realtime.errors import ConfigError, NoFaceError, RunFailed
 from realtime.paths import check_input_file, resolved, same_file
 from realtime.pipeline import Pipeline
+from realtime.pipeline.guard import check_policy
 from realtime.plan import (
     ChainSpec,
     FileOutput,
@@ -193,7 +194,10 @@ def _chain_spec(settings: Settings) -> ChainSpec:
         )
     enhance = EnhanceConfig(settings.enhance, settings.enhance_every, models) if settings.enhance else None
     still = mode_of(settings) == "still"
-    return ChainSpec(settings.faces, swap, enhance, settings.draw_landmarks, photos=faces, still=still)
+    on_miss = check_policy(settings.on_miss or ("hold" if mode_of(settings) == "live" else "pass"))
+    return ChainSpec(
+        settings.faces, swap, enhance, settings.draw_landmarks, photos=faces, still=still, on_miss=on_miss
+    )
 
 
 def plan_from_settings(settings: Settings) -> Plan:

@@ -102,6 +102,11 @@ def main_parser() -> argparse.ArgumentParser:
     face.add_argument(
         "--remote-fallback", choices=["pass", "mesh"], help="while the server is lost: pass through or mesh"
     )
+    face.add_argument(
+        "--on-miss",
+        choices=["hold", "blur", "pass"],
+        help="a face not swapped: hold the last swapped frame, blur it, or pass it (default: hold live, pass files)",
+    )
     out = p.add_argument_group("output")
     out.add_argument("--sink", action="append", help="vcam, window, file, mjpeg, null (repeatable)")
     out.add_argument("--preview", action="store_true", help="also show a preview window")
@@ -208,6 +213,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         "models_dir",
         "remote",
         "remote_fallback",
+        "on_miss",
     ):
         if getattr(args, key) is not None:
             ov[key] = getattr(args, key)

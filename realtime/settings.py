@@ -93,6 +93,7 @@ class Settings:
     stats_json: str | None = None
     remote: str | None = None  # a Triton server URL: the neural models run there
     remote_fallback: str = "pass"  # when it is lost: pass faces through, or "mesh"
+    on_miss: str | None = None  # hold | blur | pass; None: hold live, pass in file jobs
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
