@@ -25,6 +25,7 @@ from realtime.plan import (
     Plan,
     SinkSpec,
     SourceSpec,
+    StreamOutput,
     VcamOutput,
 )
 from realtime.processor import Processor
@@ -146,6 +147,10 @@ def make_sink(spec: SinkSpec) -> Sink:
         return SINKS["vcam"](backend=spec.backend, device=spec.device)  # type: ignore[no-any-return]
     if isinstance(spec, MjpegOutput):
         return SINKS["mjpeg"](host=spec.host, port=spec.port, token=spec.token)  # type: ignore[no-any-return]
+    if isinstance(spec, StreamOutput):
+        from realtime.sinks.stream import StreamSink
+
+        return StreamSink(spec.url, bitrate=spec.bitrate)
     assert isinstance(spec, PlainOutput)
     return SINKS[spec.kind]()  # type: ignore[no-any-return]
 

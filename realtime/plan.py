@@ -86,13 +86,21 @@ class MjpegOutput:
 
 
 @dataclass(frozen=True)
+class StreamOutput:
+    """H.264 in MPEG-TS to a ``udp://`` or ``srt://`` address (``realtime.sinks.stream``)."""
+
+    url: str
+    bitrate: int = 4_000_000
+
+
+@dataclass(frozen=True)
 class PlainOutput:
     """A sink with nothing to configure: ``window`` or ``null``."""
 
     kind: str
 
 
-SinkSpec = FileOutput | ImageOutput | VcamOutput | MjpegOutput | PlainOutput
+SinkSpec = FileOutput | ImageOutput | VcamOutput | MjpegOutput | StreamOutput | PlainOutput
 
 
 @dataclass(frozen=True)

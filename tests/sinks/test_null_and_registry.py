@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from realtime.errors import SinkError
-from realtime.sinks import SINKS, FileSink, MjpegSink, NullSink, VirtualCameraSink, WindowSink
+from realtime.sinks import SINKS, FileSink, MjpegSink, NullSink, StreamSink, VirtualCameraSink, WindowSink
 from realtime.sinks.base import Sink, SinkContext
 
 
@@ -15,6 +15,7 @@ def test_registry_names_every_sink() -> None:
         "window": WindowSink,
         "file": FileSink,
         "mjpeg": MjpegSink,
+        "stream": StreamSink,
         "null": NullSink,
     } == SINKS
     for name, cls in SINKS.items():
@@ -22,8 +23,9 @@ def test_registry_names_every_sink() -> None:
         assert isinstance(cls.steady, bool)
 
 
-def test_only_the_virtual_camera_is_steady() -> None:
-    assert [n for n, cls in SINKS.items() if cls.steady] == ["vcam"]
+def test_only_the_virtual_camera_and_the_stream_are_steady() -> None:
+    # Both feed a live consumer (a video call, OBS) that wants a picture at every tick.
+    assert [n for n, cls in SINKS.items() if cls.steady] == ["vcam", "stream"]
 
 
 def test_null_sink_counts(ctx: SinkContext, make_frame) -> None:
