@@ -35,6 +35,7 @@ from realtime.plan import (
     Plan,
     SinkSpec,
     SourceSpec,
+    StreamOutput,
     VcamOutput,
 )
 from realtime.settings import Settings
@@ -82,6 +83,12 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError("no source given", fix="use --camera 0, --input FILE or --demo")
     if "file" in out.sinks and not out.output:
         raise ConfigError("--sink file needs --output PATH")
+    if "stream" in out.sinks:
+        from realtime.sinks.stream import check_url
+
+        if not out.stream_url:
+            raise ConfigError("--sink stream needs --stream-url", fix="e.g. --stream-url udp://127.0.0.1:5600")
+        check_url(out.stream_url)
     if src.input and not is_url(src.input):
         kind = "image" if is_image_path(src.input) else "video"
         check_input_file(src.input, kind)  # a missing file or a symlink loop: one line
@@ -149,6 +156,9 @@ def _sink_specs(settings: Settings, mode: str) -> tuple[SinkSpec, ...]:
             specs.append(VcamOutput(out.vcam_backend, out.vcam_device))
         elif name == "mjpeg":
             specs.append(MjpegOutput(out.mjpeg_host, out.mjpeg_port, out.mjpeg_token))
+        elif name == "stream":
+            assert out.stream_url is not None
+            specs.append(StreamOutput(out.stream_url, bitrate=out.bitrate or StreamOutput.bitrate))
         elif name in ("window", "null"):
             specs.append(PlainOutput(name))
         else:

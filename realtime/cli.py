@@ -108,7 +108,7 @@ def main_parser() -> argparse.ArgumentParser:
         help="a face not swapped: hold the last swapped frame, blur it, or pass it (default: hold live, pass files)",
     )
     out = p.add_argument_group("output")
-    out.add_argument("--sink", action="append", help="vcam, window, file, mjpeg, null (repeatable)")
+    out.add_argument("--sink", action="append", help="vcam, window, file, mjpeg, stream, null (repeatable)")
     out.add_argument("--preview", action="store_true", help="also show a preview window")
     out.add_argument("--output", "-o", help="output file (video or image)")
     out.add_argument("--force", action="store_true", help="overwrite an existing output file")
@@ -123,6 +123,7 @@ def main_parser() -> argparse.ArgumentParser:
     out.add_argument("--mjpeg-host", help="address of the MJPEG preview (default 127.0.0.1)")
     out.add_argument("--mjpeg-port", type=int, help="port of the MJPEG preview (default 8080)")
     out.add_argument("--token", dest="mjpeg_token", help="token required by a non-local MJPEG preview")
+    out.add_argument("--stream-url", help="--sink stream: where to send H.264/MPEG-TS, e.g. udp://127.0.0.1:5600")
     run = p.add_argument_group("run")
     run.add_argument(
         "--config", help="TOML preset: a path, or a name in configs/ (default, low-latency, quality)"
@@ -180,7 +181,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         sinks.append("window")
     if sinks:
         ov["output.sinks"] = sinks
-    for key in ("output", "vcam_backend", "vcam_device", "mjpeg_host", "mjpeg_port", "mjpeg_token"):
+    for key in ("output", "vcam_backend", "vcam_device", "mjpeg_host", "mjpeg_port", "mjpeg_token", "stream_url"):
         if getattr(args, key) is not None:
             ov[f"output.{key}"] = getattr(args, key)
     if args.force:

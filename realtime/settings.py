@@ -52,6 +52,7 @@ class OutputSettings:
     mjpeg_host: str = "127.0.0.1"
     mjpeg_port: int = 8080
     mjpeg_token: str | None = None
+    stream_url: str | None = None  # --sink stream: udp://HOST:PORT or srt://HOST:PORT
     codec: str = "libx264"  # or h264, h265, vp9
     crf: int = 20
     bitrate: int | None = None  # bits per second; replaces crf when set
