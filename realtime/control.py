@@ -5,7 +5,8 @@ with a command name and JSON arguments; nothing else touches the pipeline while 
 
 Commands (``run(name, args)`` returns a JSON-able dict, or raises ``RealtimeError``):
 
-- ``pause`` / ``resume`` / ``toggle_processing``: frames pass through untouched, or swapped.
+- ``pause`` / ``resume`` / ``toggle_processing``: the swap stops (outputs freeze on the last
+  swapped frame, unless ``on_miss`` is ``pass``: then frames pass through) or goes on.
 - ``stop``: end the run (every output is finalised).
 - ``set_swap`` ``{field: value, ...}``: mesh swapper settings, from the next frame on.
 - ``set_faces`` ``{field: value, ...}``: face tracking settings (the live ones).
@@ -19,6 +20,7 @@ Commands (``run(name, args)`` returns a JSON-able dict, or raises ``RealtimeErro
 - ``vcam_on`` / ``vcam_off``: the virtual camera output.
 - ``preset_save`` / ``preset_load`` ``{"name": NAME}``: a TOML preset in the ``configs/`` format.
 - ``enhance_every`` ``{"n": N}``: run the face enhancer on 1 frame in N.
+- ``on_miss`` ``{"policy": "hold"|"blur"|"pass"}``: what goes out when a face is not swapped.
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ class Controller:
             "preset_save": self._preset_save,
             "preset_load": self._preset_load,
             "enhance_every": self._enhance_every,
+            "on_miss": self._on_miss,
         }
 
     @property
@@ -322,8 +325,14 @@ class Controller:
             raise
         tmp.unlink(missing_ok=True)
         name = hashlib.sha256(data).hexdigest()[:16] + ".png"
+        new = not (faces / name).exists()
         cv2.imwrite(str(faces / name), image)  # re-encoded: only pixels we decoded are kept
-        return self.run("face", {"name": name})
+        try:
+            return self.run("face", {"name": name})
+        except RealtimeError:
+            if new:  # refused (no usable face): not offered again among the faces
+                (faces / name).unlink(missing_ok=True)
+            raise
 
     def recent_faces(self) -> list[str]:
         faces = _folder("faces")
@@ -333,9 +342,9 @@ class Controller:
     def _use_face(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.reloader is None:
             raise ConfigError("nothing is swapped in this run", fix="give --face PHOTO")
-        path = _folder("faces") / safe_name(str(args.get("name", "")), ".png")
-        if not path.is_file():
-            raise InputError(f"no uploaded face named {path.name}")
+        from realtime.panel.library import face_path
+
+        path = face_path(_folder("faces"), str(args.get("name", "")))  # uploaded or bundled
         old = self.reloader.paths
         self.reloader.paths = [path]
         if not self.reloader.reload():
@@ -417,6 +426,13 @@ class Controller:
         self.vcam_state = {"state": "off"}
         return {"vcam": self.vcam_state}
 
+    def _on_miss(self, args: dict[str, Any]) -> dict[str, Any]:
+        from realtime.pipeline.guard import set_policy
+
+        if self.swapper is None:
+            raise ConfigError("nothing is swapped in this run", fix="give --face PHOTO")
+        return {"on_miss": set_policy(self.pipeline, str(args.get("policy", "")), self._run.info)}
+
     def _enhance_every(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.enhancer is None:
             raise ConfigError("no face enhancer runs", fix="start with --enhance MODEL")
@@ -431,7 +447,8 @@ class Controller:
 
         path = _folder("presets") / safe_name(str(args.get("name", "")), ".toml")
         plan = self._run.plan
-        write_preset(path, self.settings(), plan.source, self._run.info.get("swapper"))
+        face = None if self.reloader is None else [str(p) for p in self.reloader.paths]
+        write_preset(path, self.settings(), plan.source, self._run.info.get("swapper"), face=face)
         return {"path": str(path)}
 
     def _preset_load(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -451,4 +468,8 @@ class Controller:
             new = replace(self.analyzer.settings, **live)
             self.analyzer.set_settings(new)
             applied["faces"] = asdict(new)
+        if preset.face and self.reloader is not None:  # the preset keeps its face photo
+            from realtime.panel.presets import apply_face
+
+            applied["face"] = self.face_name = apply_face(self.reloader, preset.face)
         return {"path": str(path), "applied": applied}

@@ -51,6 +51,38 @@ FACES: dict[str, tuple[str, Any]] = {
 }
 
 
+# name: (label in plain words, shown among the few basic controls). The rest is "advanced".
+LABELS: dict[str, tuple[str, bool]] = {
+    "geometry": ("Face shape: yours (0) to the photo's (1)", False),
+    "mask_erode": ("Mask inset", False),
+    "mask_feather": ("Edge softness", False),
+    "blend": ("Face strength", True),
+    "blend_mode": ("Blend method", False),
+    "color": ("Skin tone match", True),
+    "shading": ("Light from your room", False),
+    "shading_sigma": ("Light blur", False),
+    "color_smoothing": ("Colour change speed", False),
+    "keep_mouth": ("Keep your own mouth", False),
+    "keep_eyes": ("Keep your own eyes", False),
+    "mouth_feather": ("Mouth and eye edge softness", False),
+    "forehead": ("Forehead covered", False),
+    "select": ("Which faces", True),
+    "track_id": ("Face number (when one face)", False),
+    "detector": ("Detector range", False),
+    "score_threshold": ("Detection confidence", False),
+    "detect_every": ("Look for new faces every N frames", False),
+    "presence_threshold": ("Tracking confidence", False),
+    "max_faces": ("Most faces tracked", False),
+    "min_cutoff": ("Smoothing (lower: steadier)", True),
+    "beta": ("Follow fast moves", False),
+    "threads": ("Model threads", False),
+    "nms_threshold": ("Duplicate overlap", False),
+    "iou_match": ("Track match overlap", False),
+    "reset_jump": ("Jump that restarts smoothing", False),
+    "tile_rows": ("Search rows for far faces", False),
+}
+
+
 def _entries(cls: type, table: dict[str, tuple[str, Any]], restart: tuple[str, ...]) -> list[dict[str, Any]]:
     out = []
     default = cls()
@@ -64,7 +96,15 @@ def _entries(cls: type, table: dict[str, tuple[str, Any]], restart: tuple[str, .
             if isinstance(rng, tuple) and isinstance(rng[0], str)
             else "number"
         )
-        entry: dict[str, Any] = {"name": f.name, "meaning": meaning, "default": value, "kind": kind}
+        label, basic = LABELS.get(f.name, (f.name.replace("_", " "), False))
+        entry: dict[str, Any] = {
+            "name": f.name,
+            "label": label,
+            "basic": basic,
+            "meaning": meaning,
+            "default": value,
+            "kind": kind,
+        }
         if kind == "choice":
             entry["choices"] = list(rng)
         elif kind == "number":

@@ -164,3 +164,19 @@ class OutputGuard:
         if boxes:
             self._last_boxes = boxes
         return out
+
+
+def set_policy(pipeline: Any, policy: str, report: dict[str, Any]) -> dict[str, Any]:
+    """Change what a running pipeline does on a miss (the panel): the guard in place keeps its
+    last swapped frame; with none yet (the run started with ``pass``), one is put in."""
+    check_policy(policy)
+    guard = pipeline.output_filter
+    if isinstance(guard, OutputGuard):
+        guard.policy = policy
+        if policy == "pass":
+            guard.state = "pass"
+        guard._publish()
+    else:
+        pipeline.output_filter = guard = OutputGuard(policy, report=report)
+    log.info("on-miss policy: %s", policy)
+    return dict(report.get("on_miss", {}))
