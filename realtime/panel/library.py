@@ -97,14 +97,11 @@ def presets(folder: Path) -> list[str]:
 def vcam_help() -> dict[str, Any]:
     """How to get a virtual camera on this system (what ``realtime doctor`` says to do)."""
     system = platform.system()
-    if system == "Linux":
-        steps = [
-            "sudo apt install v4l2loopback-dkms",
-            'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="realtime"',
-        ]
+    if system == "Linux":  # the package once, then the doctor's fix loads the driver
+        steps = ["sudo apt install v4l2loopback-dkms"]
         alt = "No driver possible (Secure Boot)? Send a stream to OBS instead: --sink stream."
     else:
-        steps = ["Install OBS Studio", "Start its virtual camera once (Tools > Start Virtual Camera)"]
+        steps = ["Install OBS Studio"]
         alt = "Or send a stream to OBS: --sink stream."
     from realtime.sinks.vcam import driver_fix
 
