@@ -87,7 +87,9 @@ def check_settings(settings: Settings) -> None:
         from realtime.sinks.stream import check_url
 
         if not out.stream_url:
-            raise ConfigError("--sink stream needs --stream-url", fix="e.g. --stream-url udp://127.0.0.1:5600")
+            raise ConfigError(
+                "--sink stream needs --stream-url", fix="e.g. --stream-url udp://127.0.0.1:5600"
+            )
         check_url(out.stream_url)
     if src.input and not is_url(src.input):
         kind = "image" if is_image_path(src.input) else "video"

@@ -105,7 +105,7 @@ def main_parser() -> argparse.ArgumentParser:
     face.add_argument(
         "--on-miss",
         choices=["hold", "blur", "pass"],
-        help="a face not swapped: hold the last swapped frame, blur it, or pass it (default: hold live, pass files)",
+        help="a face not swapped: hold the last swapped frame, blur it, or pass it (hold live, pass files)",
     )
     out = p.add_argument_group("output")
     out.add_argument("--sink", action="append", help="vcam, window, file, mjpeg, stream, null (repeatable)")
@@ -123,7 +123,9 @@ def main_parser() -> argparse.ArgumentParser:
     out.add_argument("--mjpeg-host", help="address of the MJPEG preview (default 127.0.0.1)")
     out.add_argument("--mjpeg-port", type=int, help="port of the MJPEG preview (default 8080)")
     out.add_argument("--token", dest="mjpeg_token", help="token required by a non-local MJPEG preview")
-    out.add_argument("--stream-url", help="--sink stream: where to send H.264/MPEG-TS, e.g. udp://127.0.0.1:5600")
+    out.add_argument(
+        "--stream-url", help="--sink stream: where to send H.264/MPEG-TS, e.g. udp://127.0.0.1:5600"
+    )
     run = p.add_argument_group("run")
     run.add_argument(
         "--config", help="TOML preset: a path, or a name in configs/ (default, low-latency, quality)"
@@ -181,7 +183,15 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         sinks.append("window")
     if sinks:
         ov["output.sinks"] = sinks
-    for key in ("output", "vcam_backend", "vcam_device", "mjpeg_host", "mjpeg_port", "mjpeg_token", "stream_url"):
+    for key in (
+        "output",
+        "vcam_backend",
+        "vcam_device",
+        "mjpeg_host",
+        "mjpeg_port",
+        "mjpeg_token",
+        "stream_url",
+    ):
         if getattr(args, key) is not None:
             ov[f"output.{key}"] = getattr(args, key)
     if args.force:

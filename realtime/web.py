@@ -85,7 +85,11 @@ def stale_link_page(what: str, had_token: bool) -> bytes:
         else "This address needs the token that is part of its link."
     )
     flag = "--panel-token" if what == "panel" else "--token"
-    line = "realtime: control panel at http://127.0.0.1:PORT/?token=..." if what == "panel" else "the address it logs at start"
+    line = (
+        "realtime: control panel at http://127.0.0.1:PORT/?token=..."
+        if what == "panel"
+        else "the address it logs at start"
+    )
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>realtime: open the new link</title>
@@ -153,7 +157,11 @@ class Guard:
         ctype = b"text/plain"
         if status == 401 and "text/html" in headers.get("accept", ""):
             # A browser tab left open from an earlier run: say where the new address is.
-            status, body, ctype = 401, stale_link_page(self.what, bool(parse_qs(query).get("token"))), b"text/html"
+            status, body, ctype = (
+                401,
+                stale_link_page(self.what, bool(parse_qs(query).get("token"))),
+                b"text/html",
+            )
         if status:
             await send(
                 {

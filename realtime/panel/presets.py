@@ -71,7 +71,9 @@ def apply_face(reloader: Any, faces: tuple[str, ...]) -> str:
     paths = [Path(f) for f in faces]
     missing = [p for p in paths if not p.is_file()]
     if missing:
-        raise InputError(f"the preset's face photo {missing[0]} is gone", fix="pick a face and save the preset again")
+        raise InputError(
+            f"the preset's face photo {missing[0]} is gone", fix="pick a face and save the preset again"
+        )
     old = reloader.paths
     reloader.paths = paths
     if not reloader.reload():

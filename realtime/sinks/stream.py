@@ -102,7 +102,9 @@ class StreamSink:
                     "the FFmpeg inside PyAV here was built without SRT",
                     fix="use --stream-url udp://HOST:PORT, or a PyAV built against an FFmpeg with libsrt",
                 ) from exc
-            raise SinkError(f"cannot open the stream {self.url}: {exc}", fix="check the address and port") from exc
+            raise SinkError(
+                f"cannot open the stream {self.url}: {exc}", fix="check the address and port"
+            ) from exc
         except BaseException:
             _close_quietly(container)
             raise

@@ -67,7 +67,10 @@ def render(yaw: float, dx: float, sprite: np.ndarray) -> tuple[np.ndarray, tuple
     # The face's own area in the photo: its central part (hair and collar left out).
     fx1, fx2, fy1, fy2 = 0.30, 0.70, 0.22, 0.62
     pts = cv2.perspectiveTransform(
-        np.float32([[[fx1 * sw, fy1 * sh], [fx2 * sw, fy1 * sh], [fx2 * sw, fy2 * sh], [fx1 * sw, fy2 * sh]]]), m
+        np.float32(
+            [[[fx1 * sw, fy1 * sh], [fx2 * sw, fy1 * sh], [fx2 * sw, fy2 * sh], [fx1 * sw, fy2 * sh]]]
+        ),
+        m,
     )[0]
     x1, y1 = np.floor(pts.min(axis=0)).astype(int)
     x2, y2 = np.ceil(pts.max(axis=0)).astype(int)

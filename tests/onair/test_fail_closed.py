@@ -45,13 +45,17 @@ def raw_frames(out: list[np.ndarray], raw: list[np.ndarray], boxes: list[Any]) -
 
 
 def cli(args: list[str], fail: tuple[int, int] | None = None) -> subprocess.CompletedProcess[str]:
-    head = [sys.executable, str(FAILING), *map(str, fail), "--"] if fail else [sys.executable, "-m", "realtime"]
+    head = (
+        [sys.executable, str(FAILING), *map(str, fail), "--"] if fail else [sys.executable, "-m", "realtime"]
+    )
     return subprocess.run(
         [*head, *args], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300, check=False
     )
 
 
-def run_clip(clip_path: Path, out: Path, live: bool, *extra: str, fail: tuple[int, int] | None = None) -> dict[str, Any]:
+def run_clip(
+    clip_path: Path, out: Path, live: bool, *extra: str, fail: tuple[int, int] | None = None
+) -> dict[str, Any]:
     stats = out.with_suffix(".json")
     sink = ["--sink", "file"] if live else []
     got = cli(
@@ -64,7 +68,9 @@ def run_clip(clip_path: Path, out: Path, live: bool, *extra: str, fail: tuple[in
 
 
 @pytest.mark.parametrize("policy", ["hold", "blur"])
-def test_a_face_that_turns_away_and_jumps_never_goes_out_raw_live(clip: Any, tmp_path: Path, policy: str) -> None:
+def test_a_face_that_turns_away_and_jumps_never_goes_out_raw_live(
+    clip: Any, tmp_path: Path, policy: str
+) -> None:
     path, raw, boxes = clip
     out = tmp_path / f"live-{policy}.mp4"
     stats = run_clip(path, out, True, "--on-miss", policy)
@@ -138,10 +144,12 @@ def _command(base: str, token: str, name: str, args: dict[str, Any] | None = Non
         return json.loads(r.read())  # type: ignore[no-any-return]
 
 
-def test_pausing_in_the_panel_during_a_recording_never_records_the_raw_face(clip: Any, tmp_path: Path) -> None:
+def test_pausing_in_the_panel_during_a_recording_never_records_the_raw_face(
+    clip: Any, tmp_path: Path
+) -> None:
     from tests.panel.conftest import start_panel, stop_panel
 
-    path, raw, boxes = clip
+    _path, _raw, boxes = clip
     # A frontal face that stays put, looped: every raw frame is the first frame of the clip.
     still = tmp_path / "still.mp4"
     make_clip(still, n_still=25, n_turn=0, n_profile=0, n_after=0)

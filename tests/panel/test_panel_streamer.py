@@ -55,7 +55,9 @@ def tap(page: Any, selector: str, touch: bool) -> None:
 
 
 @pytest.mark.parametrize("size", ["phone", "desktop"])
-def test_no_sideways_scrolling_and_every_control_is_on_screen(browser: Any, demo: PanelRun, size: str) -> None:
+def test_no_sideways_scrolling_and_every_control_is_on_screen(
+    browser: Any, demo: PanelRun, size: str
+) -> None:
     ctx, page = open_as(browser, demo, size)
     try:
         page.click("#advanced summary")  # the advanced settings open too
@@ -108,11 +110,14 @@ def test_every_setting_can_be_typed_and_reset(browser: Any, demo: PanelRun, size
                 field.evaluate("el => el.dispatchEvent(new Event('change'))")
                 typed[(section, f["name"])] = value
         st = demo.wait_state(
-            lambda s: all(float(s["settings"][sec][n]) == float(v) for (sec, n), v in typed.items()), timeout=30
+            lambda s: all(float(s["settings"][sec][n]) == float(v) for (sec, n), v in typed.items()),
+            timeout=30,
         )
         assert st["settings"]["swap"]["blend"] == typed[("swap", "blend")]
         # The range moved with the typed value, and the readout says it.
-        page.wait_for_function(f"Number(document.getElementById('swap-blend').value) === {typed[('swap', 'blend')]}")
+        page.wait_for_function(
+            f"Number(document.getElementById('swap-blend').value) === {typed[('swap', 'blend')]}"
+        )
         tap(page, "#reset", touch)
         demo.wait_state(
             lambda s: all(
@@ -139,19 +144,23 @@ def test_the_streamers_path_on_a_phone(browser: Any, demo: PanelRun, tmp_path: P
         # Faces: the bundled ones are offered as thumbnails; pick Grace Hopper.
         labels = page.locator("#faces-list .face span").all_inner_texts()
         assert {"astronaut", "grace hopper"} <= set(labels)
-        thumbs = page.evaluate("[...document.querySelectorAll('#faces-list .face img')].map((i) => i.naturalWidth)")
+        thumbs = page.evaluate(
+            "[...document.querySelectorAll('#faces-list .face img')].map((i) => i.naturalWidth)"
+        )
         assert all(w > 0 for w in thumbs)  # the thumbnails load
         tap(page, "#faces-list .face[data-name='grace_hopper.jpg']", True)
         demo.wait_state(lambda s: s["face"] == "grace_hopper.jpg")
         page.wait_for_selector("#faces-list .face.current[data-name='grace_hopper.jpg']")
         # Basic settings, in plain words: face strength typed, skin tone slid, which faces chosen.
         basic = page.locator("#basic-list label.name").all_inner_texts()
-        assert {"Face strength", "Skin tone match", "Which faces", "Smoothing (lower: steadier)"} <= set(basic)
+        want = {"Face strength", "Skin tone match", "Which faces", "Smoothing (lower: steadier)"}
+        assert want <= set(basic)
         page.fill("#swap-blend-n", "0.6")
         page.locator("#swap-blend-n").evaluate("el => el.dispatchEvent(new Event('change'))")
         demo.wait_state(lambda s: s["settings"]["swap"]["blend"] == 0.6)
         page.locator("#swap-color").evaluate(
-            "el => { el.value = 0.3; el.dispatchEvent(new Event('input')); el.dispatchEvent(new Event('change')); }"
+            "el => { el.value = 0.3; el.dispatchEvent(new Event('input'));"
+            " el.dispatchEvent(new Event('change')); }"
         )
         demo.wait_state(lambda s: s["settings"]["swap"]["color"] == 0.3)
         page.wait_for_function("document.getElementById('swap-color-n').value === '0.3'")  # the readout

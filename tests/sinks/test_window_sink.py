@@ -129,7 +129,11 @@ def test_one_stray_space_does_not_pause_a_running_stream(make_frame) -> None:
     events: list[str] = []
     running = {**STATUS, "processing": True}
     ctx = SinkContext(
-        width=64, height=48, fps=30.0, toggle_processing=lambda: events.append("toggle"), status=lambda: running
+        width=64,
+        height=48,
+        fps=30.0,
+        toggle_processing=lambda: events.append("toggle"),
+        status=lambda: running,
     )
     gui = FakeGui(keys=[ord(" "), -1])
     sink = WindowSink("t", gui=gui, hud=False)
