@@ -448,7 +448,10 @@ class Controller:
         path = _folder("presets") / safe_name(str(args.get("name", "")), ".toml")
         plan = self._run.plan
         face = None if self.reloader is None else [str(p) for p in self.reloader.paths]
-        write_preset(path, self.settings(), plan.source, self._run.info.get("swapper"), face=face)
+        on_miss = (self._run.info.get("on_miss") or {}).get("policy")
+        write_preset(
+            path, self.settings(), plan.source, self._run.info.get("swapper"), face=face, on_miss=on_miss
+        )
         return {"path": str(path)}
 
     def _preset_load(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -468,6 +471,8 @@ class Controller:
             new = replace(self.analyzer.settings, **live)
             self.analyzer.set_settings(new)
             applied["faces"] = asdict(new)
+        if preset.on_miss is not None and self.swapper is not None:
+            applied["on_miss"] = self._on_miss({"policy": preset.on_miss})["on_miss"]
         if preset.face and self.reloader is not None:  # the preset keeps its face photo
             from realtime.panel.presets import apply_face
 

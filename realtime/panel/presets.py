@@ -35,12 +35,15 @@ def write_preset(
     source: SourceSpec,
     swapper: str | None,
     face: list[str] | None = None,
+    on_miss: str | None = None,
 ) -> None:
     """Save ``settings`` (``{"swap": {...}, "faces": {...}}``), the source's size and rate, and
     the face photo(s) in use (absolute paths: a preset may read files anywhere)."""
     lines = ["# Saved by the realtime panel.", f"swapper = {_value(swapper or 'auto')}"]
     if face:
         lines.append("face = [" + ", ".join(_value(str(Path(f).resolve())) for f in face) + "]")
+    if on_miss:
+        lines.append(f"on_miss = {_value(on_miss)}")
     lines.append("")
     lines += _table("source", {"width": source.width, "height": source.height, "fps": float(source.fps)})
     for section in ("faces", "swap"):

@@ -221,8 +221,11 @@ def test_presets_are_listed_and_keep_their_face(browser: Any, demo: PanelRun) ->
         page.wait_for_selector("#presets button.preset:has-text('hopper')")
         page.click("#faces-list .face[data-name='astronaut.jpg']")
         demo.wait_state(lambda s: s["face"] == "astronaut.jpg")
+        page.select_option("#onmiss", "blur")
+        demo.wait_state(lambda s: s["on_miss"]["policy"] == "blur")
         page.click("#presets button.preset:has-text('hopper')")
-        demo.wait_state(lambda s: s["face"] == "grace_hopper.jpg")
+        # The face photo and the on-miss policy come back with the preset.
+        demo.wait_state(lambda s: s["face"] == "grace_hopper.jpg" and s["on_miss"]["policy"] == "hold")
     finally:
         ctx.close()
 
