@@ -107,6 +107,9 @@ def hud_lines(status: Mapping[str, Any]) -> list[str]:
     processing = status.get("processing")
     if processing is False:
         lines.append("PAUSED: picture frozen (space resumes)")
+    guard = status.get("on_miss")  # what the outputs show instead of a missed swap
+    if isinstance(guard, Mapping) and guard.get("state") not in (None, "live", "pass"):
+        lines.append(f"on air: {guard['state']} (not the camera)")
     confirm = status.get("confirm")
     if confirm:
         lines.append(str(confirm))

@@ -145,3 +145,9 @@ def test_one_stray_space_does_not_pause_a_running_stream(make_frame) -> None:
     gui.keys.append(ord(" "))
     sink.write(make_frame(2))
     assert events == ["toggle"]
+
+
+def test_the_hud_says_when_the_outputs_hold_or_blur() -> None:
+    held = {"processing": True, "on_miss": {"policy": "hold", "state": "holding", "held": 3}}
+    assert hud_lines(held) == ["on air: holding (not the camera)"]
+    assert hud_lines({"processing": True, "on_miss": {"policy": "hold", "state": "live"}}) == []
