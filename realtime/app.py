@@ -37,12 +37,14 @@ from realtime.plan import (
     Plan,
     SinkSpec,
     SourceSpec,
+    StreamOutput,
     Threads,
     VcamOutput,
     WindowOutput,
 )
 from realtime.resources import apply_threads, plan_threads
 from realtime.settings import Settings
+from realtime.sinks.stream import check_url
 from realtime.swap.config import SwapConfig
 from realtime.web import is_loopback
 
@@ -87,6 +89,12 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError("no source given", fix="use --camera 0, --input FILE or --demo")
     if "file" in out.sinks and not out.output:
         raise ConfigError("--sink file needs --output PATH")
+    if "stream" in out.sinks:
+        if not out.stream_url:
+            raise ConfigError(
+                "--sink stream needs --stream-url", fix="e.g. --stream-url udp://127.0.0.1:5600"
+            )
+        check_url(out.stream_url)
     if src.input and not is_url(src.input):
         kind = "image" if is_image_path(src.input) else "video"
         check_input_file(src.input, kind)  # a missing file or a symlink loop: one line
@@ -146,6 +154,7 @@ SINK_SPECS: dict[str, Callable[[Settings, str], SinkSpec]] = {
     "file": lambda s, mode: _file_output(s, str(s.output.output), live=mode == "live"),
     "vcam": lambda s, mode: VcamOutput(s.output.vcam_backend, s.output.vcam_device),
     "mjpeg": lambda s, mode: MjpegOutput(s.output.mjpeg_host, s.output.mjpeg_port, s.output.mjpeg_token),
+    "stream": lambda s, mode: StreamOutput(str(s.output.stream_url), bitrate=s.output.bitrate or 4_000_000),
     "window": lambda s, mode: WindowOutput(),
     "null": lambda s, mode: NullOutput(),
 }
@@ -204,7 +213,11 @@ def _chain_spec(settings: Settings, threads: Threads) -> ChainSpec:
     enhance = EnhanceConfig(settings.enhance, settings.enhance_every, models) if settings.enhance else None
     still = mode_of(settings) == "still"
     analysis = replace(settings.faces, threads=settings.faces.threads or threads.ort)
-    return ChainSpec(analysis, swap, enhance, settings.draw_landmarks, photos=faces, still=still)
+    # Fail closed live (the streamer's own face never goes out); a file job passes unless asked.
+    on_miss = settings.on_miss or ("hold" if mode_of(settings) == "live" else "pass")
+    return ChainSpec(
+        analysis, swap, enhance, settings.draw_landmarks, photos=faces, still=still, on_miss=on_miss
+    )
 
 
 def plan_from_settings(settings: Settings) -> Plan:

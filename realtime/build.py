@@ -20,6 +20,7 @@ from realtime.faces.overlay import LandmarkOverlay
 from realtime.frame import Frame
 from realtime.inference.session import available_backends
 from realtime.pipeline import Pipeline, PipelineConfig
+from realtime.pipeline.guard import OutputGuard
 from realtime.plan import ChainSpec, Plan, SinkSpec
 from realtime.processor import Processor
 from realtime.remote.guard import guard, guard_enhancer
@@ -218,4 +219,6 @@ def build(
         on_output=counter,
     )
     pipeline.stats.info = info  # the same dict: live state (the remote's) reaches the final stats
+    if plan.chain.swap is not None and plan.chain.on_miss != "pass":
+        pipeline.output_filter = OutputGuard(plan.chain.on_miss, report=info)
     return Run(plan, pipeline, chain, counter)

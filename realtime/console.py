@@ -34,6 +34,17 @@ def faces_part(faces: dict[str, Any] | None) -> str:
     return f" │ faces swapped {faces['swapped_mean']:.1f}/{faces['found_mean']:.1f}"
 
 
+def guard_part(guard: dict[str, Any] | None) -> str:
+    """What the fail-closed guard kept off the air (``realtime.pipeline.guard``)."""
+    if not guard:
+        return ""
+    kept = [f"{guard[k]} {k}" for k in ("held", "blurred", "frozen", "neutral") if guard.get(k)]
+    state = guard.get("state", "")
+    if not kept and state == "live":
+        return ""
+    return f" │ on-miss {guard['policy']}: {state}" + (f" ({', '.join(kept)})" if kept else "")
+
+
 def status_line(s: dict[str, Any], fps: float = 30.0) -> str:
     """The live status line: ``fps`` is the run's own rate (a step slower than one frame at it
     is named); the provider is the one the run's models chose, or "no model" when none runs."""
@@ -45,6 +56,7 @@ def status_line(s: dict[str, Any], fps: float = 30.0) -> str:
         f"{s.get('swapper', 'pass-through')}"
         + (f" │ {s['remote']}" if s.get("remote") else "")
         + faces_part(s.get("faces"))
+        + guard_part(s.get("on_miss"))
         + ("" if s.get("processing", True) else " │ PAUSED")
         + slow_steps(s, 1000.0 / fps)
     )

@@ -5,7 +5,8 @@ with a command name and JSON arguments; nothing else touches the pipeline while 
 
 Commands (``run(name, args)`` returns a JSON-able dict, or raises ``RealtimeError``):
 
-- ``pause`` / ``resume`` / ``toggle_processing``: frames pass through untouched, or swapped.
+- ``pause`` / ``resume`` / ``toggle_processing``: the swap stops (outputs freeze on the last
+  swapped frame, unless ``on_miss`` is ``pass``: then frames pass through) or goes on.
 - ``stop``: end the run (every output is finalised).
 - ``set_swap`` ``{field: value, ...}``: mesh swapper settings, from the next frame on.
 - ``set_faces`` ``{field: value, ...}``: face tracking settings (the live ones).
@@ -19,14 +20,13 @@ Commands (``run(name, args)`` returns a JSON-able dict, or raises ``RealtimeErro
 - ``vcam_on`` / ``vcam_off``: the virtual camera output.
 - ``preset_save`` / ``preset_load`` ``{"name": NAME}``: a TOML preset in the ``configs/`` format.
 - ``enhance_every`` ``{"n": N}``: run the face enhancer on 1 frame in N.
+- ``on_miss`` ``{"policy": "hold"|"blur"|"pass"}``: what goes out when a face is not swapped.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import os
 import threading
 import time
 from collections import deque
@@ -43,13 +43,13 @@ from realtime.datadir import safe_name
 from realtime.errors import ConfigError, InputError, RealtimeError, SinkError
 from realtime.faces.config import RESTART_ONLY, AnalysisSettings
 from realtime.frame import Frame
+from realtime.library import face_path, store_upload
 from realtime.options import check, find, from_table
 from realtime.plan import PanelPreview
 from realtime.presets import find_preset, write_preset
 from realtime.settings import Settings, load_preset
 from realtime.sinks.preview import PreviewSink
 from realtime.sinks.registry import make_sink
-from realtime.sources.image import load_image
 from realtime.swap.config import MeshSettings
 from realtime.web import FrameHub
 
@@ -107,6 +107,7 @@ class Controller:
             "preset_save": self._preset_save,
             "preset_load": self._preset_load,
             "enhance_every": self._enhance_every,
+            "on_miss": self._on_miss,
         }
 
     @property
@@ -177,6 +178,7 @@ class Controller:
                 "recording": None if self.recording is None else {"path": str(self.recording.path)},
                 "last_recording": self.last_recording,
                 "vcam": self.vcam_state,
+                "on_miss": s.get("on_miss"),  # frames held, blurred, frozen (realtime.pipeline.guard)
                 "enhance_every": None if self.enhancer is None else self.enhancer.n,
                 "settings": self.settings(),
             }
@@ -249,32 +251,19 @@ class Controller:
     def upload_face(self, data: bytes, max_bytes: int) -> dict[str, Any]:
         """Store an uploaded photo under the data folder (decoded with the pixel limit of every
         image path first) and swap it in."""
-        if len(data) > max_bytes:
-            raise InputError(f"upload is {len(data)} bytes; the limit is {max_bytes}")
         faces = _folder("faces")
-        tmp = faces / f".upload-{os.getpid()}-{threading.get_ident()}"
-        tmp.write_bytes(data)
+        name, new = store_upload(faces, data, max_bytes)
         try:
-            image = load_image(tmp, what="uploaded photo")
+            return self.run("face", {"name": name})
         except RealtimeError:
-            tmp.unlink(missing_ok=True)
+            if new:  # refused (no usable face): not offered again among the faces
+                (faces / name).unlink(missing_ok=True)
             raise
-        tmp.unlink(missing_ok=True)
-        name = hashlib.sha256(data).hexdigest()[:16] + ".png"
-        cv2.imwrite(str(faces / name), image)  # re-encoded: only pixels we decoded are kept
-        return self.run("face", {"name": name})
-
-    def recent_faces(self) -> list[str]:
-        faces = _folder("faces")
-        files = sorted(faces.glob("*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
-        return [p.name for p in files[:12]]
 
     def _use_face(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.reloader is None:
             raise ConfigError("nothing is swapped in this run", fix="give --face PHOTO")
-        path = _folder("faces") / safe_name(str(args.get("name", "")), ".png")
-        if not path.is_file():
-            raise InputError(f"no uploaded face named {path.name}")
+        path = face_path(_folder("faces"), str(args.get("name", "")))  # uploaded or bundled
         old = self.reloader.paths
         self.reloader.paths = [path]
         if not self.reloader.reload():
@@ -351,6 +340,14 @@ class Controller:
         self.vcam_state = {"state": "off"}
         return {"vcam": self.vcam_state}
 
+    def _on_miss(self, args: dict[str, Any]) -> dict[str, Any]:
+        from realtime.pipeline.guard import set_policy
+
+        if self.swapper is None:
+            raise ConfigError("nothing is swapped in this run", fix="give --face PHOTO")
+        policy = check(find(Settings, "on_miss"), args.get("policy"))  # the option's own choices
+        return {"on_miss": set_policy(self.pipeline, policy, self._run.info)}
+
     def _enhance_every(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.enhancer is None:
             raise ConfigError("no face enhancer runs", fix="start with --enhance MODEL")
@@ -361,7 +358,11 @@ class Controller:
     def _preset_save(self, args: dict[str, Any]) -> dict[str, Any]:
         path = _folder("presets") / safe_name(str(args.get("name", "")), ".toml")
         plan = self._run.plan
-        write_preset(path, self.settings(), plan.source, self._run.info.get("swapper"))
+        face = None if self.reloader is None else [str(p) for p in self.reloader.paths]
+        on_miss = (self._run.info.get("on_miss") or {}).get("policy")
+        write_preset(
+            path, self.settings(), plan.source, self._run.info.get("swapper"), face=face, on_miss=on_miss
+        )
         return {"path": str(path)}
 
     def _preset_load(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -376,4 +377,10 @@ class Controller:
             new = replace(self.analyzer.settings, **live)
             self.analyzer.set_settings(new)
             applied["faces"] = asdict(new)
+        if preset.on_miss is not None and self.swapper is not None:
+            applied["on_miss"] = self._on_miss({"policy": preset.on_miss})["on_miss"]
+        if preset.face and self.reloader is not None:  # the preset keeps its face photo
+            from realtime.presets import apply_face
+
+            applied["face"] = self.face_name = apply_face(self.reloader, preset.face)
         return {"path": str(path), "applied": applied}

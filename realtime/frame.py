@@ -14,6 +14,9 @@ import numpy as np
 # Order of the 5 keypoints, as in the alignment templates: left eye, right eye, nose tip,
 # left mouth corner, right mouth corner, "left" meaning the image's left.
 KPS_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+# Flag a swapper sets on a frame in which it chose faces but swapped fewer of them (the
+# output guard, ``realtime.pipeline.guard``, then keeps that frame off the air).
+SWAP_MISSED = "swap_missed"
 
 
 def _as_f32(a: object, shape: tuple[int | None, ...], name: str) -> np.ndarray:

@@ -22,6 +22,7 @@ from realtime.sinks.specs import (
     NullOutput,
     PanelPreview,
     SinkSpec,
+    StreamOutput,
     VcamOutput,
     WindowOutput,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "Plan",
     "SinkSpec",
     "SourceSpec",
+    "StreamOutput",
     "Threads",
     "VcamOutput",
     "WindowOutput",
@@ -70,6 +72,7 @@ class ChainSpec:
     landmarks: bool = False
     photos: tuple[str, ...] = ()
     still: bool = False  # one photo, not a stream: analyse it as a photo (no tracking)
+    on_miss: str = "pass"  # a face not swapped: hold | blur | pass (``realtime.pipeline.guard``)
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,23 @@ def _table(name: str, values: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def write_preset(path: Path, settings: Mapping[str, Any], source: SourceSpec, swapper: str | None) -> None:
-    """Save ``settings`` (``{"swap": {...}, "faces": {...}}``) and the source's size and rate."""
-    lines = ["# Saved by the realtime panel.", f"swapper = {_value(swapper or 'auto')}", ""]
+def write_preset(
+    path: Path,
+    settings: Mapping[str, Any],
+    source: SourceSpec,
+    swapper: str | None,
+    face: list[str] | None = None,
+    on_miss: str | None = None,
+) -> None:
+    """Save ``settings`` (``{"swap": {...}, "faces": {...}}``), the source's size and rate, the
+    face photo(s) in use (absolute paths: a preset may read files anywhere) and the on-miss
+    policy."""
+    lines = ["# Saved by the realtime panel.", f"swapper = {_value(swapper or 'auto')}"]
+    if face:
+        lines.append(f"face = {_value([str(Path(f).resolve()) for f in face])}")
+    if on_miss:
+        lines.append(f"on_miss = {_value(on_miss)}")
+    lines.append("")
     lines += _table("source", {"size": [source.width, source.height], "fps": float(source.fps)})
     for section in ("faces", "swap"):
         if section in settings:
@@ -54,3 +68,22 @@ def find_preset(folder: Path, name: str) -> Path:
         if (base / file).is_file():
             return base / file
     raise ConfigError(f"no preset named {name!r}", fix="save one first, or use default, low-latency, quality")
+
+
+def apply_face(reloader: Any, faces: tuple[str, ...]) -> str:
+    """Swap in a preset's face photo(s); ``InputError`` (the current face stays) when one is
+    gone or has no usable face. Returns the first photo's name."""
+    from realtime.errors import InputError
+
+    paths = [Path(f) for f in faces]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise InputError(
+            f"the preset's face photo {missing[0]} is gone", fix="pick a face and save the preset again"
+        )
+    old = reloader.paths
+    reloader.paths = paths
+    if not reloader.reload():
+        reloader.paths = old
+        raise InputError(f"no usable face in {paths[0].name}; the current face stays")
+    return paths[0].name

@@ -18,6 +18,7 @@ from realtime.faces.config import AnalysisSettings
 from realtime.inference.models import REMOTE_FALLBACKS
 from realtime.options import check, declared, from_table, opt, validate
 from realtime.paths import resolved
+from realtime.pipeline.guard import POLICIES as ON_MISS
 from realtime.plan import SINK_NAMES
 from realtime.swap.config import FACE_SELECT, MeshSettings
 from realtime.web import is_loopback
@@ -115,6 +116,11 @@ class OutputSettings:
         "encoder preset, e.g. ultrafast, veryfast, medium (default: ultrafast live, veryfast for a file job)",
         flag="--preset",
     )
+    stream_url: str | None = opt(
+        None,
+        "where --sink stream sends H.264 in MPEG-TS: udp://HOST:PORT or srt://HOST:PORT",
+        flag="--stream-url",
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -200,6 +206,16 @@ class Settings:
         "info", "log level (warning with --quiet)", choices=("debug", "info", "warning", "error")
     )
     stats_json: str | None = opt(None, "write the final stats as JSON to this path", write_path=True)
+    on_miss: str | None = opt(
+        None,
+        "a face not swapped (lost track, swapper error, remote lost, pause): hold the last swapped "
+        "frame, blur the face, or pass the camera through (default: hold live, pass in file jobs)",
+        group="face",
+        choices=ON_MISS,
+        live=True,
+        label="When the swap misses",
+        basic=True,
+    )
 
 
 def _contain_paths(data: dict[str, Any], path: Path) -> None:

@@ -77,6 +77,33 @@ def redact(text: str, token: str | None) -> str:
     return _TOKEN_IN_URL.sub(r"\1***", text)
 
 
+def stale_link_page(what: str, had_token: bool) -> bytes:
+    """The page a browser gets without the right token: why, and where the new link is."""
+    reason = (
+        "This link is from an earlier run: each start makes a new token."
+        if had_token
+        else "This address needs the token that is part of its link."
+    )
+    flag = "--panel-token" if what == "panel" else "--token"
+    line = (
+        "realtime: control panel at http://127.0.0.1:PORT/?token=..."
+        if what == "panel"
+        else "the address it logs at start"
+    )
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>realtime: open the new link</title>
+<style>body{{font:16px system-ui,sans-serif;background:#16181c;color:#e6e6e6;margin:0;padding:24px;
+line-height:1.5;max-width:40em}}code{{background:#2a2e36;padding:2px 6px;border-radius:4px;
+word-break:break-all}}h1{{font-size:20px}}</style></head><body id="stale">
+<h1>Open the {what}'s new link</h1>
+<p>{reason}</p>
+<p>The new link is printed in the terminal where <code>realtime</code> runs, on the line
+<code>{line}</code>. Copy it from there into this tab.</p>
+<p>To keep one link across restarts, start with <code>{flag} SECRET</code>.</p>
+</body></html>""".encode()
+
+
 class Guard:
     """ASGI middleware: Host, Origin and token checks before any route runs (see the module)."""
 
@@ -127,13 +154,21 @@ class Guard:
             status, body = 403, b"cross-site request refused\n"
         elif not self._authorized(headers, query):
             status, body = 401, b"token required\n"
+        ctype = b"text/plain"
+        if status == 401 and "text/html" in headers.get("accept", ""):
+            # A browser tab left open from an earlier run: say where the new address is.
+            status, body, ctype = (
+                401,
+                stale_link_page(self.what, bool(parse_qs(query).get("token"))),
+                b"text/html",
+            )
         if status:
             await send(
                 {
                     "type": "http.response.start",
                     "status": status,
                     "headers": [
-                        (b"content-type", b"text/plain"),
+                        (b"content-type", ctype + b"; charset=utf-8"),
                         (b"content-length", str(len(body)).encode()),
                         (b"cache-control", b"no-store"),
                         *([(b"www-authenticate", b'Bearer realm="realtime"')] if status == 401 else []),

@@ -4,7 +4,10 @@ Routes (every one behind ``realtime.web.Guard``: Host, Origin and the token):
 
 - ``GET /``: the page (``page.html``, no build step);
 - ``GET /stream.mjpg?view=after|before``: the live preview; ``GET /snapshot.jpg``: one frame;
-- ``GET /api/state``, ``/api/schema``, ``/api/history``, ``/api/faces``: JSON;
+- ``GET /api/state``, ``/api/schema``, ``/api/history``, ``/api/faces``, ``/api/files``,
+  ``/api/presets``, ``/api/vcam_help``: JSON (``realtime.library``);
+- ``GET /face.jpg?name=N``: a face photo's thumbnail; ``GET /files/{kind}/{name}``: a recording
+  or snapshot, as a download;
 - ``GET /api/events``: the state once a second as server-sent events;
 - ``POST /api/command`` ``{"name": ..., "args": {...}}``: a command (see ``realtime.control``);
 - ``POST /api/face``: an uploaded photo as the raw request body (size-limited).
@@ -22,10 +25,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from realtime import library
 from realtime.control import Controller
+from realtime.datadir import data_dir
 from realtime.errors import RealtimeError
 from realtime.panel.schema import schema
 from realtime.sinks.mjpeg import snapshot_response, stream_response
@@ -77,8 +82,38 @@ def panel_app(ctl: Controller) -> Starlette:
     async def history(request: Request) -> Response:
         return JSONResponse(list(ctl.history))
 
+    def folder(name: str) -> Any:
+        path = data_dir() / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     async def faces(request: Request) -> Response:
-        return JSONResponse(await asyncio.to_thread(ctl.recent_faces))
+        return JSONResponse(await asyncio.to_thread(lambda: library.faces(folder("faces"), ctl.face_name)))
+
+    async def face_thumb(request: Request) -> Response:
+        name = request.query_params.get("name", "")
+        try:
+            jpg = await asyncio.to_thread(lambda: library.thumbnail(library.face_path(folder("faces"), name)))
+        except RealtimeError as exc:
+            return _error(exc, 404)
+        return Response(jpg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+    async def files(request: Request) -> Response:
+        return JSONResponse(await asyncio.to_thread(lambda: library.files(data_dir())))
+
+    async def download(request: Request) -> Response:
+        kind, name = request.path_params["kind"], request.path_params["name"]
+        try:
+            path = library.file_path(data_dir(), kind, name)
+        except RealtimeError as exc:
+            return _error(exc, 404)
+        return FileResponse(path, filename=path.name, headers={"Cache-Control": "no-store"})
+
+    async def presets(request: Request) -> Response:
+        return JSONResponse(await asyncio.to_thread(lambda: library.presets(folder("presets"))))
+
+    async def vcam_help(request: Request) -> Response:
+        return JSONResponse(library.vcam_help())
 
     async def events(request: Request) -> Response:
         async def gen() -> Any:
@@ -125,6 +160,11 @@ def panel_app(ctl: Controller) -> Starlette:
             Route("/api/schema", get_schema),
             Route("/api/history", history),
             Route("/api/faces", faces),
+            Route("/face.jpg", face_thumb),
+            Route("/api/files", files),
+            Route("/files/{kind}/{name}", download),
+            Route("/api/presets", presets),
+            Route("/api/vcam_help", vcam_help),
             Route("/api/events", events),
             Route("/api/command", command, methods=["POST"]),
             Route("/api/face", upload, methods=["POST"]),

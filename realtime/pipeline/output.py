@@ -30,6 +30,7 @@ class Outputting:
     _fps: float
     _stop: threading.Event
     _on_output: Callable[[Frame], None] | None
+    output_filter: Callable[[Frame], Frame] | None
 
     def _output_loop(self) -> None:
         period = 1.0 / self._fps
@@ -57,6 +58,8 @@ class Outputting:
                         time.sleep(wait)
                 t0 = time.monotonic()
                 frame = lease.frame
+                if self.output_filter is not None:
+                    frame = self.output_filter(frame)
                 if len(self.fanout.feeders) > 1:
                     # Several outputs, each at its own pace on its own thread: they get a copy
                     # of a ring slot's image, and the slot is free again at once.

@@ -131,6 +131,9 @@ class Pipeline(Capturing, Outputting, Supervised):
         # image is a ring slot: copy what you keep).
         self.command_handler: Callable[[str], object] | None = None
         self.on_capture: Callable[[Frame], None] | None = None
+        # Sees every processed frame before the outputs and may replace it (``guard.py``:
+        # no unswapped face goes out once one was swapped). Output thread only.
+        self.output_filter: Callable[[Frame], Frame] | None = None
 
     def add_output(self, sink: Sink) -> None:
         """Add an output to the running pipeline (a recording, the virtual camera)."""
@@ -161,7 +164,7 @@ class Pipeline(Capturing, Outputting, Supervised):
     def toggle_processing(self) -> None:
         if self._processing.is_set():
             self._processing.clear()
-            log.info("processing paused: frames pass through")
+            log.info("processing paused")
         else:
             self._processing.set()
             log.info("processing resumed")

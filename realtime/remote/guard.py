@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from realtime.errors import RemoteError
-from realtime.frame import Frame
+from realtime.frame import SWAP_MISSED, Frame
 from realtime.inference.models import ModelAccess
 from realtime.inference.triton import RETRY_S, RemoteTimeout
 from realtime.processor import Processor, is_thread_safe
@@ -84,7 +84,9 @@ class RemoteGuard:
                     self._set(self.report.get("remote", OK), "remote_abandoned")
                 else:
                     self._set(LOST, "remote_lost_frames")
-                return self.fallback(frame) if self.fallback is not None else frame
+                if self.fallback is not None:
+                    return self.fallback(frame)
+                return frame.with_flag(SWAP_MISSED) if frame.faces else frame
         if frame.faces:
             self._set(OK, "remote_ok")
         return out

@@ -1,2 +1,3 @@
-"""Frame sinks: virtual camera, preview window, video file, still image, MJPEG over HTTP, the
-panel's preview, null. ``realtime.sinks.registry`` makes each from its spec in the plan."""
+"""Frame sinks: virtual camera, preview window, video file, still image, MJPEG over HTTP, a
+UDP/SRT stream, the panel's preview, null. ``realtime.sinks.registry`` makes each from its
+spec in the plan."""

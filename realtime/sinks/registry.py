@@ -22,9 +22,11 @@ from realtime.sinks.specs import (
     MjpegOutput,
     NullOutput,
     PanelPreview,
+    StreamOutput,
     VcamOutput,
     WindowOutput,
 )
+from realtime.sinks.stream import StreamSink
 from realtime.sinks.vcam import VirtualCameraSink
 from realtime.sinks.window import WindowSink
 
@@ -66,6 +68,7 @@ register_sink(
 )
 register_sink(VcamOutput, lambda s: VirtualCameraSink(backend=s.backend, device=s.device))
 register_sink(MjpegOutput, lambda s: MjpegSink(host=s.host, port=s.port, token=s.token))
+register_sink(StreamOutput, lambda s: StreamSink(s.url, bitrate=s.bitrate))
 register_sink(WindowOutput, lambda s: WindowSink(s.title))
 register_sink(NullOutput, lambda s: NullSink())
 register_sink(PanelPreview, lambda s: PreviewSink())

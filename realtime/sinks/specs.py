@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SINK_NAMES = ("vcam", "window", "file", "mjpeg", "null")  # what --sink takes
+SINK_NAMES = ("vcam", "window", "file", "mjpeg", "stream", "null")  # what --sink takes
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,14 @@ class MjpegOutput:
 
 
 @dataclass(frozen=True)
+class StreamOutput:
+    """H.264 in MPEG-TS to a ``udp://`` or ``srt://`` address (``realtime.sinks.stream``)."""
+
+    url: str
+    bitrate: int = 4_000_000
+
+
+@dataclass(frozen=True)
 class WindowOutput:
     """The preview window (OpenCV HighGUI)."""
 
@@ -65,4 +73,13 @@ class PanelPreview:
     """The control panel's preview of the output (``realtime.sinks.preview``)."""
 
 
-SinkSpec = FileOutput | ImageOutput | VcamOutput | MjpegOutput | WindowOutput | NullOutput | PanelPreview
+SinkSpec = (
+    FileOutput
+    | ImageOutput
+    | VcamOutput
+    | MjpegOutput
+    | StreamOutput
+    | WindowOutput
+    | NullOutput
+    | PanelPreview
+)

@@ -1,6 +1,7 @@
 """A local preview window (OpenCV ``imshow``) with a heads-up display and hotkeys.
 
-q or Esc stops the run, space toggles processing (to compare with the raw camera), r reloads
+q or Esc stops the run, space pauses processing (pressed twice: the first press asks on the
+picture; a pause freezes the last swapped frame unless ``--on-miss pass``) or resumes it, r reloads
 the face photo: each key names a command of the run's one command surface (``realtime.control``),
 the same the browser panel sends. The HUD
 is drawn on a copy by a pure function, so what the other sinks get is never touched and
@@ -14,6 +15,7 @@ import logging
 import math
 import os
 import platform
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 NO_DISPLAY_FIX = "use --sink mjpeg and open http://127.0.0.1:8080/ in a browser"
 KEY_ESC = 27
+CONFIRM_S = 2.0  # a second space within this pauses
 
 
 class Gui(Protocol):
@@ -103,7 +106,13 @@ def hud_lines(status: Mapping[str, Any]) -> list[str]:
         lines.append(f"drops {dropped}")
     processing = status.get("processing")
     if processing is False:
-        lines.append("processing OFF (space)")
+        lines.append("PAUSED: picture frozen (space resumes)")
+    guard = status.get("on_miss")  # what the outputs show instead of a missed swap
+    if isinstance(guard, Mapping) and guard.get("state") not in (None, "live", "pass"):
+        lines.append(f"on air: {guard['state']} (not the camera)")
+    confirm = status.get("confirm")
+    if confirm:
+        lines.append(str(confirm))
     return lines
 
 
@@ -143,6 +152,7 @@ class WindowSink(SinkBase):
         self.hud = hud
         self._gui: Any = gui
         self._ctx: SinkContext | None = None
+        self._confirm_until = 0.0
 
     def open(self, ctx: SinkContext) -> None:
         if self._ctx is not None:
@@ -165,7 +175,11 @@ class WindowSink(SinkBase):
         ctx, gui = self._ctx, self._gui
         if ctx is None:
             raise SinkError("preview window written before open()", fix="call open(ctx) first")
-        image = draw_hud(frame.image, ctx.status()) if self.hud else frame.image
+        status = ctx.status()
+        confirm = time.monotonic() < self._confirm_until
+        if confirm:
+            status = {**status, "confirm": "press space again to pause (the picture freezes)"}
+        image = draw_hud(frame.image, status) if self.hud or confirm else frame.image
         try:
             gui.imshow(self.title, image)
             key = gui.waitKey(1)
@@ -177,7 +191,13 @@ class WindowSink(SinkBase):
             log.info("preview window: stop requested")
             ctx.run("stop")
         elif key == ord(" "):
-            ctx.run("toggle_processing")
+            # Pausing is on air: one stray key may not do it. The first press asks (on the
+            # picture), a second within CONFIRM_S pauses; resuming takes one press.
+            if not status.get("processing", True) or confirm:
+                self._confirm_until = 0.0
+                ctx.run("toggle_processing")
+            else:
+                self._confirm_until = time.monotonic() + CONFIRM_S
         elif key in (ord("r"), ord("R")):
             ctx.run("reload_face")
 

@@ -13,6 +13,7 @@ from realtime.plan import (
     MjpegOutput,
     NullOutput,
     PanelPreview,
+    StreamOutput,
     VcamOutput,
     WindowOutput,
 )
@@ -23,6 +24,7 @@ from realtime.sinks.mjpeg import MjpegSink
 from realtime.sinks.null import NullSink
 from realtime.sinks.preview import PreviewSink
 from realtime.sinks.registry import SINKS, make_sink
+from realtime.sinks.stream import StreamSink
 from realtime.sinks.vcam import VirtualCameraSink
 from realtime.sinks.window import WindowSink
 
@@ -36,6 +38,7 @@ def test_registry_makes_every_output_a_plan_can_name(tmp_path) -> None:
         NullOutput(): NullSink,
         ImageOutput(str(tmp_path / "x.jpg")): ImageFileSink,
         PanelPreview(): PreviewSink,
+        StreamOutput("udp://127.0.0.1:9"): StreamSink,
     }
     assert set(SINKS) == {type(spec) for spec in made}
     for spec, cls in made.items():

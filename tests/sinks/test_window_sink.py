@@ -24,7 +24,7 @@ def test_hud_lines_from_a_status_snapshot() -> None:
         "latency p50 42 ms",
         "provider CPUExecutionProvider",
         "drops 3",
-        "processing OFF (space)",
+        "PAUSED: picture frozen (space resumes)",
     ]
     assert hud_lines({"latency_ms": {"p50": float("nan")}, "processing": True}) == []
     assert hud_lines({"fps": 10, "latency_p50_ms": 5.0}) == ["10.0 fps", "latency p50 5 ms"]
@@ -122,3 +122,32 @@ def test_closing_the_window_stops(make_frame) -> None:
 def test_gui_error_is_sink_error(ctx: SinkContext) -> None:
     with pytest.raises(SinkError, match="--sink mjpeg"):
         WindowSink(gui=FakeGui(keys=[], fail=True)).open(ctx)
+
+
+def test_one_stray_space_does_not_pause_a_running_stream(make_frame) -> None:
+    """Pausing is on air: the first space only asks, on the picture; a second one pauses."""
+    events: list[str] = []
+    running = {**STATUS, "processing": True}
+    ctx = SinkContext(
+        width=64,
+        height=48,
+        fps=30.0,
+        toggle_processing=lambda: events.append("toggle"),
+        status=lambda: running,
+    )
+    gui = FakeGui(keys=[ord(" "), -1])
+    sink = WindowSink("t", gui=gui, hud=False)
+    sink.open(ctx)
+    sink.write(make_frame(0))
+    sink.write(make_frame(1))
+    assert events == []
+    assert not np.array_equal(gui.shown[1], make_frame(1).image)  # the question is on the picture
+    gui.keys.append(ord(" "))
+    sink.write(make_frame(2))
+    assert events == ["toggle"]
+
+
+def test_the_hud_says_when_the_outputs_hold_or_blur() -> None:
+    held = {"processing": True, "on_miss": {"policy": "hold", "state": "holding", "held": 3}}
+    assert hud_lines(held) == ["on air: holding (not the camera)"]
+    assert hud_lines({"processing": True, "on_miss": {"policy": "hold", "state": "live"}}) == []

@@ -40,7 +40,8 @@ def test_frames_without_faces_pass_through(
     assert sw(empty) is empty
     face = photo_faces["grace_hopper"][1]
     no_mesh = Frame(1, 0.0, img, (face.with_(mesh=None),))
-    assert sw(no_mesh) is no_mesh
+    out = sw(no_mesh)  # a face it chose and could not swap: unchanged, and marked as missed
+    assert out.image is img and out.swapped == 0 and out.flags == {"swap_missed"}
 
 
 def test_changes_only_the_face(bundled_sources: dict[str, SourceFace], photo_faces: PhotoFaces) -> None:
@@ -113,12 +114,14 @@ def test_face_half_outside_the_frame(bundled_sources: dict[str, SourceFace], pho
     out = MeshSwapper(bundled_sources["astronaut"])(Frame(0, 0.0, crop, (f,)))
     assert out.image.shape == crop.shape
     assert np.any(out.image != crop)
-    # Entirely outside: nothing to draw, the frame passes unchanged.
+    # Entirely outside: nothing to draw, the image passes unchanged (marked: the face it chose
+    # was not swapped, so the output guard keeps it off the air rather than guess).
     gone = mesh.copy()
     gone[:, 0] -= img.shape[1] + 50
     g = Face(np.array([0, 0, 1, 1]), 0.9, np.zeros((5, 2)), mesh=gone)
     frame = Frame(1, 0.0, crop, (g,))
-    assert MeshSwapper(bundled_sources["astronaut"])(frame) is frame
+    out = MeshSwapper(bundled_sources["astronaut"])(frame)
+    assert out.image is crop and out.swapped == 0 and "swap_missed" in out.flags
 
 
 def test_degenerate_meshes_do_not_crash(bundled_sources: dict[str, SourceFace]) -> None:

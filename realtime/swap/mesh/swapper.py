@@ -19,7 +19,7 @@ import numpy as np
 
 from realtime.errors import InputError
 from realtime.faces.landmarks import five_points
-from realtime.frame import Face, Frame
+from realtime.frame import SWAP_MISSED, Face, Frame
 from realtime.swap.config import MeshSettings
 from realtime.swap.mesh.blend import composite, feather
 from realtime.swap.mesh.cast import Cast
@@ -231,13 +231,10 @@ class MeshSwapper:
     def __call__(self, frame: Frame) -> Frame:
         with self._lock:
             s, source = self.settings, self._source
-        faces = [
-            f
-            for f in select_faces(frame.faces, s.select, s.track_id)
-            if f.mesh is not None and f.mesh.shape[0] >= 468
-        ]
+        chosen = select_faces(frame.faces, s.select, s.track_id)
+        faces = [f for f in chosen if f.mesh is not None and f.mesh.shape[0] >= 468]
         if not faces:
-            return frame
+            return frame.with_flag(SWAP_MISSED) if chosen else frame
         with self._lock:
             sources, cast = self._sources, self.cast
         # Every face of the frame, selected or not, so the cast sees who is still there.
@@ -248,7 +245,8 @@ class MeshSwapper:
         for face in faces:
             source = sources[picks.get(id(face), 0) % len(sources)]
             swapped += self.swap_face(image, face, source, frame.index, s)
-        return frame.with_image(image).with_swapped(swapped) if swapped else frame
+        out = frame.with_image(image).with_swapped(swapped) if swapped else frame
+        return out.with_flag(SWAP_MISSED) if swapped < len(chosen) else out
 
     def swap_face(
         self,

@@ -44,7 +44,7 @@ from realtime.faces.align import (
     warp_face,
 )
 from realtime.faces.recognize import ArcFaceRecognizer, l2_normalize
-from realtime.frame import Face, Frame
+from realtime.frame import SWAP_MISSED, Face, Frame
 from realtime.inference.models import ModelAccess, open_model
 from realtime.inference.session import BuildCallback, InferenceSession
 from realtime.swap.neural.identity import DEFAULT_THRESHOLD, select_faces
@@ -261,7 +261,8 @@ class NeuralSwapper:
             image = self.swap_face(image, face, source)
             swapped += image is not before  # a face left unswapped returns the same image
         out = frame.with_faces(faces) if faces is not frame.faces else frame
-        return out.with_image(image).with_swapped(swapped) if swapped else out
+        out = out.with_image(image).with_swapped(swapped) if swapped else out
+        return out.with_flag(SWAP_MISSED) if swapped < len(chosen) else out
 
     def swap_face(self, image: np.ndarray, face: Face, source: np.ndarray | None = None) -> np.ndarray:
         """``image`` with one face swapped (a new array; the input is not modified).
