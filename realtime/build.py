@@ -156,7 +156,7 @@ def build_chain(chain: ChainSpec, on_build: Any = None) -> tuple[list[Processor]
     Source photos are prepared here, before any camera is opened, so a photo with no face
     stops the program before anything else happens.
     """
-    from realtime.sources.image import load_image
+    from realtime.images import load_image
 
     info: dict[str, Any] = {}
     processors: list[Processor] = []

@@ -307,7 +307,7 @@ class Controller:
         image path first) and swap it in."""
         import hashlib
 
-        from realtime.sources.image import load_image
+        from realtime.images import load_image
 
         if len(data) > max_bytes:
             raise InputError(f"upload is {len(data)} bytes; the limit is {max_bytes}")
