@@ -32,14 +32,19 @@ from realtime.plan import (
     ImageOutput,
     Layout,
     MjpegOutput,
-    PlainOutput,
+    NullOutput,
+    OnDemand,
     Plan,
     SinkSpec,
     SourceSpec,
+    Threads,
     VcamOutput,
+    WindowOutput,
 )
+from realtime.resources import apply_threads, plan_threads
 from realtime.settings import Settings
 from realtime.swap.config import SwapConfig
+from realtime.web import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +53,6 @@ DEMO_SOURCE_FACE = ASSETS / "faces" / "astronaut.jpg"
 DEMO_TARGET_FACE = ASSETS / "faces" / "grace_hopper.jpg"
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 CODECS = {"h264": "libx264", "h265": "libx265", "hevc": "libx265", "vp9": "libvpx-vp9"}
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 __all__ = ["Progress", "RunFailed", "check_settings", "mode_of", "plan_from_settings", "run"]
 
@@ -88,9 +92,7 @@ def check_settings(settings: Settings) -> None:
         check_input_file(src.input, kind)  # a missing file or a symlink loop: one line
         if out.output and same_file(out.output, src.input):
             raise ConfigError("--output is the same file as --input", fix="choose another output path")
-    if src.width <= 0 or src.height <= 0 or src.fps <= 0:
-        raise ConfigError("size and fps must be positive")
-    if out.mjpeg_host not in LOOPBACK and not out.mjpeg_token:
+    if not is_loopback(out.mjpeg_host) and not out.mjpeg_token:
         raise ConfigError(
             f"the MJPEG preview on {out.mjpeg_host} needs --token",
             fix="bind to 127.0.0.1 or give --token SECRET",
@@ -99,10 +101,12 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(
             f"--stats-json folder does not exist: {Path(settings.stats_json).parent}", fix="create it first"
         )
+    if settings.face_select == "reference" and not settings.reference:
+        raise ConfigError("--face-select reference needs --reference PHOTO")
+    if settings.reference and settings.face_select != "reference":
+        raise ConfigError("--reference is only used with --face-select reference")
     if mode_of(settings) == "still" and not settings.face:
         raise ConfigError("a still image needs --face PHOTO")
-    if settings.enhance_every < 1:
-        raise ConfigError(f"--enhance-every must be >= 1, got {settings.enhance_every}")
 
 
 def _source_spec(settings: Settings, mode: str) -> SourceSpec:
@@ -117,51 +121,55 @@ def _source_spec(settings: Settings, mode: str) -> SourceSpec:
     return SourceSpec(kind, src.input, live=mode == "live", loop=src.loop, width=w, height=h, fps=fps)
 
 
+def _file_output(settings: Settings, path: str, live: bool) -> FileOutput:
+    """A video file with the run's encoder settings: a file job's output, a live recording,
+    or the panel's recordings (``OnDemand.record``)."""
+    out = settings.output
+    size = tuple(out.size) if out.size else None
+    return FileOutput(
+        path,
+        codec=CODECS.get(out.codec.lower(), out.codec),
+        crf=out.crf,
+        # A live recording shares two cores with the swap: fast, no look-ahead.
+        preset=out.preset or ("ultrafast" if live else "veryfast"),
+        tune="zerolatency" if live and out.codec in ("libx264", "h264", "libx265") else None,
+        bitrate=out.bitrate,
+        size=size,  # type: ignore[arg-type]
+        audio_from=settings.source.input if (not live and out.audio) else None,
+        keep_pts=not live,
+        overwrite=out.force,
+    )
+
+
+# --sink NAME -> the output spec it means, made from the settings (``mode``: live, file, ...).
+SINK_SPECS: dict[str, Callable[[Settings, str], SinkSpec]] = {
+    "file": lambda s, mode: _file_output(s, str(s.output.output), live=mode == "live"),
+    "vcam": lambda s, mode: VcamOutput(s.output.vcam_backend, s.output.vcam_device),
+    "mjpeg": lambda s, mode: MjpegOutput(s.output.mjpeg_host, s.output.mjpeg_port, s.output.mjpeg_token),
+    "window": lambda s, mode: WindowOutput(),
+    "null": lambda s, mode: NullOutput(),
+}
+
+
 def _sink_specs(settings: Settings, mode: str) -> tuple[SinkSpec, ...]:
     out = settings.output
     if mode == "still":
         swap = bool(settings.face) and settings.swapper != "none"
         return (ImageOutput(str(out.output), overwrite=out.force, require_face=swap),)
     names = out.sinks or (("file",) if out.output else ("vcam",))
-    specs: list[SinkSpec] = []
-    for name in names:
-        if name == "file":
-            assert out.output is not None
-            live = mode == "live"
-            size = tuple(out.size) if out.size else None
-            if size is not None and (len(size) != 2 or min(size) < 2):
-                raise ConfigError(f"--output-size must look like 1280x720, got {out.size}")
-            specs.append(
-                FileOutput(
-                    out.output,
-                    codec=CODECS.get(out.codec.lower(), out.codec),
-                    crf=out.crf,
-                    # A live recording shares two cores with the swap: fast, no look-ahead.
-                    preset=out.preset or ("ultrafast" if live else "veryfast"),
-                    tune="zerolatency" if live and out.codec in ("libx264", "h264", "libx265") else None,
-                    bitrate=out.bitrate,
-                    size=size,  # type: ignore[arg-type]
-                    audio_from=settings.source.input if (not live and out.audio) else None,
-                    keep_pts=not live,
-                    overwrite=out.force,
-                )
-            )
-        elif name == "vcam":
-            specs.append(VcamOutput(out.vcam_backend, out.vcam_device))
-        elif name == "mjpeg":
-            specs.append(MjpegOutput(out.mjpeg_host, out.mjpeg_port, out.mjpeg_token))
-        elif name in ("window", "null"):
-            specs.append(PlainOutput(name))
-        else:
-            from realtime.sinks import SINKS
-
-            raise ConfigError(f"unknown sink {name!r}", fix=f"choose from {', '.join(sorted(SINKS))}")
-    return tuple(specs)
+    return tuple(SINK_SPECS[name](settings, mode) for name in names)
 
 
-def _chain_spec(settings: Settings) -> ChainSpec:
+def _on_demand(settings: Settings) -> OnDemand:
+    """What the panel may add while running, with this run's own encoder and device."""
+    return OnDemand(record=_file_output(settings, "", live=True), vcam=SINK_SPECS["vcam"](settings, "live"))  # type: ignore[arg-type]
+
+
+def _chain_spec(settings: Settings, threads: Threads) -> ChainSpec:
     faces = tuple(settings.face) or ((str(DEMO_SOURCE_FACE),) if settings.source.demo else ())
-    models = ModelAccess(settings.provider, settings.models_dir, settings.trust_unverified)
+    models = ModelAccess(
+        settings.provider, settings.models_dir, settings.trust_unverified, threads=threads.ort
+    )
     if settings.remote:
         from realtime.remote.guard import FILE_PATIENCE_S
 
@@ -188,14 +196,15 @@ def _chain_spec(settings: Settings) -> ChainSpec:
             swapper=settings.swapper,
             faces=faces,
             face_index=settings.face_index,
-            face_select=settings.face_select,
+            pick=settings.face_select,
             reference=tuple(settings.reference),
             mesh=settings.swap,
             models=models,
         )
     enhance = EnhanceConfig(settings.enhance, settings.enhance_every, models) if settings.enhance else None
     still = mode_of(settings) == "still"
-    return ChainSpec(settings.faces, swap, enhance, settings.draw_landmarks, photos=faces, still=still)
+    analysis = replace(settings.faces, threads=settings.faces.threads or threads.ort)
+    return ChainSpec(analysis, swap, enhance, settings.draw_landmarks, photos=faces, still=still)
 
 
 def plan_from_settings(settings: Settings) -> Plan:
@@ -203,7 +212,8 @@ def plan_from_settings(settings: Settings) -> Plan:
     check_settings(settings)
     mode = mode_of(settings)
     p = settings.pipeline
-    chain = _chain_spec(settings)
+    threads = plan_threads(p.workers)
+    chain = _chain_spec(settings, threads)
     what = {  # what runs, as asked: in the stats, so a run can be checked afterwards
         "swapper": settings.swapper if chain.swap else "none",
         "face_select": settings.face_select,
@@ -219,9 +229,10 @@ def plan_from_settings(settings: Settings) -> Plan:
         source=_source_spec(settings, mode),
         chain=chain,
         sinks=_sink_specs(settings, mode),
-        layout=Layout(workers=p.workers, split=p.split, hang_timeout_s=p.hang_timeout_s),
+        layout=Layout(workers=p.workers, split=p.split, hang_timeout_s=p.hang_timeout_s, threads=threads),
         duration=settings.duration if mode == "live" else None,
         watch_faces=mode == "live",
+        on_demand=_on_demand(settings),
         info={"mode": mode, "platform": platform.system(), "plan": what},
     )
 
@@ -232,11 +243,9 @@ def _outputs(run: Run) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"name": report.name, "written": report.written, "skipped": report.skipped}
         if report.path:
             entry["path"] = report.path
-            saved = getattr(sink, "frames_saved", None)
-            entry["saved"] = saved if saved is not None else getattr(sink, "written", report.written)
-            partial = getattr(sink, "temp_path", None)
-            if partial is not None and Path(partial).exists():
-                entry["partial"] = str(partial)
+            entry["saved"] = sink.frames_saved if sink.frames_saved is not None else report.written
+            if sink.temp_path is not None and sink.temp_path.exists():
+                entry["partial"] = str(sink.temp_path)
         if report.error is not None:
             entry["error"] = str(report.error)
         out.append(entry)
@@ -259,7 +268,7 @@ def _summary(run: Run, stats: dict[str, Any], seconds: float) -> dict[str, Any]:
             frames_without_face=counter.no_face if counter.faces else None,
             seconds=round(seconds, 3),
             fps=round(done / seconds, 2) if seconds > 0 else 0.0,
-            audio="copied" if any(getattr(s, "audio_copied", False) for s in run.pipeline.sinks) else "none",
+            audio="copied" if any(s.audio_copied for s in run.pipeline.sinks) else "none",
         )
         fps = getattr(run.pipeline.source, "fps", None)
         result["realtime_factor"] = round(result["fps"] / fps, 2) if fps and plan.mode == "file" else None
@@ -280,7 +289,7 @@ def _judge(run: Run, result: dict[str, Any]) -> None:
         raise RunFailed("; ".join(f"output {o['name']}: {o['error']}" for o in failed), result=result)
     if plan.mode == "still":
         sink = pipeline.sinks[0]
-        if getattr(sink, "no_face", False):
+        if sink.no_face:
             raise NoFaceError(
                 f"no face found in the input image {plan.source.target}",
                 fix="use an image with a clear, visible face",
@@ -308,6 +317,7 @@ def run(
     ``on_built`` gets the built run before it starts (the control panel attaches there)."""
     import time
 
+    apply_threads(plan.layout.threads)
     built = build(plan, on_build=on_build, on_progress=on_progress)
     if on_built is not None:
         on_built(built)
@@ -329,13 +339,3 @@ def run(
     result = _summary(built, pipeline.status(), time.monotonic() - t0)
     _judge(built, result)
     return result
-
-
-def configure_threads(plan: dict[str, Any]) -> int:
-    """Apply OpenCV's share of ``realtime.resources.thread_plan``: the pipeline already runs a
-    thread per stage, and oversubscribing two cores costs more than it gains."""
-    import cv2
-
-    n = int(plan.get("opencv", 1))
-    cv2.setNumThreads(n)
-    return n

@@ -13,23 +13,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from realtime.enhance.factory import build_enhancer
 from realtime.errors import InputError
+from realtime.faces.analysis import FaceAnalyzer
+from realtime.faces.overlay import LandmarkOverlay
 from realtime.frame import Frame
+from realtime.images import load_image
+from realtime.inference.session import available_backends
 from realtime.pipeline import Pipeline, PipelineConfig
-from realtime.plan import (
-    ChainSpec,
-    FileOutput,
-    ImageOutput,
-    MjpegOutput,
-    PlainOutput,
-    Plan,
-    SinkSpec,
-    SourceSpec,
-    VcamOutput,
-)
+from realtime.plan import ChainSpec, Plan, SinkSpec
 from realtime.processor import Processor
+from realtime.remote.guard import guard, guard_enhancer
 from realtime.sinks.base import Sink
+from realtime.sinks.registry import make_sink
 from realtime.sources.base import Source
+from realtime.sources.registry import make_source
+from realtime.swap import swapper_factory
+from realtime.swap.choose import choose_swapper
+from realtime.swap.reload import FaceReloader
 
 log = logging.getLogger(__name__)
 
@@ -78,135 +79,87 @@ class FrameCounter:
 
 
 @dataclass
+class Chain:
+    """The built processors, in the order they run, and typed handles to the parts a
+    controller changes while running (``None`` where that part does not run)."""
+
+    processors: list[Processor] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    analyzer: FaceAnalyzer | None = None
+    swapper: Processor | None = None
+    enhancer: Processor | None = None
+    reloader: FaceReloader | None = None
+
+
+@dataclass
 class Run:
-    """A built plan: the pipeline and what the app reads back after it ran."""
+    """A built plan: the pipeline, the chain's parts, and what the app reads back after it
+    ran. ``add_output`` makes an output the plan allows while running (``plan.on_demand``)."""
 
     plan: Plan
     pipeline: Pipeline
-    processors: list[Processor]
+    chain: Chain
     counter: FrameCounter
-    info: dict[str, Any] = field(default_factory=dict)
-    reloader: Any = None
+
+    @property
+    def processors(self) -> list[Processor]:
+        return self.chain.processors
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.chain.info
+
+    @property
+    def reloader(self) -> FaceReloader | None:
+        return self.chain.reloader
+
+    def add_output(self, spec: SinkSpec, sink: Sink | None = None) -> Sink:
+        """Make ``spec``'s sink (unless made already with ``make_sink``) and join it to the
+        pipeline (opened there when it runs: one that cannot open raises, the run goes on)."""
+        sink = sink if sink is not None else make_sink(spec)
+        self.pipeline.add_output(sink)
+        return sink
 
 
-def make_source(spec: SourceSpec) -> Source:
-    """The frame source the spec names, not yet opened."""
-    if spec.kind == "synthetic":
-        from realtime.sources.synthetic import SyntheticSource
-
-        return SyntheticSource(
-            width=spec.width,
-            height=spec.height,
-            fps=spec.fps,
-            live=spec.live,
-            seed=spec.seed,
-            faces=spec.faces,
-            precompute=spec.precompute,
-            face_scale=spec.face_scale,
-        )
-    assert spec.target is not None
-    if spec.kind == "camera":
-        from realtime.sources.camera import CameraSource
-
-        device: int | str = int(spec.target) if spec.target.isdigit() else spec.target
-        return CameraSource(device, width=spec.width, height=spec.height, fps=spec.fps, api=spec.api)
-    if spec.kind == "image":
-        from realtime.sources.image import ImageSource
-
-        return ImageSource(spec.target, fps=spec.fps, once=not spec.live)
-    from realtime.sources.video import VideoSource
-
-    return VideoSource(spec.target, realtime=spec.live, loop=spec.loop)
-
-
-def make_sink(spec: SinkSpec) -> Sink:
-    """One output from its config (``realtime.sinks.SINKS`` names them for ``--sink``)."""
-    from realtime.sinks import SINKS
-
-    if isinstance(spec, FileOutput):
-        from realtime.sinks.file import FileSink
-
-        return FileSink(
-            spec.path,
-            codec=spec.codec,
-            crf=spec.crf,
-            preset=spec.preset,
-            tune=spec.tune,
-            audio_from=spec.audio_from,
-            size=spec.size,
-            bitrate=spec.bitrate,
-            keep_pts=spec.keep_pts,
-            overwrite=spec.overwrite,
-        )
-    if isinstance(spec, ImageOutput):
-        from realtime.sinks.image import ImageFileSink
-
-        return ImageFileSink(spec.path, overwrite=spec.overwrite, require_face=spec.require_face)
-    if isinstance(spec, VcamOutput):
-        return SINKS["vcam"](backend=spec.backend, device=spec.device)  # type: ignore[no-any-return]
-    if isinstance(spec, MjpegOutput):
-        return SINKS["mjpeg"](host=spec.host, port=spec.port, token=spec.token)  # type: ignore[no-any-return]
-    assert isinstance(spec, PlainOutput)
-    return SINKS[spec.kind]()  # type: ignore[no-any-return]
-
-
-def build_chain(chain: ChainSpec, on_build: Any = None) -> tuple[list[Processor], dict[str, Any], Any]:
-    """(processors in the order they run, what was chosen and why, the face reloader).
+def build_chain(chain: ChainSpec, on_build: Any = None) -> Chain:
+    """The processors ``chain`` asks for, what was chosen and why, and the face reloader.
 
     Source photos are prepared here, before any camera is opened, so a photo with no face
     stops the program before anything else happens.
     """
-    from realtime.images import load_image
-
-    info: dict[str, Any] = {}
-    processors: list[Processor] = []
+    built = Chain()
     for photo in chain.photos:
         if not Path(photo).is_file():
             raise InputError(f"--face file not found: {photo}", fix="give the path of a photo with one face")
     if chain.analysis is None:
         for photo in chain.photos:  # still check that the photo decodes
             load_image(photo)
-        return processors, info, None
-    from realtime.faces.analysis import FaceAnalyzer
-
+        return built
     swap = chain.swap
     provider = swap.models.provider if swap else None
-    analyzer = FaceAnalyzer(chain.analysis, provider=provider, on_build=on_build, still=chain.still)
-    processors.append(analyzer)
-    reloader = None
+    built.analyzer = FaceAnalyzer(chain.analysis, provider=provider, on_build=on_build, still=chain.still)
+    built.processors.append(built.analyzer)
     if swap is not None:
-        swapper, chosen, why = make_swapper(swap, analyzer, on_build)
-        info["swapper"], info["swapper_reason"] = chosen, why
+        swapper, chosen, why = make_swapper(swap, built.analyzer, on_build)
+        built.info["swapper"], built.info["swapper_reason"] = chosen, why
         log.info("swapper: %s (%s)", chosen, why)
+        built.swapper = swapper
         if swap.models.remote and chosen != "mesh":
-            from realtime.remote.guard import guard
-
-            swapper = guard(swapper, swap, analyzer, info)
-        processors.append(swapper)
-        from realtime.swap.reload import FaceReloader
-
-        reloader = FaceReloader([Path(f) for f in swap.faces], swapper, analyzer, swap.face_index)
+            swapper = guard(swapper, swap, built.analyzer, built.info)
+        built.processors.append(swapper)
+        built.reloader = FaceReloader([Path(f) for f in swap.faces], swapper, built.analyzer, swap.face_index)
         if chain.enhance is not None:
-            from realtime.enhance.factory import build_enhancer
-
-            enhancer = build_enhancer(chain.enhance, on_build)
+            built.enhancer = enhancer = build_enhancer(chain.enhance, on_build)
             if chain.enhance.models.remote:
-                from realtime.remote.guard import guard_enhancer
-
-                enhancer = guard_enhancer(enhancer, chain.enhance.models, info)
-            processors.append(enhancer)
+                enhancer = guard_enhancer(enhancer, chain.enhance.models, built.info)
+            built.processors.append(enhancer)
     if chain.landmarks:
-        from realtime.faces.overlay import LandmarkOverlay
-
-        processors.append(LandmarkOverlay())
-    return processors, info, reloader
+        built.processors.append(LandmarkOverlay())
+    return built
 
 
 def make_swapper(config: Any, analyzer: Any, on_build: Any = None) -> tuple[Processor, str, str]:
     """The swap processor ``config`` asks for, its name, and the reason it was chosen."""
-    from realtime.inference.session import available_backends
-    from realtime.swap import swapper_factory
-    from realtime.swap.choose import choose_swapper
 
     usable = [n for n, why in available_backends().items() if why is None]
     provider = config.models.provider
@@ -231,11 +184,12 @@ def build(
     *,
     on_build: Any = None,
     on_progress: Callable[[Progress], None] | None = None,
-    chain: tuple[list[Processor], dict[str, Any], Any] | None = None,
+    chain: Chain | None = None,
 ) -> Run:
     """Everything the plan asks for, wired, not yet started. ``on_build`` shows a TensorRT
     engine build while it happens; ``chain`` reuses processors already built (the bench)."""
-    processors, info, reloader = chain if chain is not None else build_chain(plan.chain, on_build)
+    chain = chain if chain is not None else build_chain(plan.chain, on_build)
+    processors, info = chain.processors, chain.info
     for key, value in plan.info.items():  # into the chain's own dict: a guard reports there live
         info.setdefault(key, value)
     sinks = [make_sink(s) for s in plan.sinks]
@@ -252,6 +206,7 @@ def build(
     if layout.split and layout.workers == 1 and len(processors) > 1:
         stages = [processors[:1], processors[1:]]  # analysis | swap and overlay
     counter = FrameCounter(source, on_progress, faces=plan.chain.analysis is not None)
+    reloader = chain.reloader
     pipeline = Pipeline(
         source,
         processors,
@@ -263,4 +218,4 @@ def build(
         on_output=counter,
     )
     pipeline.stats.info = info  # the same dict: live state (the remote's) reaches the final stats
-    return Run(plan, pipeline, processors, counter, info, reloader)
+    return Run(plan, pipeline, chain, counter)

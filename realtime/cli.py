@@ -13,13 +13,19 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from realtime import __version__
+from realtime.console import ProgressBar, engine_build_status, live_status, status_line
 from realtime.errors import ConfigError, RealtimeError
+from realtime.options import add_arguments, given, opt
+from realtime.settings import PRESETS_DIR, Settings, load_preset, merge
 
 log = logging.getLogger("realtime")
+
+_PANEL_WHY = "the panel's address and token are your own choice, made when you start it"
 
 # Subcommand name -> module with configure(parser) and run(args) -> int.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -31,14 +37,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = text.lower().split("x")
-        return int(w), int(h)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from exc
-
-
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """``--help`` shows each option's default, unless it has none (the preset decides)."""
 
@@ -48,9 +46,72 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action) or ""
 
 
+@dataclass(frozen=True)
+class CommandLine:
+    """Options of the command itself, not of a run: never in a preset (nor the panel)."""
+
+    config: str | None = opt(
+        None,
+        "TOML preset: a path, or a name in configs/ (default, low-latency, quality)",
+        where=("cli",),
+        why="it names the preset",
+        group="run",
+    )
+    quiet: bool = opt(
+        False,
+        "only warnings and errors: no status line, no progress, no info",
+        where=("cli",),
+        why="a console choice",
+        group="run",
+    )
+    preview: bool = opt(
+        False, "also show a preview window", where=("cli",), why="adds the window sink", group="output"
+    )
+    panel: bool = opt(False, "serve the browser control panel", where=("cli",), why=_PANEL_WHY, group="panel")
+    panel_host: str = opt(
+        "127.0.0.1",
+        "address of the panel; anything but loopback serves your camera to other machines",
+        where=("cli",),
+        why=_PANEL_WHY,
+        group="panel",
+    )
+    panel_port: int = opt(
+        8765,
+        "port of the panel (0 picks a free one)",
+        where=("cli",),
+        why=_PANEL_WHY,
+        group="panel",
+        minimum=0,
+        maximum=65535,
+    )
+    panel_token: str | None = opt(
+        None,
+        "the panel's token (default: a new random one, printed in its URL)",
+        where=("cli",),
+        why=_PANEL_WHY,
+        group="panel",
+    )
+    no_browser: bool = opt(
+        False, "do not open the panel in a browser", where=("cli",), why=_PANEL_WHY, group="panel"
+    )
+
+
+GROUPS = {
+    "source": "source (choose one)",
+    "face": "face",
+    "output": "output",
+    "run": "run",
+    "faces": "face tracking ([faces] in a preset; most change live in the panel)",
+    "swap": "mesh swapper ([swap] in a preset; all change live in the panel)",
+    "panel": "control panel (`realtime panel` is `realtime --panel`)",
+}
+
+
 def main_parser() -> argparse.ArgumentParser:
+    """The flags, generated from the declarations of ``Settings`` and ``CommandLine``."""
     p = argparse.ArgumentParser(
         prog="realtime",
+        usage="realtime (--camera N | --input FILE | --demo) [--face PHOTO] [options]",
         formatter_class=HelpFormatter,
         description="Swap faces in a live camera feed and send it to a virtual camera.",
         epilog="subcommands: "
@@ -59,160 +120,33 @@ def main_parser() -> argparse.ArgumentParser:
         + ". Run `realtime SUBCOMMAND --help`.",
     )
     p.add_argument("--version", action="version", version=f"realtime {__version__}")
-    src = p.add_argument_group("source (choose one)")
-    src.add_argument("--camera", help="camera index (0) or device path (/dev/video0)")
-    src.add_argument("--input", "-i", help="video file, image, or rtsp:// / http:// URL")
-    src.add_argument("--demo", action="store_true", help="built-in synthetic camera with a bundled face")
-    src.add_argument("--size", type=_size, help="capture size (preset default 1280x720)")
-    src.add_argument("--fps", type=float, help="capture and output frame rate (preset default 30)")
-    src.add_argument("--loop", action="store_true", help="loop a video input")
-    src.add_argument(
-        "--camera-api", dest="api", help="OpenCV capture backend: v4l2, dshow, msmf, avfoundation"
-    )
-    face = p.add_argument_group("face")
-    face.add_argument(
-        "--face",
-        action="append",
-        help="photo of the face to put in; repeat to give each person their own "
-        "(left to right at the start, then kept by track: see realtime/swap/mesh/cast.py)",
-    )
-    face.add_argument("--face-index", type=int, help="which face of the photo to use (0 = largest)")
-    face.add_argument("--swapper", help="mesh, a neural swapper name, auto (the default), or none")
-    face.add_argument("--provider", help="force an inference provider (see `realtime doctor`)")
-    face.add_argument(
-        "--face-select",
-        choices=["one", "many", "reference"],
-        help="which faces a neural swapper swaps (default many)",
-    )
-    face.add_argument(
-        "--reference", action="append", help="photo of the person to swap (--face-select reference)"
-    )
-    face.add_argument("--enhance", help="face enhancer model to run after the swap, e.g. gfpgan_1.4")
-    face.add_argument(
-        "--enhance-every", type=int, help="run the enhancer on every Nth frame only (default 1)"
-    )
-    face.add_argument(
-        "--models-dir", help="model cache folder (default: $REALTIME_MODELS_DIR or the user cache)"
-    )
-    face.add_argument(
-        "--trust-unverified", action="store_true", help="accept a model that has no published sha256"
-    )
-    face.add_argument("--draw-landmarks", action="store_true", help="overlay boxes, ids and landmarks")
-    face.add_argument("--remote", help="run the neural models on a Triton server, e.g. grpc://gpu-box:8001")
-    face.add_argument(
-        "--remote-fallback", choices=["pass", "mesh"], help="while the server is lost: pass through or mesh"
-    )
-    out = p.add_argument_group("output")
-    out.add_argument("--sink", action="append", help="vcam, window, file, mjpeg, null (repeatable)")
-    out.add_argument("--preview", action="store_true", help="also show a preview window")
-    out.add_argument("--output", "-o", help="output file (video or image)")
-    out.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    out.add_argument("--output-size", type=_size, help="size of the output video (file jobs)")
-    out.add_argument("--codec", help="video codec of the output: h264 (default), h265, vp9")
-    out.add_argument("--crf", type=int, help="constant quality (lower is better; default 20)")
-    out.add_argument("--bitrate", type=int, help="target bits per second (instead of --crf)")
-    out.add_argument("--preset", help="encoder preset, e.g. ultrafast, veryfast, medium")
-    out.add_argument("--no-audio", action="store_true", help="do not carry the input's audio over")
-    out.add_argument("--vcam-backend", help="pyvirtualcam backend (v4l2loopback, obs, unitycapture)")
-    out.add_argument("--vcam-device", help="virtual camera device, e.g. /dev/video10")
-    out.add_argument("--mjpeg-host", help="address of the MJPEG preview (default 127.0.0.1)")
-    out.add_argument("--mjpeg-port", type=int, help="port of the MJPEG preview (default 8080)")
-    out.add_argument("--token", dest="mjpeg_token", help="token required by a non-local MJPEG preview")
-    run = p.add_argument_group("run")
-    run.add_argument(
-        "--config", help="TOML preset: a path, or a name in configs/ (default, low-latency, quality)"
-    )
-    run.add_argument("--workers", type=int, help="processing threads (preset default 1)")
-    run.add_argument("--duration", type=float, help="stop after this many seconds")
-    run.add_argument("--stats-json", help="write the final stats as JSON to this path")
-    run.add_argument(
-        "--log-level", default=None, help="debug, info, warning, error (default info; warning with --quiet)"
-    )
-    run.add_argument(
-        "--quiet", action="store_true", help="only warnings and errors: no status line, no progress, no info"
-    )
-    panel = p.add_argument_group("control panel (`realtime panel` is `realtime --panel`)")
-    panel.add_argument("--panel", action="store_true", help="serve the browser control panel")
-    panel.add_argument(
-        "--panel-host",
-        default="127.0.0.1",
-        help="address of the panel; anything but loopback serves your camera to other machines",
-    )
-    panel.add_argument("--panel-port", type=int, default=8765, help="port of the panel (0 picks a free one)")
-    panel.add_argument(
-        "--panel-token", help="the panel's token (default: a new random one, printed in its URL)"
-    )
-    panel.add_argument("--no-browser", action="store_true", help="do not open the panel in a browser")
+    add_arguments(p, (Settings, CommandLine), GROUPS)
     return p
 
 
-def settings_from_args(args: argparse.Namespace) -> Any:
-    from realtime.settings import PRESETS_DIR, Settings, load_preset, merge
+def command_line(args: argparse.Namespace) -> CommandLine:
+    return CommandLine(**{k: v for k, v in given(args, CommandLine).items()})
 
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The preset (``--config``), then every flag given, onto the declared defaults."""
+    cmd = command_line(args)
     base = Settings()
-    if args.config:
-        path = Path(args.config)
-        if not path.exists() and (PRESETS_DIR / f"{args.config}.toml").exists():
-            path = PRESETS_DIR / f"{args.config}.toml"
+    if cmd.config:
+        path = Path(cmd.config)
+        if not path.exists() and (PRESETS_DIR / f"{cmd.config}.toml").exists():
+            path = PRESETS_DIR / f"{cmd.config}.toml"
         base = load_preset(path)
-    ov: dict[str, Any] = {}
-    for key in ("camera", "input", "api"):
-        if getattr(args, key) is not None:
-            ov[f"source.{key}"] = getattr(args, key)
-    if args.demo:
-        ov["source.demo"] = True
-    if args.loop:
-        ov["source.loop"] = True
-    if args.size:
-        ov["source.width"], ov["source.height"] = args.size
-    if args.fps:
-        ov["source.fps"] = args.fps
-    sinks = list(args.sink or [])
-    if getattr(args, "panel", False) and not sinks and not args.output:
+    ov = given(args, Settings)
+    out = ov.get("output.output", base.output.output)
+    sinks = list(ov.get("output.sinks") or base.output.sinks)
+    if cmd.panel and not sinks and not out:
         sinks = ["null"]  # the panel is the preview; the virtual camera is switched on there
-    if args.preview and "window" not in sinks:
-        sinks = sinks or (["file"] if args.output else ["vcam"])
+    if cmd.preview and "window" not in sinks:
+        sinks = sinks or (["file"] if out else ["vcam"])
         sinks.append("window")
     if sinks:
-        ov["output.sinks"] = sinks
-    for key in ("output", "vcam_backend", "vcam_device", "mjpeg_host", "mjpeg_port", "mjpeg_token"):
-        if getattr(args, key) is not None:
-            ov[f"output.{key}"] = getattr(args, key)
-    if args.force:
-        ov["output.force"] = True
-    if args.output_size:
-        ov["output.size"] = list(args.output_size)
-    if args.no_audio:
-        ov["output.audio"] = False
-    for key in ("codec", "crf", "bitrate", "preset"):
-        if getattr(args, key) is not None:
-            ov[f"output.{key}"] = getattr(args, key)
-    if args.workers is not None:
-        ov["pipeline.workers"] = args.workers
-    if args.face:
-        ov["face"] = args.face
-    if args.reference:
-        ov["reference"] = args.reference
-    if args.trust_unverified:
-        ov["trust_unverified"] = True
-    for key in (
-        "face_index",
-        "swapper",
-        "provider",
-        "duration",
-        "stats_json",
-        "log_level",
-        "face_select",
-        "enhance",
-        "enhance_every",
-        "models_dir",
-        "remote",
-        "remote_fallback",
-    ):
-        if getattr(args, key) is not None:
-            ov[key] = getattr(args, key)
-    if args.draw_landmarks:
-        ov["draw_landmarks"] = True
+        ov["output.sinks"] = tuple(sinks)
     return merge(base, ov)
 
 
@@ -237,53 +171,12 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=lvl, format="%(message)s", datefmt="[%X]", handlers=[handler], force=True)
 
 
-def _slow_steps(s: dict[str, Any], budget_ms: float) -> str:
-    """Steps that alone cost more than a frame's budget, with their cost (an enhancer on a
-    CPU, say): the user sees what to turn off or run every Nth frame."""
-    slow = [
-        f"{name} {v['p50']:.0f} ms"
-        for name, v in s.get("stages_ms", {}).items()
-        if name not in ("capture", "output") and v.get("p50", 0) > budget_ms
-    ]
-    return f" │ too slow for live: {', '.join(slow)}" if slow else ""
+def log_banner(workers: int) -> None:
+    """Which image or host this is and the CPUs it may use: "is it really on the GPU"
+    starts here."""
+    from realtime.resources import startup_banner
 
-
-def _faces_part(faces: dict[str, Any] | None) -> str:
-    """Faces swapped of faces found per frame (recent mean), once any were found."""
-    if not faces or not faces.get("found_mean"):
-        return ""
-    return f" │ faces swapped {faces['swapped_mean']:.1f}/{faces['found_mean']:.1f}"
-
-
-def _status_line(s: dict[str, Any], fps: float = 30.0) -> str:
-    lat = s.get("latency_ms", {})
-    return (
-        f"fps in {s.get('fps_in', 0):5.1f} out {s.get('fps_out', 0):5.1f} │ "
-        f"latency p50 {lat.get('p50', float('nan')):5.1f} ms p95 {lat.get('p95', float('nan')):5.1f} ms │ "
-        f"dropped {s.get('dropped', 0)} │ {s.get('provider') or 'provider unknown'} │ "
-        f"{s.get('swapper', 'pass-through')}"
-        + (f" │ {s['remote']}" if s.get("remote") else "")
-        + _faces_part(s.get("faces"))
-        + ("" if s.get("processing", True) else " │ PAUSED")
-        + _slow_steps(s, 1000.0 / fps)
-    )
-
-
-def apply_thread_plan(workers: int) -> dict[str, Any]:
-    """Size every library's thread pool from the CPUs this process may really use (a
-    container's quota, not the host's cores), unless the user's environment says otherwise,
-    and log which image or host this is: "is it really on the GPU" starts here."""
-    import os
-
-    from realtime import app
-    from realtime.resources import startup_banner, thread_plan
-
-    plan = thread_plan(workers=workers)
-    os.environ.setdefault("REALTIME_ORT_THREADS", str(plan["ort_intra_op"]))
-    os.environ.setdefault("NUMBA_NUM_THREADS", str(plan["numba"]))  # read when numba loads
-    app.configure_threads(plan)
     log.info("%s", startup_banner(workers=workers))
-    return plan
 
 
 def _write_stats(path: str | None, result: dict[str, Any]) -> None:
@@ -297,9 +190,8 @@ def _partial_outputs(pipeline: Any) -> list[str]:
         return []
     names = []
     for sink in pipeline.sinks:
-        temp = getattr(sink, "temp_path", None)
-        if temp is not None and Path(temp).exists():
-            names.append(str(temp))
+        if sink.temp_path is not None and sink.temp_path.exists():
+            names.append(str(sink.temp_path))
     return names
 
 
@@ -307,11 +199,12 @@ def _run_main(args: argparse.Namespace) -> int:
     from realtime import app
 
     settings = settings_from_args(args)
-    if args.panel:
-        _check_panel_address(args)
-    setup_logging("warning" if args.quiet and args.log_level is None else settings.log_level)
+    cmd = command_line(args)
+    if cmd.panel:
+        _check_panel_address(cmd)
+    setup_logging("warning" if cmd.quiet and args.log_level is None else settings.log_level)
     plan = app.plan_from_settings(settings)  # bad flags stop here, before anything opens
-    apply_thread_plan(settings.pipeline.workers)
+    log_banner(settings.pipeline.workers)
     holder: dict[str, Any] = {}
     stop_event = threading.Event()
 
@@ -335,14 +228,14 @@ def _run_main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    show = not args.quiet and sys.stderr.isatty()
+    show = not cmd.quiet and sys.stderr.isatty()
 
     def on_start(pipeline: Any) -> None:
         holder["pipeline"] = pipeline
         if stop_event.is_set():
             pipeline.stop()
         if show and plan.mode == "live":
-            threading.Thread(target=_live_status, args=(pipeline, settings.source.fps), daemon=True).start()
+            threading.Thread(target=live_status, args=(pipeline, plan.source.fps), daemon=True).start()
 
     last_wait = [0.0]
 
@@ -352,16 +245,16 @@ def _run_main(args: argparse.Namespace) -> int:
             names = ", ".join(f"{f.sink.name} ({f.backlog} frames queued)" for f in busy)
             log.warning("still finalising %s; Ctrl-C again stops waiting", names)
 
-    bar = _ProgressBar(show) if plan.mode == "file" else None
+    bar = ProgressBar(show) if plan.mode == "file" else None
     panels: list[Any] = []
     try:
         result = app.run(
             plan,
             on_start=on_start,
             on_progress=bar.update if bar else None,
-            on_build=_engine_build_status() if sys.stderr.isatty() else None,
+            on_build=engine_build_status() if sys.stderr.isatty() else None,
             on_finalising=on_finalising,
-            on_built=(lambda built: panels.append(_start_panel(args, built))) if args.panel else None,
+            on_built=(lambda built: panels.append(_start_panel(cmd, built))) if cmd.panel else None,
         )
     except RealtimeError as exc:
         if bar is not None:
@@ -382,7 +275,7 @@ def _run_main(args: argparse.Namespace) -> int:
     if plan.mode in ("file", "still"):
         _print_summary(result)
     elif plan.mode == "live":
-        log.info("done: %s", _status_line(result, settings.source.fps))
+        log.info("done: %s", status_line(result, plan.source.fps))
     if signum is not None or result.get("interrupted"):
         kept = [
             f"{o['path']} ({o.get('saved', 0)} frames)" for o in result.get("outputs", []) if o.get("saved")
@@ -394,7 +287,7 @@ def _run_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_panel_address(args: argparse.Namespace) -> None:
+def _check_panel_address(args: CommandLine) -> None:
     """Serving the panel to other machines is a choice made on the command line, with a token
     the user chose (never a preset: the panel's address and token are flags only)."""
     from realtime.web import is_loopback
@@ -406,7 +299,7 @@ def _check_panel_address(args: argparse.Namespace) -> None:
         )
 
 
-def _start_panel(args: argparse.Namespace, built: Any) -> Any:
+def _start_panel(args: CommandLine, built: Any) -> Any:
     """The control panel over the built run: its URL (with the token) is printed once."""
     import secrets
 
@@ -428,49 +321,6 @@ def _start_panel(args: argparse.Namespace, built: Any) -> Any:
     return panel
 
 
-def _engine_build_status() -> Any:
-    """A spinner with the elapsed time while a TensorRT engine builds (first GPU run only)."""
-    from rich.console import Console
-
-    from realtime.inference.engine_progress import rich_build_status
-
-    return rich_build_status(Console(stderr=True))
-
-
-class _ProgressBar:
-    """A rich progress bar for file jobs (frames, fps, ETA); a log line now and then otherwise."""
-
-    def __init__(self, show: bool) -> None:
-        self.show = show
-        self._last_log = 0.0
-        self._task: Any = None
-        self._progress: Any = None
-        if show:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._progress = Progress(
-                TextColumn("swapping"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[fps]:.1f} fps"),
-                TimeRemainingColumn(),
-                transient=True,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task("swap", total=None, fps=0.0)
-
-    def update(self, p: Any) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, completed=p.done, total=p.total, fps=p.fps)
-        elif time.monotonic() - self._last_log > 5:
-            self._last_log = time.monotonic()
-            log.info("%d/%s frames, %.1f fps", p.done, p.total or "?", p.fps)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-
 def _print_summary(r: dict[str, Any]) -> None:
     missing = r.get("frames_without_face")
     faces = "" if missing is None else f", {missing} without a face"
@@ -481,17 +331,6 @@ def _print_summary(r: dict[str, Any]) -> None:
         f"{r['fps']:.1f} fps{rate}, audio {r['audio']}",
         file=sys.stderr,
     )
-
-
-def _live_status(pipeline: Any, fps: float) -> None:
-    from rich.console import Console
-    from rich.live import Live
-
-    console = Console(stderr=True)
-    with Live(console=console, refresh_per_second=4, transient=True) as live:
-        while not pipeline.stopped:
-            live.update(_status_line(pipeline.status(), fps))
-            time.sleep(0.25)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,45 +23,37 @@ Commands (``run(name, args)`` returns a JSON-able dict, or raises ``RealtimeErro
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, replace
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
 
+from realtime.build import Run
+from realtime.datadir import folder as _folder
+from realtime.datadir import safe_name
 from realtime.errors import ConfigError, InputError, RealtimeError, SinkError
+from realtime.faces.config import RESTART_ONLY, AnalysisSettings
 from realtime.frame import Frame
-from realtime.sinks.base import SinkContext
+from realtime.images import load_image
+from realtime.options import check, find, from_table
+from realtime.plan import PanelPreview
+from realtime.presets import find_preset, write_preset
+from realtime.settings import Settings, load_preset
+from realtime.sinks.preview import PreviewSink
+from realtime.sinks.registry import make_sink
 from realtime.swap.config import MeshSettings
 from realtime.web import FrameHub
 
 log = logging.getLogger(__name__)
-
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def data_dir() -> Path:
-    """The app's data folder (uploaded faces, recordings, snapshots, presets):
-    ``$REALTIME_DATA_DIR`` or platformdirs' user data folder."""
-    import platformdirs
-
-    env = os.environ.get("REALTIME_DATA_DIR")
-    return Path(env) if env else Path(platformdirs.user_data_dir("realtime"))
-
-
-def _folder(name: str) -> Path:
-    path = data_dir() / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _finite(v: Any) -> Any:
@@ -73,64 +65,19 @@ def _finite(v: Any) -> Any:
     return v
 
 
-def safe_name(name: str, suffix: str) -> str:
-    """``name`` as a plain file name in one of our folders (no path, no dot files)."""
-    stem = name.removesuffix(suffix)
-    if not NAME.match(stem) or ".." in stem:
-        raise ConfigError(f"not a usable name: {name!r}", fix="use letters, digits, '-', '_' and '.'")
-    return stem + suffix
-
-
-class PreviewSink:
-    """The panel's preview: the output frames (with landmarks drawn when asked) and where the
-    faces of the last frame are, for selecting one by a click. Steady: it also gets the
-    repeated "camera lost" frame while the source is away."""
-
-    name = "panel"
-    steady = True
-    retry = False
-
-    def __init__(self, hub: FrameHub) -> None:
-        self.hub = hub
-        self.landmarks = False
-        self.faces: list[dict[str, Any]] = []
-        self.lost = False
-
-    def open(self, ctx: SinkContext) -> None:
-        return None
-
-    def write(self, frame: Frame) -> None:
-        image = frame.image
-        self.lost = "source_lost" in frame.flags
-        self.faces = [
-            {"track_id": f.track_id, "box": [round(float(v), 1) for v in f.box]} for f in frame.faces
-        ]
-        if self.landmarks and frame.faces:
-            from realtime.faces.overlay import draw_face
-
-            image = image.copy()
-            for face in frame.faces:
-                draw_face(image, face)
-        self.hub.publish(image, frame.captured_at)
-
-    def close(self) -> None:
-        return None
-
-
 class Controller:
     """Commands and state over one built run (``realtime.build.Run``)."""
 
-    def __init__(self, run: Any, history_s: int = 60) -> None:
+    def __init__(self, run: Run, history_s: int = 60) -> None:
         self._run = run
         self.pipeline = run.pipeline
-        procs = {getattr(p, "name", ""): p for p in run.processors}
-        self.analyzer = procs.get("faces")
-        self.swapper = procs.get("swap")
-        self.enhancer = next((p for p in run.processors if hasattr(p, "set_every")), None)
-        self.reloader = run.reloader
-        self.after = FrameHub()
+        self.analyzer = run.chain.analyzer
+        self.swapper: Any = run.chain.swapper
+        self.enhancer: Any = run.chain.enhancer
+        self.reloader = run.chain.reloader
         self.before = FrameHub()
-        self.preview = PreviewSink(self.after)
+        self.preview = cast(PreviewSink, make_sink(PanelPreview()))
+        self.after = self.preview.hub
         self.view = "after"
         self.recording: Any = None
         self.last_recording: dict[str, Any] | None = None
@@ -169,7 +116,7 @@ class Controller:
     def attach(self) -> None:
         """Join the run (before it starts): the preview output, the "before" tap, and the
         hotkeys' command handler."""
-        self.pipeline.add_output(self.preview)
+        self._run.add_output(PanelPreview(), self.preview)
         self.pipeline.on_capture = self._tap
         self.pipeline.command_handler = lambda name: self.run(name)
         self._sampler = threading.Thread(target=self._sample, name="realtime-control-stats", daemon=True)
@@ -272,18 +219,15 @@ class Controller:
     def _set_swap(self, args: dict[str, Any]) -> dict[str, Any]:
         swapper = self._mesh()
         current = asdict(swapper.settings)
-        new = MeshSettings.from_options({**current, **args})  # checked: a bad value raises
+        new = from_table(MeshSettings, {**current, **args}, "panel", "swap")  # checked: a bad value raises
         swapper.set_settings(new)
         return {"swap": asdict(new)}
 
     def _set_faces(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.analyzer is None:
             raise ConfigError("no face analysis runs", fix="give --face PHOTO")
-        from realtime.faces.config import AnalysisSettings
-        from realtime.settings import build
-
         merged = {**asdict(self.analyzer.settings), **args}
-        new = build(AnalysisSettings, merged, "panel", prefix="faces.")
+        new = from_table(AnalysisSettings, merged, "panel", "faces")
         self.analyzer.set_settings(new)
         return {"faces": asdict(new)}
 
@@ -305,10 +249,6 @@ class Controller:
     def upload_face(self, data: bytes, max_bytes: int) -> dict[str, Any]:
         """Store an uploaded photo under the data folder (decoded with the pixel limit of every
         image path first) and swap it in."""
-        import hashlib
-
-        from realtime.images import load_image
-
         if len(data) > max_bytes:
             raise InputError(f"upload is {len(data)} bytes; the limit is {max_bytes}")
         faces = _folder("faces")
@@ -364,13 +304,11 @@ class Controller:
     def _record_start(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.recording is not None:
             raise ConfigError(f"already recording to {self.recording.path}", fix="stop it first")
-        from realtime.sinks.file import FileSink
-
         name = args.get("name") or time.strftime("realtime-%Y%m%d-%H%M%S")
         path = _folder("recordings") / safe_name(str(name), ".mp4")
-        sink = FileSink(str(path), preset="ultrafast", tune="zerolatency", overwrite=False)
-        self.pipeline.add_output(sink)  # cannot open: raised, the run goes on
-        self.recording = sink
+        # The run's own encoder settings (--codec, --crf, --preset ...), never overwriting.
+        spec = replace(self._run.plan.on_demand.record, path=str(path), overwrite=False)
+        self.recording = self._run.add_output(spec)  # cannot open: raised, the run goes on
         return {"path": str(path)}
 
     def _record_stop(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -380,7 +318,7 @@ class Controller:
         report = self.pipeline.remove_output(sink)  # returns once the file is finalised
         self.last_recording = {
             "path": str(sink.path),
-            "frames": getattr(sink, "frames_saved", None) or report.written,
+            "frames": sink.frames_saved if sink.frames_saved is not None else report.written,
             "error": None if report.error is None else str(report.error),
         }
         return dict(self.last_recording)
@@ -397,16 +335,13 @@ class Controller:
     def _vcam_on(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.vcam is not None:
             return {"vcam": self.vcam_state}
-        from realtime.sinks import SINKS
-
-        sink = SINKS["vcam"]()
-        try:
-            self.pipeline.add_output(sink)
+        try:  # the run's own --vcam-device and --vcam-backend
+            sink = self._run.add_output(self._run.plan.on_demand.vcam)
         except RealtimeError as exc:
             self.vcam_state = {"state": "missing", "error": exc.message, "fix": exc.fix}
             raise
         self.vcam = sink
-        self.vcam_state = {"state": "on", "device": str(getattr(sink, "device", "") or "")}
+        self.vcam_state = {"state": "on", "device": sink.device_name}  # what was really opened
         return {"vcam": self.vcam_state}
 
     def _vcam_off(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -419,24 +354,17 @@ class Controller:
     def _enhance_every(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.enhancer is None:
             raise ConfigError("no face enhancer runs", fix="start with --enhance MODEL")
-        n = args.get("n")
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ConfigError(f"enhance_every needs a whole number >= 1, got {n!r}")
+        n = check(find(Settings, "enhance_every"), args.get("n"))  # the option's own range
         self.enhancer.set_every(n)
         return {"enhance_every": n}
 
     def _preset_save(self, args: dict[str, Any]) -> dict[str, Any]:
-        from realtime.panel.presets import write_preset
-
         path = _folder("presets") / safe_name(str(args.get("name", "")), ".toml")
         plan = self._run.plan
         write_preset(path, self.settings(), plan.source, self._run.info.get("swapper"))
         return {"path": str(path)}
 
     def _preset_load(self, args: dict[str, Any]) -> dict[str, Any]:
-        from realtime.panel.presets import find_preset
-        from realtime.settings import load_preset
-
         path = find_preset(_folder("presets"), str(args.get("name", "")))
         preset = load_preset(path)
         applied: dict[str, Any] = {}
@@ -444,9 +372,7 @@ class Controller:
             self.swapper.set_settings(preset.swap)
             applied["swap"] = asdict(preset.swap)
         if self.analyzer is not None:
-            live = {
-                k: v for k, v in asdict(preset.faces).items() if k not in type(self.analyzer).RESTART_ONLY
-            }
+            live = {k: v for k, v in asdict(preset.faces).items() if k not in RESTART_ONLY}
             new = replace(self.analyzer.settings, **live)
             self.analyzer.set_settings(new)
             applied["faces"] = asdict(new)

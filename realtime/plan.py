@@ -14,86 +14,49 @@ from typing import Any
 from realtime.enhance.config import EnhanceConfig
 from realtime.errors import ConfigError
 from realtime.faces.config import AnalysisSettings
+from realtime.sinks.specs import (
+    SINK_NAMES,
+    FileOutput,
+    ImageOutput,
+    MjpegOutput,
+    NullOutput,
+    PanelPreview,
+    SinkSpec,
+    VcamOutput,
+    WindowOutput,
+)
+from realtime.sources.spec import SourceSpec
 from realtime.swap.config import SwapConfig
+
+__all__ = [
+    "MODES",
+    "SINK_NAMES",
+    "ChainSpec",
+    "FileOutput",
+    "ImageOutput",
+    "Layout",
+    "MjpegOutput",
+    "NullOutput",
+    "OnDemand",
+    "PanelPreview",
+    "Plan",
+    "SinkSpec",
+    "SourceSpec",
+    "Threads",
+    "VcamOutput",
+    "WindowOutput",
+]
 
 MODES = ("live", "file", "still", "bench")
 
 
 @dataclass(frozen=True)
-class SourceSpec:
-    """Where frames come from. ``kind``: camera, video (a file or URL), image, synthetic.
+class OnDemand:
+    """Outputs a running plan can add (the panel's record and virtual camera buttons), made
+    from the run's own settings: a recording takes ``record`` with its path filled in."""
 
-    ``live``: read with the latest-wins policy at the source's pace (a camera, a stream, the
-    demo); otherwise every frame is processed, in order (file and still mode)."""
-
-    kind: str
-    target: str | None = None
-    width: int = 1280
-    height: int = 720
-    fps: float = 30.0
-    live: bool = True
-    loop: bool = False
-    api: str | None = None  # OpenCV capture backend (camera)
-    faces: int = 1  # synthetic: people in the scene
-    precompute: int = 0  # synthetic: frames rendered ahead
-    face_scale: float = 1.0  # synthetic: relative size of each person (small: far away)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("camera", "video", "image", "synthetic"):
-            raise ConfigError(f"unknown source kind {self.kind!r}")
-        if self.width <= 0 or self.height <= 0 or self.fps <= 0:
-            raise ConfigError("size and fps must be positive")
-
-
-@dataclass(frozen=True)
-class FileOutput:
-    """A video file (``realtime.sinks.file.FileSink``). ``keep_pts``: the input's timeline (a
-    file job); otherwise the frames' capture times (a live recording)."""
-
-    path: str
-    codec: str = "libx264"
-    crf: int = 20
-    preset: str = "veryfast"
-    tune: str | None = None
-    bitrate: int | None = None
-    size: tuple[int, int] | None = None
-    audio_from: str | None = None
-    keep_pts: bool = False
-    overwrite: bool = False
-
-
-@dataclass(frozen=True)
-class ImageOutput:
-    """A still image (``realtime.sinks.image.ImageFileSink``); ``require_face``: a photo in
-    which no face was found is not written (there was a swap to do)."""
-
-    path: str
-    overwrite: bool = False
-    require_face: bool = True
-
-
-@dataclass(frozen=True)
-class VcamOutput:
-    backend: str | None = None
-    device: str | None = None
-
-
-@dataclass(frozen=True)
-class MjpegOutput:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    token: str | None = None
-
-
-@dataclass(frozen=True)
-class PlainOutput:
-    """A sink with nothing to configure: ``window`` or ``null``."""
-
-    kind: str
-
-
-SinkSpec = FileOutput | ImageOutput | VcamOutput | MjpegOutput | PlainOutput
+    record: FileOutput = field(default_factory=lambda: FileOutput("", preset="ultrafast", tune="zerolatency"))
+    vcam: VcamOutput = field(default_factory=VcamOutput)
 
 
 @dataclass(frozen=True)
@@ -110,6 +73,17 @@ class ChainSpec:
 
 
 @dataclass(frozen=True)
+class Threads:
+    """Each library's thread pool (``realtime.resources.thread_plan``): ONNX Runtime intra-op
+    threads per session, numba's pool and OpenCV's. Applied once at start-up
+    (``realtime.resources.apply_threads``)."""
+
+    ort: int = 1
+    numba: int = 1
+    opencv: int = 1
+
+
+@dataclass(frozen=True)
 class Layout:
     """How the threads are laid out: ``workers`` data-parallel processing threads, or (one
     worker, ``split``) face analysis and the rest in two stage threads that overlap."""
@@ -118,10 +92,7 @@ class Layout:
     split: bool = True
     hang_timeout_s: float = 2.0
     fps: float | None = None  # output pace; None follows the source
-
-    def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ConfigError("--workers must be at least 1")
+    threads: Threads = Threads()
 
 
 @dataclass(frozen=True)
@@ -133,6 +104,7 @@ class Plan:
     layout: Layout = Layout()
     duration: float | None = None
     watch_faces: bool = False  # reload the --face photos when they change on disk
+    on_demand: OnDemand = OnDemand()
     info: dict[str, Any] = field(default_factory=dict)  # shown in stats (mode, what runs, ...)
 
     def __post_init__(self) -> None:

@@ -16,6 +16,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import cv2
+
+from realtime.plan import Threads
+
 log = logging.getLogger(__name__)
 
 # The real filesystem root; tests pass a temporary folder that mimics it.
@@ -228,6 +232,20 @@ def thread_plan(
         if found is not None:
             plan[key], sources[key] = found[0], found[1]
     return {"cpus": n, "workers": workers, **plan, "sources": sources}
+
+
+def plan_threads(workers: int = 1) -> Threads:
+    """``thread_plan`` as the plan's ``Threads``."""
+    tp = thread_plan(workers=workers)
+    return Threads(ort=int(tp["ort_intra_op"]), numba=int(tp["numba"]), opencv=int(tp["opencv"]))  # type: ignore[call-overload]
+
+
+def apply_threads(threads: Threads) -> None:
+    """Size the libraries' own pools once, at start-up: numba reads its count from the
+    environment when it loads (the user's own setting wins), OpenCV is told directly. ONNX
+    Runtime sessions get theirs from the plan (``ModelAccess.threads``, ``faces.threads``)."""
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(threads.numba))
+    cv2.setNumThreads(threads.opencv)
 
 
 def image_variant(env: Mapping[str, str] | None = None) -> str | None:

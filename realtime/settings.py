@@ -7,18 +7,20 @@ wrong type is an error that names the key and the file.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
-import types
-import typing
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar
 
 from realtime.errors import ConfigError
 from realtime.faces.config import AnalysisSettings
+from realtime.inference.models import REMOTE_FALLBACKS
+from realtime.options import check, declared, from_table, opt, validate
 from realtime.paths import resolved
-from realtime.swap.config import MeshSettings
+from realtime.plan import SINK_NAMES
+from realtime.swap.config import FACE_SELECT, MeshSettings
+from realtime.web import is_loopback
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,38 +28,96 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """``1280x720`` -> ``(1280, 720)``."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"size must look like 1280x720, got {text!r}") from None
+    if w < 2 or h < 2:
+        raise ValueError(f"size must be at least 2x2, got {text!r}")
+    return w, h
+
+
 @dataclass(frozen=True)
 class SourceSettings:
     """Where frames come from: exactly one of camera, input (file, image or URL), demo."""
 
-    camera: str | None = None
-    input: str | None = None
-    demo: bool = False
-    width: int = 1280
-    height: int = 720
-    fps: float = 30.0
-    loop: bool = False
-    api: str | None = None  # OpenCV capture backend override (v4l2, dshow, msmf, avfoundation)
+    SECTION: ClassVar[str] = "source"
+
+    camera: str | None = opt(None, "camera index (0) or device path (/dev/video0)", flag="--camera")
+    input: str | None = opt(None, "video file, image, or rtsp:// / http:// URL", flag="--input", short="-i")
+    demo: bool = opt(False, "built-in synthetic camera with a bundled face", flag="--demo")
+    size: tuple[int, ...] = opt((1280, 720), "capture size", flag="--size", parse=parse_size, metavar="WxH")
+    fps: float = opt(30.0, "capture and output frame rate", flag="--fps", minimum=0, open_min=True)
+    loop: bool = opt(False, "loop a video input", flag="--loop")
+    api: str | None = opt(
+        None, "OpenCV capture backend: v4l2, dshow, msmf, avfoundation", flag="--camera-api"
+    )
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def width(self) -> int:
+        return self.size[0]
+
+    @property
+    def height(self) -> int:
+        return self.size[1]
+
+
+_TOKEN_WHY = "whoever wrote the preset would know it: choose it yourself on the command line"
 
 
 @dataclass(frozen=True)
 class OutputSettings:
     """Where frames go. Several sinks may run at once."""
 
-    sinks: tuple[str, ...] = ()
-    output: str | None = None
-    force: bool = False
-    vcam_backend: str | None = None
-    vcam_device: str | None = None
-    mjpeg_host: str = "127.0.0.1"
-    mjpeg_port: int = 8080
-    mjpeg_token: str | None = None
-    codec: str = "libx264"  # or h264, h265, vp9
-    crf: int = 20
-    bitrate: int | None = None  # bits per second; replaces crf when set
-    size: tuple[int, ...] | None = None  # output (width, height) of a file job
-    audio: bool = True  # carry the input's audio into a file job
-    preset: str | None = None  # None: ultrafast for live recordings, veryfast for file jobs
+    SECTION: ClassVar[str] = "output"
+
+    sinks: tuple[str, ...] = opt(
+        (),
+        "vcam, window, file, mjpeg, null (repeatable; default vcam, or file with --output)",
+        flag="--sink",
+        choices=SINK_NAMES,
+    )
+    output: str | None = opt(
+        None, "output file (video or image)", flag="--output", short="-o", write_path=True
+    )
+    force: bool = opt(False, "overwrite an existing output file", flag="--force")
+    vcam_backend: str | None = opt(
+        None, "pyvirtualcam backend (v4l2loopback, obs, unitycapture)", flag="--vcam-backend"
+    )
+    vcam_device: str | None = opt(None, "virtual camera device, e.g. /dev/video10", flag="--vcam-device")
+    mjpeg_host: str = opt("127.0.0.1", "address of the MJPEG preview", flag="--mjpeg-host")
+    mjpeg_port: int = opt(8080, "port of the MJPEG preview", flag="--mjpeg-port", minimum=1, maximum=65535)
+    mjpeg_token: str | None = opt(
+        None,
+        "token required by a non-local MJPEG preview",
+        flag="--token",
+        where=("cli",),
+        why=_TOKEN_WHY,
+    )
+    codec: str = opt("libx264", "video codec of the output: h264, h265, vp9", flag="--codec")
+    crf: int = opt(20, "constant quality (lower is better)", flag="--crf", minimum=0, maximum=63, step=1)
+    bitrate: int | None = opt(None, "target bits per second (instead of --crf)", flag="--bitrate", minimum=1)
+    size: tuple[int, ...] | None = opt(
+        None,
+        "size of the output video (file jobs)",
+        flag="--output-size",
+        parse=parse_size,
+        metavar="WxH",
+    )
+    audio: bool = opt(True, "do not carry the input's audio over", flag="--no-audio")
+    preset: str | None = opt(
+        None,
+        "encoder preset, e.g. ultrafast, veryfast, medium (default: ultrafast live, veryfast for a file job)",
+        flag="--preset",
+    )
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 @dataclass(frozen=True)
@@ -65,94 +125,81 @@ class PipelineSettings:
     """``split``: face analysis and the swap run in two threads (overlapping on two cores);
     ``workers``: data-parallel workers, used when the chain is not split."""
 
-    workers: int = 1
-    split: bool = True
-    hang_timeout_s: float = 2.0
+    SECTION: ClassVar[str] = "pipeline"
+
+    workers: int = opt(1, "processing threads", flag="--workers", group="run", minimum=1, maximum=64, step=1)
+    split: bool = opt(
+        True, "run face analysis and the swap in one thread instead of two", flag="--no-split", group="run"
+    )
+    hang_timeout_s: float = opt(
+        2.0,
+        "seconds a stage may stall before it is restarted",
+        flag="--hang-timeout",
+        group="run",
+        minimum=0,
+        open_min=True,
+    )
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything a run can be told, each option declared once (``realtime.options``)."""
+
     source: SourceSettings = field(default_factory=SourceSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     faces: AnalysisSettings = field(default_factory=AnalysisSettings)
     swap: MeshSettings = field(default_factory=MeshSettings)
-    face: tuple[str, ...] = ()
-    face_index: int | None = None
-    swapper: str = "auto"
-    provider: str | None = None
-    models_dir: str | None = None
-    trust_unverified: bool = False
-    face_select: str = "many"  # one | many | reference (neural swappers)
-    reference: tuple[str, ...] = ()
-    enhance: str | None = None  # an enhancer model name, e.g. gfpgan_1.4
-    enhance_every: int = 1
-    draw_landmarks: bool = False
-    duration: float | None = None
-    log_level: str = "info"
-    stats_json: str | None = None
-    remote: str | None = None  # a Triton server URL: the neural models run there
-    remote_fallback: str = "pass"  # when it is lost: pass faces through, or "mesh"
-
-
-def _type_ok(value: Any, hint: Any) -> bool:
-    origin = get_origin(hint)
-    if hint is Any:
-        return True
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(value, h) for h in get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if origin is tuple:
-        args = get_args(hint)
-        return isinstance(value, (list, tuple)) and all(_type_ok(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, dict)
-    if isinstance(hint, type):
-        return isinstance(value, hint)
-    return True
-
-
-def _type_name(hint: Any) -> str:
-    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
-
-
-def build(cls: type, data: dict[str, Any], where: str, prefix: str = "") -> Any:
-    """Make a ``cls`` dataclass from ``data``, naming any unknown key or wrong type."""
-    hints = get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if key not in known:
-            raise ConfigError(f"{where}: unknown key {name!r}", fix=f"known keys: {', '.join(sorted(known))}")
-        hint = hints[key]
-        if is_dataclass(hint):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where}: {name!r} must be a table ([{name}])")
-            kwargs[key] = build(hint, value, where, prefix=f"{name}.")  # type: ignore[arg-type]
-            continue
-        if not _type_ok(value, hint):
-            raise ConfigError(
-                f"{where}: {name!r} must be {_type_name(hint)}, got {type(value).__name__} {value!r}"
-            )
-        if get_origin(hint) is tuple:
-            value = tuple(value)
-        elif hint is float or hint == float | None:
-            value = float(value) if value is not None else None
-        kwargs[key] = value
-    try:
-        return cls(**kwargs)
-    except ConfigError as exc:  # a value out of range: say which file it came from
-        raise ConfigError(f"{where}: {exc.message}", fix=exc.fix) from exc
-
-
-# Keys of a preset that name files or folders the program writes to.
-WRITE_PATHS = (("output", "output"), (None, "stats_json"), (None, "models_dir"))
+    face: tuple[str, ...] = opt(
+        (),
+        "photo of the face to put in; repeat to give each person their own (left to right at the "
+        "start, then kept by track: see realtime/swap/cast.py)",
+        group="face",
+    )
+    face_index: int | None = opt(
+        None, "which face of the photo to use (0 = largest)", group="face", minimum=0
+    )
+    swapper: str = opt("auto", "mesh, a neural swapper name, auto, or none", group="face")
+    provider: str | None = opt(None, "force an inference provider (see `realtime doctor`)", group="face")
+    models_dir: str | None = opt(
+        None,
+        "model cache folder (default: $REALTIME_MODELS_DIR or the user cache)",
+        group="face",
+        write_path=True,
+    )
+    trust_unverified: bool = opt(False, "accept a model that has no published sha256", group="face")
+    face_select: str = opt("many", "which faces a neural swapper swaps", group="face", choices=FACE_SELECT)
+    reference: tuple[str, ...] = opt(
+        (), "photo of the person to swap (--face-select reference)", group="face"
+    )
+    enhance: str | None = opt(
+        None, "face enhancer model to run after the swap, e.g. gfpgan_1.4", group="face"
+    )
+    enhance_every: int = opt(
+        1,
+        "run the enhancer on every Nth frame only",
+        group="face",
+        minimum=1,
+        slider=(1, 10),
+        step=1,
+        live=True,
+        label="Enhance every N frames",
+    )
+    draw_landmarks: bool = opt(False, "overlay boxes, ids and landmarks", group="face")
+    remote: str | None = opt(
+        None, "run the neural models on a Triton server, e.g. grpc://gpu-box:8001", group="face"
+    )
+    remote_fallback: str = opt(
+        "pass", "while the server is lost: pass through or mesh", group="face", choices=REMOTE_FALLBACKS
+    )
+    duration: float | None = opt(None, "stop after this many seconds", minimum=0, open_min=True)
+    log_level: str = opt(
+        "info", "log level (warning with --quiet)", choices=("debug", "info", "warning", "error")
+    )
+    stats_json: str | None = opt(None, "write the final stats as JSON to this path", write_path=True)
 
 
 def _contain_paths(data: dict[str, Any], path: Path) -> None:
@@ -160,41 +207,30 @@ def _contain_paths(data: dict[str, Any], path: Path) -> None:
     an absolute path or one that climbs out with ``..`` is refused. Paths outside it must be
     named by the user on the command line."""
     root = path.resolve().parent
-    for section, key in WRITE_PATHS:
-        table = data.get(section, {}) if section else data
-        if not isinstance(table, dict) or not isinstance(table.get(key), str):
+    for d in declared(Settings):
+        table = data.get(d.section, {}) if d.section else data
+        if not d.option.write_path or not isinstance(table, dict) or not isinstance(table.get(d.name), str):
             continue
-        raw = table[key]
-        name = f"{section}.{key}" if section else key
+        raw = table[d.name]
         target = resolved(root / raw)
         if Path(raw).is_absolute() or not target.is_relative_to(root):
             raise ConfigError(
-                f"{path}: {name!r} = {raw!r} points outside the preset's folder {root}",
-                fix=f"give it on the command line instead (--{key.replace('_', '-')})",
+                f"{path}: {d.key!r} = {raw!r} points outside the preset's folder {root}",
+                fix=f"give it on the command line instead ({d.flag})",
             )
-        table[key] = str(target)
+        table[d.name] = str(target)
 
 
 def _keep_preview_private(data: dict[str, Any], path: Path) -> None:
-    """A preset may not expose the MJPEG preview: serving the camera to other machines
-    (``output.mjpeg_host`` off loopback) and its token (known to whoever wrote the preset) must
-    be the user's own choice, made on the command line."""
-    from realtime.sinks.mjpeg import is_loopback
-
+    """A preset may not serve the MJPEG preview to other machines (``output.mjpeg_host`` off
+    loopback): that must be the user's own choice, made on the command line."""
     table = data.get("output", {})
-    if not isinstance(table, dict):
-        return
-    host = table.get("mjpeg_host")
+    host = table.get("mjpeg_host") if isinstance(table, dict) else None
     if host is not None and not (isinstance(host, str) and is_loopback(host)):
         raise ConfigError(
             f"{path}: 'output.mjpeg_host' = {host!r} would serve the camera preview to other "
             "machines; a preset may not do that",
             fix="remove it from the preset and give --mjpeg-host HOST --token SECRET on the command line",
-        )
-    if "mjpeg_token" in table:
-        raise ConfigError(
-            f"{path}: 'output.mjpeg_token' is set; a preset may not choose the preview's token",
-            fix="remove it from the preset and give --token SECRET on the command line",
         )
 
 
@@ -208,44 +244,26 @@ def load_preset(path: Path) -> Settings:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     _contain_paths(data, path)
     _keep_preview_private(data, path)
-    return build(Settings, data, str(path))
+    return from_table(Settings, data, str(path))  # type: ignore[no-any-return]
 
 
 def merge(base: Settings, overrides: dict[str, Any]) -> Settings:
-    """Apply ``{"section.key" or "key": value}`` overrides (from CLI flags) onto ``base``."""
+    """Apply ``{"section.key" or "key": value}`` overrides (checked values, e.g. from the command
+    line) onto ``base``; a rule across fields that they break is named."""
+    known = {d.key: d for d in declared(Settings)}
     sections: dict[str, dict[str, Any]] = {}
     top: dict[str, Any] = {}
     for key, value in overrides.items():
-        if "." in key:
-            sec, sub = key.split(".", 1)
-            sections.setdefault(sec, {})[sub] = value
-        else:
-            top[key] = value
-    out = base
-    for sec, vals in sections.items():
-        current = getattr(out, sec)
-        if isinstance(current, dict):
-            merged: dict[str, Any] = {sec: {**current, **vals}}
-            out = replace(out, **merged)
-        else:
-            checked = build(type(current), vals, "command line", prefix=f"{sec}.")
-            changed = {k: getattr(checked, k) for k in vals}
-            out = replace(out, **{sec: replace(current, **changed)})
-    if top:
-        checked_top = build(Settings, top, "command line")
-        out = replace(out, **{k: getattr(checked_top, k) for k in top})
-    return out
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r}", fix=f"known: {', '.join(known)}")
+        sec, _, sub = key.rpartition(".")
+        (sections.setdefault(sec, {}) if sec else top)[sub] = check(known[key], value)
+    try:
+        changed = {sec: replace(getattr(base, sec), **vals) for sec, vals in sections.items()}
+        return replace(base, **changed, **top)
+    except ConfigError as exc:
+        raise ConfigError(f"command line: {exc.message}", fix=exc.fix) from exc
 
 
-def as_dict(settings: Settings) -> dict[str, Any]:
-    return dataclasses.asdict(settings)
-
-
-def _presets_dir() -> Path:
-    """The shipped presets (``configs/`` in a checkout, ``realtime/_configs`` in a wheel)."""
-    from importlib import resources
-
-    return Path(str(resources.files("realtime._configs")))
-
-
-PRESETS_DIR = _presets_dir()
+PRESETS_DIR = Path(str(resources.files("realtime._configs")))
+"""The shipped presets (``configs/`` in a checkout, ``realtime/_configs`` in a wheel)."""

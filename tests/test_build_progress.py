@@ -24,7 +24,8 @@ def test_on_build_reaches_the_face_models_opened_by_the_app(monkeypatch):
         return None
 
     settings = Settings(source=SourceSettings(demo=True), face=(str(ASSETS / "faces" / "astronaut.jpg"),))
-    processors, info, _ = build_chain(plan_from_settings(settings).chain, on_build=marker)
+    built = build_chain(plan_from_settings(settings).chain, on_build=marker)
+    processors, info = built.processors, built.info
     assert info["swapper"] == "mesh" and len(processors) == 2
     assert {name for name, _ in seen} >= {"face_detection_short_range.onnx", "face_landmark.onnx"}
     assert all(cb is marker for _, cb in seen)

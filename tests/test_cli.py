@@ -111,7 +111,7 @@ def test_camera_form_checks_the_face_before_opening_the_camera(tmp_path: Path):
 
 
 def test_status_line_names_steps_too_slow_for_live():
-    from realtime.cli import _status_line
+    from realtime.console import status_line as _status_line
 
     s = {"fps_in": 30, "fps_out": 12, "latency_ms": {"p50": 80, "p95": 90},
          "stages_ms": {"faces": {"p50": 3.0}, "enhance": {"p50": 85.2}, "output": {"p50": 40.0}}}  # fmt: skip

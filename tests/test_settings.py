@@ -40,7 +40,7 @@ def test_invalid_toml_is_a_config_error(tmp_path: Path):
 
 def test_flags_override_the_preset():
     base = load_preset(PRESETS_DIR / "quality.toml")
-    s = merge(base, {"source.width": 640, "source.height": 360, "face": ["a.jpg"], "faces.detect_every": 3})
+    s = merge(base, {"source.size": (640, 360), "face": ["a.jpg"], "faces.detect_every": 3})
     assert (s.source.width, s.source.height, s.source.fps) == (640, 360, 30.0)
     assert s.face == ("a.jpg",) and s.faces.detect_every == 3 and s.faces.detector == "full"
     assert s.pipeline.workers == 2  # untouched preset value

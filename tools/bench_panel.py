@@ -64,8 +64,7 @@ def main() -> int:
         Settings(),
         {
             "source.demo": True,
-            "source.width": w,
-            "source.height": h,
+            "source.size": (w, h),
             "source.fps": args.fps,
             "output.sinks": ["null"],
             "log_level": "warning",

@@ -97,10 +97,12 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from realtime.cli import apply_thread_plan
+    from realtime.cli import log_banner
+    from realtime.resources import apply_threads, plan_threads
     from realtime.settings import OutputSettings, PipelineSettings, Settings, SourceSettings
 
-    apply_thread_plan(args.workers)
+    log_banner(args.workers)
+    apply_threads(plan_threads(args.workers))
     if args.remote:
         from realtime.jobs.triton_bench import bench_remote
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from realtime.errors import ConfigError
 from realtime.inference.models import ModelAccess
 
 
@@ -15,7 +14,3 @@ class EnhanceConfig:
     model: str
     every: int = 1
     models: ModelAccess = field(default_factory=ModelAccess)
-
-    def __post_init__(self) -> None:
-        if self.every < 1:
-            raise ConfigError(f"--enhance-every must be >= 1, got {self.every}")

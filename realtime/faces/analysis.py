@@ -13,7 +13,7 @@ import threading
 import numpy as np
 
 from realtime.errors import ConfigError, InputError
-from realtime.faces.config import AnalysisSettings
+from realtime.faces.config import RESTART_ONLY, AnalysisSettings
 from realtime.faces.detector import FaceDetector, box_iou
 from realtime.faces.landmarks import FaceMesh, five_points, mesh_box
 from realtime.faces.tracker import FaceTracker, TrackerConfig
@@ -57,7 +57,7 @@ class FaceAnalyzer:
         self.provider = provider
         self._on_build = on_build
         self.detector = self._make_detector(settings.detector)
-        self.mesh = FaceMesh(threads=settings.threads, provider=provider, on_build=on_build)
+        self.mesh = FaceMesh(threads=settings.threads or 1, provider=provider, on_build=on_build)
         self.tracker = FaceTracker(self.detector, self.mesh, TrackerConfig.from_settings(settings))
         self._full: FaceDetector | None = None
         self._lock = threading.Lock()
@@ -70,8 +70,7 @@ class FaceAnalyzer:
             faces = self.tracker.step(frame.image, frame.captured_at)
         return frame.with_faces(faces)
 
-    # Changing these needs new detector models: a restart.
-    RESTART_ONLY = ("detector", "score_threshold", "nms_threshold", "threads", "tile_rows")
+    RESTART_ONLY = RESTART_ONLY
 
     def set_settings(self, settings: AnalysisSettings) -> None:
         """Follow faces with ``settings`` from the next frame on (thread-safe). The tracking
@@ -97,7 +96,7 @@ class FaceAnalyzer:
             score_threshold=s.score_threshold,
             nms_threshold=s.nms_threshold,
             max_faces=s.max_faces,
-            threads=s.threads,
+            threads=s.threads or 1,
             provider=self.provider,
             on_build=self._on_build,
         )

@@ -7,65 +7,135 @@ without loading any of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from realtime.errors import ConfigError
+from realtime.options import declared, opt, validate
 
 DETECTOR_MODELS = {"short": "face_detection_short_range", "full": "face_detection_full_range"}
 
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    """How faces are found and followed.
+    """How faces are found and followed (the ``[faces]`` section).
 
-    - ``detector``: ``"short"`` (faces within ~2 m, fastest) or ``"full"`` (small, distant faces).
-    - ``score_threshold``: minimum BlazeFace score of a detection.
-    - ``detect_every``: frames between detections looking for new faces while tracking.
-    - ``presence_threshold``: FaceMesh presence below which a track is lost.
-    - ``max_faces``: faces tracked at most (0: no limit).
-    - ``min_cutoff`` (Hz), ``beta``: One Euro smoothing; lower ``min_cutoff`` = steadier at
-      rest, higher ``beta`` = less lag in motion (speed in outer-eye-corner distances per s).
-    - ``tile_rows``: rows of the tile grid searched one tile per detection for faces too
-      small for the whole-frame pass (down to ~4 % of the frame width with 2; 0: off).
-    - ``threads``: intra-op threads of each model (1 leaves the other core to the pipeline).
+    ``min_cutoff`` (Hz) and ``beta`` are One Euro smoothing: lower ``min_cutoff`` = steadier at
+    rest, higher ``beta`` = less lag in motion (speed in outer-eye-corner distances per s).
+    ``tile_rows`` rows of tiles are searched one tile per detection for faces too small for the
+    whole-frame pass (down to ~4 % of the frame width with 2). ``threads``: intra-op threads of
+    each model (1 leaves the other core to the pipeline). Options that are not ``live`` need a
+    restart: the models and the tile grid are built once.
     """
 
-    detector: str = "short"
-    score_threshold: float = 0.5
-    detect_every: int = 10
-    presence_threshold: float = 0.5
-    max_faces: int = 4
-    min_cutoff: float = 0.3
-    beta: float = 30.0
-    threads: int = 1
-    nms_threshold: float = 0.3
-    iou_match: float = 0.3
-    reset_jump: float = 0.5
-    tile_rows: int = 2
+    SECTION: ClassVar[str] = "faces"
+
+    detector: str = opt(
+        "short",
+        "short: faces within ~2 m (fastest); full: small, distant faces",
+        choices=tuple(DETECTOR_MODELS),
+        label="Detector range",
+    )
+    score_threshold: float = opt(
+        0.5,
+        "minimum detection score",
+        minimum=0,
+        maximum=1,
+        step=0.05,
+        label="Detection score",
+    )
+    detect_every: int = opt(
+        10,
+        "frames between detections looking for new faces",
+        minimum=1,
+        slider=(1, 60),
+        step=1,
+        live=True,
+        label="Look for new faces every N frames",
+    )
+    presence_threshold: float = opt(
+        0.5,
+        "landmark presence below which a track is lost",
+        minimum=0,
+        maximum=1,
+        step=0.05,
+        live=True,
+        label="Keep-tracking score",
+    )
+    max_faces: int = opt(
+        4,
+        "faces tracked at most (0: no limit)",
+        minimum=0,
+        slider=(0, 16),
+        step=1,
+        live=True,
+        label="Faces at most",
+    )
+    min_cutoff: float = opt(
+        0.3,
+        "smoothing at rest in Hz (lower: steadier)",
+        minimum=0,
+        slider=(0.01, 5),
+        open_min=True,
+        step=0.01,
+        live=True,
+        label="Smoothing",
+        basic=True,
+    )
+    beta: float = opt(
+        30.0,
+        "smoothing in motion (higher: less lag)",
+        minimum=0,
+        slider=(0, 200),
+        step=1,
+        live=True,
+        label="Follow fast moves",
+    )
+    threads: int | None = opt(
+        None,
+        "threads of each face model (default: from the CPUs this process may use)",
+        minimum=1,
+        slider=(1, 16),
+        step=1,
+        label="Threads",
+    )
+    nms_threshold: float = opt(
+        0.3,
+        "overlap above which two detections are one face",
+        minimum=0,
+        maximum=1,
+        step=0.05,
+        label="Duplicate overlap",
+    )
+    iou_match: float = opt(
+        0.3,
+        "overlap that matches a detection to a track",
+        minimum=0,
+        maximum=1,
+        step=0.05,
+        live=True,
+        label="Track match overlap",
+    )
+    reset_jump: float = opt(
+        0.5,
+        "a jump this large (face sizes) restarts a track's smoothing",
+        minimum=0,
+        slider=(0.05, 5),
+        open_min=True,
+        step=0.05,
+        live=True,
+        label="Jump that resets smoothing",
+    )
+    tile_rows: int = opt(
+        2,
+        "rows of the tile grid searched for small, far faces (0: off)",
+        minimum=0,
+        maximum=4,
+        step=1,
+        label="Small-face search rows",
+    )
 
     def __post_init__(self) -> None:
-        if self.detector not in DETECTOR_MODELS:
-            raise ConfigError(
-                f"faces.detector must be one of {', '.join(DETECTOR_MODELS)}, got {self.detector!r}",
-                fix="use 'short' for faces near the camera or 'full' for distant ones",
-            )
-        for name in ("score_threshold", "presence_threshold", "nms_threshold", "iou_match"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ConfigError(f"faces.{name} must be within [0, 1], got {v}", fix="e.g. 0.5")
-        if self.detect_every < 1:
-            raise ConfigError(f"faces.detect_every must be >= 1, got {self.detect_every}", fix="e.g. 10")
-        if self.max_faces < 0:
-            raise ConfigError(f"faces.max_faces must be >= 0, got {self.max_faces}", fix="0 means no limit")
-        if self.min_cutoff <= 0 or self.beta < 0:
-            raise ConfigError(
-                f"faces.min_cutoff must be > 0 and beta >= 0, got {self.min_cutoff}, {self.beta}",
-                fix="e.g. min_cutoff=0.3, beta=30",
-            )
-        if self.threads < 1:
-            raise ConfigError(f"faces.threads must be >= 1, got {self.threads}", fix="e.g. 1")
-        if not 0 <= self.tile_rows <= 4:
-            raise ConfigError(
-                f"faces.tile_rows must be within [0, 4], got {self.tile_rows}", fix="e.g. 2; 0 is off"
-            )
-        if self.reset_jump <= 0:
-            raise ConfigError(f"faces.reset_jump must be > 0, got {self.reset_jump}", fix="e.g. 0.5")
+        validate(self)
+
+
+# Changing these needs new detector models or a new tile grid: a restart.
+RESTART_ONLY = tuple(d.name for d in declared(AnalysisSettings) if not d.option.live)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from realtime.catalog.manifest import ModelSpec, load_manifests
 from realtime.catalog.store import ensure, model_path
-from realtime.errors import ConfigError, ModelError
+from realtime.errors import ModelError
 from realtime.inference.session import BuildCallback, InferenceSession, SessionOptions, open_session
 
 
@@ -40,6 +40,9 @@ def check_session_io(spec: ModelSpec, session: InferenceSession) -> None:
         )
 
 
+REMOTE_FALLBACKS = ("pass", "mesh")  # what a lost --remote server leaves
+
+
 @dataclass(frozen=True)
 class ModelAccess:
     """Where downloaded models live and what may run them: shared by every model a run opens.
@@ -57,19 +60,19 @@ class ModelAccess:
     remote_budget_ms: float = 66.0
     remote_fallback: str = "pass"
     remote_patience_s: float = 0.0
+    threads: int = 1  # intra-op threads of a model run on a CPU (the plan's ``Threads.ort``)
     specs: Mapping[str, ModelSpec] | None = field(default=None, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.remote_fallback not in ("pass", "mesh"):
-            raise ConfigError(f"--remote-fallback must be pass or mesh, got {self.remote_fallback!r}")
-
     def session_options(self, on_build: BuildCallback | None = None) -> SessionOptions:
-        """``SessionOptions`` for a model opened with this access (one thread on a CPU)."""
+        """``SessionOptions`` for a model opened with this access."""
         if self.remote:
             return SessionOptions(
-                threads=1, on_build=on_build, remote=self.remote, remote_budget_ms=self.remote_budget_ms
+                threads=self.threads,
+                on_build=on_build,
+                remote=self.remote,
+                remote_budget_ms=self.remote_budget_ms,
             )
-        return SessionOptions(threads=1, on_build=on_build)
+        return SessionOptions(threads=self.threads, on_build=on_build)
 
     def manifests(self) -> Mapping[str, ModelSpec]:
         return load_manifests() if self.specs is None else self.specs

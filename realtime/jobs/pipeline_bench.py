@@ -21,14 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from realtime.build import build, build_chain, make_source
+from realtime.build import build, build_chain
 from realtime.frame import Frame
 from realtime.pipeline import percentiles
 from realtime.pipeline.stats import faces_summary
-from realtime.plan import ChainSpec, Layout, PlainOutput, Plan, SourceSpec
+from realtime.plan import ChainSpec, Layout, NullOutput, Plan, SourceSpec
 from realtime.processor import Processor
 from realtime.sinks.base import SinkContext
-from realtime.sinks.null import NullSink
+from realtime.sinks.registry import make_sink
+from realtime.sources.registry import make_source
 from realtime.sources.synthetic import SyntheticSource
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,8 @@ def stage_alone_fps(case: BenchCase, processors: list[Processor], split: bool = 
         name = "process" if len(groups) == 1 else "+".join(getattr(p, "name", "?") for p in group)
         out[name] = (done - 5) / spent[gi] if spent[gi] > 0 else float("inf")
     _reset(processors)
-    sink = NullSink()
+    sink = make_sink(NullOutput())
+
     sink.open(SinkContext(case.width, case.height, case.fps))
     out["output"] = _alone_fps(lambda: sink.write(pool[0]), 60)
     sink.close()
@@ -149,7 +151,7 @@ def bench_plan(case: BenchCase, chain: ChainSpec, layout: Layout) -> Plan:
     """The run a case measures: the synthetic camera into the null output, through the same
     plan and build as every other mode."""
     source = _source_spec(case)
-    return Plan("bench", source, chain, (PlainOutput("null"),), replace(layout, fps=case.fps))
+    return Plan("bench", source, chain, (NullOutput(),), replace(layout, fps=case.fps))
 
 
 def face_figures(counts: np.ndarray, scene: int) -> dict[str, Any]:
@@ -176,7 +178,7 @@ def _face_width_pct(case: BenchCase) -> float | None:
 
 def run_case(case: BenchCase, chain: ChainSpec, layout: Layout, prepared: Any) -> dict[str, Any]:
     """One benchmark run of the full pipeline; returns the figures as a dict."""
-    _reset(prepared[0])
+    _reset(prepared.processors)
     pipe = build(bench_plan(case, chain, layout), chain=prepared).pipeline
     pipe.start()
     try:
@@ -237,7 +239,7 @@ def bench(
     results: list[dict[str, Any]] = []
     t_prep = time.perf_counter()
     prepared = build_chain(chain)
-    processors, info, _reloader = prepared
+    processors, info = prepared.processors, prepared.info
     prep_s = time.perf_counter() - t_prep
     for w, h in sizes:
         split = layout.split and layout.workers == 1

@@ -44,7 +44,7 @@ class OutputReport:
 
 def owns_file(sink: Sink) -> bool:
     """A sink whose output is a file the user keeps: it must be finalised, never abandoned."""
-    return getattr(sink, "path", None) is not None
+    return sink.path is not None
 
 
 class SinkFeeder:
@@ -77,7 +77,7 @@ class SinkFeeder:
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
         self.failed = False  # the sink failed for good (no retry)
-        self.report = OutputReport(sink.name, path=str(getattr(sink, "path", "") or "") or None)
+        self.report = OutputReport(sink.name, path=str(sink.path) if sink.path is not None else None)
         self.thread = threading.Thread(
             target=self._run, name=f"realtime-sink-{sink.name}", daemon=not owns_file(sink)
         )
@@ -215,7 +215,7 @@ class SinkFeeder:
                 self._down_since = time.monotonic()
 
     def _failed_write(self, exc: BaseException) -> None:
-        retry = bool(getattr(self.sink, "retry", False))
+        retry = self.sink.retry
         log.error("output %s failed (%s); the others go on", self.sink.name, exc)
         try:
             self.sink.close()

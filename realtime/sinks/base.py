@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from realtime.frame import Frame
@@ -52,14 +53,54 @@ class Sink(Protocol):
     ``open`` is called once with the stream format, ``write`` from the output thread only,
     ``close`` finalises (a file becomes playable) and is safe to call twice. ``steady`` sinks
     (virtual cameras) want a frame at every tick, so the output thread repeats the last frame
-    while the source stalls; the others only get new frames.
+    while the source stalls; the others only get new frames. ``retry``: a failed output is
+    reopened (a driver that comes back). What a sink reports after the run (``SinkBase`` gives
+    every one the defaults): ``path`` of the file it writes, ``temp_path`` while unfinished,
+    ``frames_saved`` (what the file really holds), ``audio_copied``, ``no_face`` (a still in
+    which nothing was found), ``device_name`` (the device really opened).
     """
 
     name: str
     steady: bool
+    retry: bool
+
+    @property
+    def path(self) -> Path | None: ...
+
+    @property
+    def temp_path(self) -> Path | None: ...
+
+    @property
+    def frames_saved(self) -> int | None: ...
+
+    @property
+    def audio_copied(self) -> bool: ...
+
+    @property
+    def no_face(self) -> bool: ...
+
+    @property
+    def device_name(self) -> str | None: ...
 
     def open(self, ctx: SinkContext) -> None: ...
 
     def write(self, frame: Frame) -> None: ...
 
     def close(self) -> None: ...
+
+
+class SinkBase:
+    """The defaults of ``Sink``'s report members, for sinks that write no file."""
+
+    name = "sink"
+    steady = False
+    retry = False
+    path: Path | None = None
+    temp_path: Path | None = None
+    frames_saved: int | None = None
+    audio_copied = False
+    no_face = False
+
+    @property
+    def device_name(self) -> str | None:
+        return None

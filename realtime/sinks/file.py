@@ -33,7 +33,7 @@ import numpy as np
 from realtime.errors import SinkError
 from realtime.frame import Frame
 from realtime.sinks.audio import AudioCopier
-from realtime.sinks.base import SinkContext
+from realtime.sinks.base import SinkBase, SinkContext
 from realtime.sinks.lock import OutputLock
 from realtime.sinks.vcam import fit_to
 
@@ -83,7 +83,7 @@ def _reason(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-class FileSink:
+class FileSink(SinkBase):
     """Encodes frames to ``path``; ``close`` flushes the encoder and renames the file into place.
 
     ``fps=None`` keeps each frame's own timing (``frame.pts``, or its capture time when pts
@@ -94,6 +94,8 @@ class FileSink:
     name = "file"
     steady = False
     retry = False  # a failed recording is finalised, not reopened over itself
+    path: Path
+    temp_path: Path
 
     def __init__(
         self,

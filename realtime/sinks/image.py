@@ -20,7 +20,7 @@ import numpy as np
 from realtime.errors import InputError, SinkError
 from realtime.frame import Frame
 from realtime.paths import same_file
-from realtime.sinks.base import SinkContext
+from realtime.sinks.base import SinkBase, SinkContext
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,13 @@ def check_image_output(path: Path, *, overwrite: bool, input_path: Path | None =
         )
 
 
-class ImageFileSink:
+class ImageFileSink(SinkBase):
     """Writes the frame it gets to ``path`` (the last one, if it gets several)."""
 
     name = "image"
     steady = False
     retry = False
+    path: Path
 
     def __init__(self, path: str | Path, *, overwrite: bool = False, require_face: bool = True) -> None:
         self.path = Path(path)
@@ -85,6 +86,7 @@ class ImageFileSink:
             return
         write_image(self.path, frame.image)
         self.written += 1
+        self.frames_saved = self.written
 
     def close(self) -> None:
         return None

@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from realtime.errors import SinkError
 from realtime.frame import Frame
-from realtime.sinks.base import SinkContext
+from realtime.sinks.base import SinkBase, SinkContext
 from realtime.web import BOUNDARY, FrameHub, WebServer, allowed_hosts, is_loopback, mjpeg_parts, redact
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def preview_app(hub: FrameHub) -> Starlette:
     )
 
 
-class MjpegSink:
+class MjpegSink(SinkBase):
     """Serves the output over HTTP; ``port`` is the bound port after ``open`` (0 picks one)."""
 
     name = "mjpeg"

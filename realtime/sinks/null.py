@@ -6,10 +6,10 @@ import threading
 
 from realtime.errors import SinkError
 from realtime.frame import Frame
-from realtime.sinks.base import SinkContext
+from realtime.sinks.base import SinkBase, SinkContext
 
 
-class NullSink:
+class NullSink(SinkBase):
     """Counts the frames it is given and remembers the last index and format."""
 
     name = "null"

@@ -16,7 +16,7 @@ import pyvirtualcam
 
 from realtime.errors import SinkError
 from realtime.frame import Frame
-from realtime.sinks.base import SinkContext
+from realtime.sinks.base import SinkBase, SinkContext
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def fit_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-class VirtualCameraSink:
+class VirtualCameraSink(SinkBase):
     """Sends BGR frames to a virtual camera opened at the stream's size and rate.
 
     ``steady``: video-call apps expect a frame every tick, so the pipeline repeats the last

@@ -23,7 +23,7 @@ import numpy as np
 
 from realtime.errors import SinkError
 from realtime.frame import Frame
-from realtime.sinks.base import SinkContext
+from realtime.sinks.base import SinkBase, SinkContext
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def draw_hud(image: np.ndarray, status: Mapping[str, Any]) -> np.ndarray:
     return out
 
 
-class WindowSink:
+class WindowSink(SinkBase):
     """Shows frames in a window; keys: q/Esc stop, space toggles processing."""
 
     name = "window"

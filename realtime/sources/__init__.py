@@ -1,1 +1,2 @@
-"""Frame sources: camera, video file or URL, still image, synthetic demo."""
+"""Frame sources: camera, video file or URL, still image, synthetic demo.
+``realtime.sources.registry`` makes each from its spec in the plan."""

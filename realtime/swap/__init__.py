@@ -28,20 +28,20 @@ SwapperFactory = Callable[..., Processor]
 
 def create_mesh_swapper(config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
     """The landmark-mesh swapper (it runs no model of its own, so there is no engine to
-    build). ``face_select`` one/many become its ``largest``/``all``; ``reference`` filters
+    build). ``pick`` one/many become its ``largest``/``all``; ``reference`` filters
     the faces with the identity model first. Several ``--face`` photos give each person their
     own (``realtime.swap.mesh.cast``)."""
     # The mesh kernels (numba) load only when this swapper is built (start-up cost).
     from realtime.swap.mesh.swapper import MeshSwapper, prepare_cast
 
     mesh = config.mesh
-    if config.face_select == "one":
+    if config.pick == "one":
         mesh = replace(mesh, select="largest", track_id=None)
     # Several photos: one per person, by the rule of ``realtime.swap.mesh.cast``.
     sources = prepare_cast([Path(f) for f in config.faces], config.face_index, analyzer=analyzer)
     swapper = MeshSwapper(sources, mesh, analyzer=analyzer)
-    if config.face_select == "reference":
-        # The recognizer's code loads only for --face-select reference (start-up cost).
+    if config.pick == "reference":
+        # The recognizer's code loads only for a reference pick (start-up cost).
         from realtime.swap.neural.factory import reference_filter
 
         return reference_filter(config, analyzer, swapper, on_build=on_build)

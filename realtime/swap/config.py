@@ -4,115 +4,163 @@ checked without compiling anything."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-from realtime.errors import ConfigError
 from realtime.inference.models import ModelAccess
+from realtime.options import from_table, opt, validate
 from realtime.swap.mesh.blend import BLEND_MODES
-from realtime.swap.select import check_mode
+from realtime.swap.select import SELECT_MODES, check_mode
 
 
 @dataclass(frozen=True)
 class MeshSettings:
-    """How the mesh swapper draws a face. Lengths are fractions of the face's size (the larger
-    side of its mesh box), so one preset suits near and far faces.
+    """How the mesh swapper draws a face (the ``[swap]`` section). Lengths are fractions of the
+    face's size (the larger side of its mesh box), so one preset suits near and far faces.
 
-    - ``geometry``: 0 keeps the target's face shape, 1 takes the source's eye spacing, nose,
-      brows and mouth placement (expression and outline stay the target's either way). The
-      default is the judge's choice (``tools/eval_quality.py --sweep``): mean dlib identity
-      0.626 at 0, 0.629 at 0.25, 0.629 at 0.5, 0.622 at 0.75, 0.613 at 1 on the bundled
-      photos (stills and moving sequences, both directions). Identity comes mostly from the
-      texture; past 0.5 the source's shape fits the target's head and light worse.
-    - ``mask_erode``, ``mask_feather``: the blend mask starts ``mask_erode`` inside the face
-      outline and ramps to full over ``mask_feather``; ``blend``: overall strength 0..1.
-    - ``blend_mode``: ``feather`` (alpha) or ``multiband`` (a two-band Laplacian blend that
-      spreads any residual tone step wider; ~1 ms more per face).
-    - ``color``: strength of the skin-tone transfer (mean/std of luma and chroma over the
-      skin, see ``realtime.swap.mesh.color``); ``shading``: how much of the target's
-      low-frequency light replaces the source's, blurred over ``shading_sigma``.
-    - ``color_smoothing``: weight of the newest frame in the per-track colour statistics
-      (1 = no smoothing).
-    - ``keep_mouth`` / ``keep_eyes``: show the target's own mouth interior / eyes, with a
-      soft band of ``mouth_feather`` around them (over the inner lip edge: the lips' shape
-      is expression, so the target's own keeps speech readable).
-    - ``forehead``: how much of the forehead above the brows is swapped (the mesh's top
-      often holds hair or a hat brim).
-    - ``select``, ``track_id``: which faces to swap (see ``select_faces``).
+    ``geometry``'s default is the judge's choice (``tools/eval_quality.py --sweep``): mean dlib
+    identity 0.626 at 0, 0.629 at 0.25, 0.629 at 0.5, 0.622 at 0.75, 0.613 at 1 on the bundled
+    photos. Identity comes mostly from the texture; past 0.5 the source's shape fits the target's
+    head and light worse. ``keep_mouth`` keeps the target's mouth interior with a soft band over
+    the inner lip edge: the lips' shape is expression, so the target's own keeps speech readable.
     """
 
-    geometry: float = 0.5
-    mask_erode: float = 0.02
-    mask_feather: float = 0.08
-    blend: float = 1.0
-    blend_mode: str = "feather"
-    color: float = 1.0
-    shading: float = 1.0
-    shading_sigma: float = 0.06
-    color_smoothing: float = 0.2
-    keep_mouth: bool = True
-    keep_eyes: bool = False
-    mouth_feather: float = 0.04
-    forehead: float = 0.8
-    select: str = "all"
-    track_id: int | None = None
+    SECTION: ClassVar[str] = "swap"
+
+    geometry: float = opt(
+        0.5,
+        "0 keeps the target's face shape, 1 takes the source's features' placement",
+        minimum=0,
+        maximum=1,
+        step=0.05,
+        live=True,
+        label="Face shape",
+    )
+    mask_erode: float = opt(
+        0.02,
+        "how far inside the face outline the blend mask starts (fraction of face size)",
+        minimum=0,
+        maximum=0.5,
+        step=0.01,
+        live=True,
+        label="Mask inset",
+    )
+    mask_feather: float = opt(
+        0.08,
+        "width of the mask's soft edge (fraction of face size)",
+        minimum=0,
+        maximum=0.5,
+        step=0.01,
+        live=True,
+        label="Edge softness",
+    )
+    blend: float = opt(
+        1.0,
+        "overall strength of the swap",
+        minimum=0,
+        maximum=1,
+        step=0.05,
+        live=True,
+        label="Face strength",
+        basic=True,
+    )
+    blend_mode: str = opt(
+        "feather",
+        "feather (alpha) or multiband (spreads a tone step wider, ~1 ms more)",
+        choices=BLEND_MODES,
+        live=True,
+        label="Blending",
+    )
+    color: float = opt(
+        1.0,
+        "strength of the skin-tone transfer",
+        minimum=0,
+        maximum=1,
+        step=0.05,
+        live=True,
+        label="Skin tone match",
+        basic=True,
+    )
+    shading: float = opt(
+        1.0,
+        "how much of the target's light replaces the source's",
+        minimum=0,
+        maximum=1,
+        step=0.05,
+        live=True,
+        label="Light match",
+    )
+    shading_sigma: float = opt(
+        0.06,
+        "blur of that light (fraction of face size)",
+        minimum=0,
+        maximum=0.5,
+        step=0.01,
+        live=True,
+        label="Light blur",
+    )
+    color_smoothing: float = opt(
+        0.2,
+        "weight of the newest frame in the colour statistics (1: none)",
+        minimum=0,
+        maximum=1,
+        open_min=True,
+        step=0.01,
+        slider=(0.01, 1),
+        live=True,
+        label="Tone steadiness",
+    )
+    keep_mouth: bool = opt(
+        True,
+        "show the target's own mouth interior",
+        live=True,
+        label="Keep my mouth",
+    )
+    keep_eyes: bool = opt(False, "show the target's own eyes", live=True, label="Keep my eyes")
+    mouth_feather: float = opt(
+        0.04,
+        "soft band around the kept mouth and eyes (fraction of face size)",
+        minimum=0,
+        maximum=0.5,
+        step=0.01,
+        live=True,
+        label="Mouth edge softness",
+    )
+    forehead: float = opt(
+        0.8,
+        "how much of the forehead above the brows is swapped",
+        minimum=0,
+        maximum=1,
+        step=0.05,
+        live=True,
+        label="Forehead",
+    )
+    select: str = opt(
+        "all",
+        "which faces are swapped: all, the largest, or one track",
+        choices=SELECT_MODES,
+        live=True,
+        label="Which faces",
+        basic=True,
+    )
+    track_id: int | None = opt(
+        None,
+        "the track swapped when select is track (click a face in the preview)",
+        minimum=0,
+        maximum=1000,
+        step=1,
+        live=True,
+        label="Track",
+    )
 
     def __post_init__(self) -> None:
-        unit = ("geometry", "blend", "color", "shading", "forehead")
-        for name in unit:
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ConfigError(f"swap.{name} must be within [0, 1], got {v}", fix="e.g. 0.5")
-        for name in ("mask_erode", "mask_feather", "shading_sigma", "mouth_feather"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 0.5:
-                raise ConfigError(
-                    f"swap.{name} must be within [0, 0.5] (a fraction of the face size), got {v}",
-                    fix="e.g. 0.05",
-                )
-        if not 0.0 < self.color_smoothing <= 1.0:
-            raise ConfigError(
-                f"swap.color_smoothing must be within (0, 1], got {self.color_smoothing}",
-                fix="e.g. 0.2; 1 turns smoothing off",
-            )
-        if self.blend_mode not in BLEND_MODES:
-            raise ConfigError(
-                f"swap.blend_mode must be one of {', '.join(BLEND_MODES)}, got {self.blend_mode!r}",
-                fix="use 'feather'",
-            )
+        validate(self)
         check_mode(self.select, self.track_id)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> MeshSettings:
-        """Settings from a preset's ``[swap]`` table or keywords; unknown keys and values of the
-        wrong type raise ``ConfigError`` naming them."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            raise ConfigError(
-                f"unknown mesh swapper setting(s): {', '.join(unknown)}",
-                fix=f"use one of {', '.join(known)}",
-            )
-        values: dict[str, Any] = {}
-        for key, value in options.items():
-            default = getattr(cls(), key)
-            if isinstance(default, bool):
-                ok = isinstance(value, bool)
-            elif isinstance(default, float):
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-                value = float(value) if ok else value
-            elif isinstance(default, str):
-                ok = isinstance(value, str)
-            else:  # track_id: int or None
-                ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
-            if not ok:
-                raise ConfigError(
-                    f"swap.{key} must be {type(default).__name__ if default is not None else 'an int'}"
-                    f", got {value!r}",
-                    fix=f"e.g. {key} = {default!r}",
-                )
-            values[key] = value
-        return cls(**values)
+        """Settings from a ``[swap]`` table or keywords, checked like a preset's."""
+        return from_table(cls, dict(options), "swap settings", cls.SECTION)  # type: ignore[no-any-return]
 
 
 FACE_SELECT = ("one", "many", "reference")
@@ -121,24 +169,14 @@ FACE_SELECT = ("one", "many", "reference")
 @dataclass(frozen=True)
 class SwapConfig:
     """What the swap step needs: the swapper's name, the source photos, which faces of a
-    frame to swap (``face_select``: ``one`` = the largest, ``many`` = all, ``reference`` = the
+    frame to swap (``pick``: ``one`` = the largest, ``many`` = all, ``reference`` = the
     faces that look like the ``reference`` photos), the mesh swapper's settings and the model
     access of a neural one."""
 
     swapper: str = "auto"
     faces: tuple[str, ...] = ()
     face_index: int | None = None
-    face_select: str = "many"
+    pick: str = "many"
     reference: tuple[str, ...] = ()
     mesh: MeshSettings = MeshSettings()
     models: ModelAccess = field(default_factory=ModelAccess)
-
-    def __post_init__(self) -> None:
-        if self.face_select not in FACE_SELECT:
-            raise ConfigError(
-                f"unknown --face-select {self.face_select!r}", fix=f"choose one of {', '.join(FACE_SELECT)}"
-            )
-        if self.face_select == "reference" and not self.reference:
-            raise ConfigError("--face-select reference needs --reference PHOTO")
-        if self.reference and self.face_select != "reference":
-            raise ConfigError("--reference is only used with --face-select reference")

@@ -36,7 +36,7 @@ def test_select_modes() -> None:
     assert select_faces([], "one") == []
     with pytest.raises(ConfigError):
         select_faces([small], "reference")
-    with pytest.raises(ConfigError, match="face-select"):
+    with pytest.raises(ConfigError, match="unknown face pick"):
         select_faces([small], "all")
 
 

@@ -125,18 +125,18 @@ def test_face_select_modes(synthetic, photo, photo_kps) -> None:
     box = np.array([175, 76, 265, 166], np.float32)
     frame = Frame(index=0, captured_at=0.0, image=photo.copy(), faces=(Face(box, 0.9, photo_kps),))
     unit = ARCFACE_DIRECTION / np.linalg.norm(ARCFACE_DIRECTION)
-    same = NeuralSwapper(model, rec, photo, photo_kps, face_select="reference", reference_embedding=unit)
+    same = NeuralSwapper(model, rec, photo, photo_kps, pick="reference", reference_embedding=unit)
     out = same(frame)
     assert out.faces[0].embedding is not None  # target embeddings were computed for selection
     assert not np.array_equal(out.image, photo)
     other = np.roll(unit, 1)
     other -= (other @ unit) * unit  # orthogonal to every synthetic embedding
-    nobody = NeuralSwapper(model, rec, photo, photo_kps, face_select="reference", reference_embedding=other)
+    nobody = NeuralSwapper(model, rec, photo, photo_kps, pick="reference", reference_embedding=other)
     assert np.array_equal(nobody(frame).image, photo)
     with pytest.raises(ConfigError, match="reference"):
-        NeuralSwapper(model, rec, photo, photo_kps, face_select="reference")
-    with pytest.raises(ConfigError, match="face-select"):
-        NeuralSwapper(model, rec, photo, photo_kps, face_select="largest")
+        NeuralSwapper(model, rec, photo, photo_kps, pick="reference")
+    with pytest.raises(ConfigError, match="unknown face pick 'largest'"):
+        NeuralSwapper(model, rec, photo, photo_kps, pick="largest")
 
 
 def test_nan_output_leaves_face_unswapped(synthetic, photo, photo_kps, monkeypatch) -> None:

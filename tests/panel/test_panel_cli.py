@@ -22,7 +22,7 @@ def test_another_address_needs_a_token_of_the_users_own() -> None:
 
 
 def test_the_panel_defaults_to_loopback() -> None:
-    from realtime.cli import main_parser
+    from realtime.cli import command_line, main_parser
 
-    args = main_parser().parse_args(["--demo", "--panel"])
+    args = command_line(main_parser().parse_args(["--demo", "--panel"]))
     assert args.panel_host == "127.0.0.1" and args.panel_token is None

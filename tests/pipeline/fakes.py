@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from realtime.frame import Frame
-from realtime.sinks.base import SinkContext
+from realtime.sinks.base import SinkBase, SinkContext
 from realtime.sources.base import Captured
 
 
@@ -43,7 +43,7 @@ class CountingSource:
         self.closed += 1
 
 
-class RecordingSink:
+class RecordingSink(SinkBase):
     name = "recording"
     steady = False
 

@@ -65,7 +65,7 @@ def test_encoding_recovers_the_exact_crop(name: str):
 
 
 def test_the_status_line_says_remote_lost():
-    from realtime.cli import _status_line
+    from realtime.console import status_line as _status_line
 
     base = {
         "fps_in": 30.0,

@@ -69,13 +69,13 @@ def reference_filter(
 def build_neural_swapper(name: str, config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
     """The ``NeuralSwapper`` for ``name``."""
     image, face = largest_face([Path(p) for p in config.faces], analyzer, config.face_index)
-    reference = embed_reference(config, analyzer, on_build)[1] if config.face_select == "reference" else None
+    reference = embed_reference(config, analyzer, on_build)[1] if config.pick == "reference" else None
     return NeuralSwapper.load(
         config.models,
         name,
         image,
         face.kps,
         on_build=on_build,
-        face_select=config.face_select,
+        pick=config.pick,
         reference_embedding=reference,
     )

@@ -15,8 +15,8 @@ import numpy as np
 
 from realtime.errors import ConfigError
 from realtime.frame import Face, Frame
+from realtime.swap.config import FACE_SELECT
 
-FACE_SELECT_MODES = ("one", "many", "reference")
 DEFAULT_THRESHOLD = 0.4
 
 
@@ -54,11 +54,10 @@ def select_faces(
     ref_embedding: np.ndarray | None = None,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> list[Face]:
-    """Apply ``--face-select``: ``one`` (the largest face), ``many`` (all) or ``reference``."""
-    if mode not in FACE_SELECT_MODES:
-        raise ConfigError(
-            f"unknown --face-select {mode!r}", fix=f"choose one of {', '.join(FACE_SELECT_MODES)}"
-        )
+    """The faces ``mode`` picks (``FACE_SELECT``): ``one`` (the largest face), ``many`` (all) or
+    ``reference`` (those that look like ``ref_embedding``)."""
+    if mode not in FACE_SELECT:
+        raise ConfigError(f"unknown face pick {mode!r}", fix=f"choose one of {', '.join(FACE_SELECT)}")
     if not faces:
         return []
     if mode == "many":
@@ -66,13 +65,13 @@ def select_faces(
     if mode == "one":
         return [max(faces, key=lambda f: f.area)]
     if ref_embedding is None:
-        raise ConfigError("--face-select reference needs a reference face", fix="pass --reference PHOTO")
+        raise ConfigError("picking by reference needs a reference face", fix="pass --reference PHOTO")
     return select_by_reference(faces, ref_embedding, threshold)
 
 
 class ReferenceFilter:
-    """Runs a swapper on the faces that look like the reference person only (``--face-select
-    reference`` for swappers that do not select by identity themselves, such as the mesh)."""
+    """Runs a swapper on the faces that look like the reference person only (a reference
+    pick for swappers that do not select by identity themselves, such as the mesh)."""
 
     name = "swap"
     thread_safe = False

@@ -188,7 +188,7 @@ class NeuralSwapper:
         source_image: np.ndarray,
         source_kps: np.ndarray,
         *,
-        face_select: str = "many",
+        pick: str = "many",
         reference_embedding: np.ndarray | None = None,
         threshold: float = DEFAULT_THRESHOLD,
         mask_blur: float = 0.3,
@@ -201,16 +201,16 @@ class NeuralSwapper:
         self.source_embedding = np.zeros(0, np.float32)
         self.source = np.zeros((1, 0), np.float32)
         self.set_source_face(source_image, source_kps)
-        self.face_select = face_select
+        self.pick = pick
         self.reference_embedding = reference_embedding
         self.threshold = threshold
         self.mask = box_mask(model.size, mask_blur)
         self.masker = masker
         self.color_match = color_match
         self.nan_faces = 0
-        select_faces([], face_select, reference_embedding)  # validate the mode now, not mid-stream
-        if face_select == "reference" and reference_embedding is None:
-            raise ConfigError("--face-select reference needs a reference face", fix="pass --reference PHOTO")
+        select_faces([], pick, reference_embedding)  # check the mode now, not mid-stream
+        if pick == "reference" and reference_embedding is None:
+            raise ConfigError("picking by reference needs a reference face", fix="pass --reference PHOTO")
 
     def set_source_face(self, image: np.ndarray, kps: np.ndarray) -> None:
         """Switch to another identity from the next frame on (one recognizer run), from any
@@ -234,7 +234,7 @@ class NeuralSwapper:
     ) -> NeuralSwapper:
         """Open the swapper and the recognizer it requires from the cache, then build the processor.
 
-        ``kwargs`` go to ``__init__`` (face_select, reference_embedding, threshold, mask_blur,
+        ``kwargs`` go to ``__init__`` (pick, reference_embedding, threshold, mask_blur,
         masker, color_match). A missing file raises ``ModelError`` with the fetch command.
         """
         specs = access.manifests()
@@ -249,9 +249,9 @@ class NeuralSwapper:
         if not frame.faces:
             return frame
         faces = frame.faces
-        if self.face_select == "reference":
+        if self.pick == "reference":
             faces = self.recognizer.embed_faces(frame.image, faces)
-        chosen = select_faces(faces, self.face_select, self.reference_embedding, self.threshold)
+        chosen = select_faces(faces, self.pick, self.reference_embedding, self.threshold)
         with self._lock:
             source = self.source
         image = frame.image

@@ -9,8 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from realtime.datadir import safe_name
 from realtime.errors import ConfigError
 from realtime.plan import SourceSpec
+from realtime.settings import PRESETS_DIR
 
 
 def _value(v: Any) -> str:
@@ -19,7 +21,11 @@ def _value(v: Any) -> str:
     if isinstance(v, (int, float)):
         return repr(v)
     if isinstance(v, str):
-        return json.dumps(v)  # a TOML basic string: the same escapes as JSON for what we write
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return (
+            "[" + ", ".join(_value(x) for x in v) + "]"
+        )  # a TOML basic string: the same escapes as JSON for what we write
     raise ConfigError(f"cannot write {v!r} into a preset")
 
 
@@ -32,7 +38,7 @@ def _table(name: str, values: Mapping[str, Any]) -> list[str]:
 def write_preset(path: Path, settings: Mapping[str, Any], source: SourceSpec, swapper: str | None) -> None:
     """Save ``settings`` (``{"swap": {...}, "faces": {...}}``) and the source's size and rate."""
     lines = ["# Saved by the realtime panel.", f"swapper = {_value(swapper or 'auto')}", ""]
-    lines += _table("source", {"width": source.width, "height": source.height, "fps": float(source.fps)})
+    lines += _table("source", {"size": [source.width, source.height], "fps": float(source.fps)})
     for section in ("faces", "swap"):
         if section in settings:
             lines += _table(section, settings[section])
@@ -43,9 +49,6 @@ def write_preset(path: Path, settings: Mapping[str, Any], source: SourceSpec, sw
 
 def find_preset(folder: Path, name: str) -> Path:
     """A preset saved in ``folder``, or one shipped in ``configs/``, by name."""
-    from realtime.control import safe_name
-    from realtime.settings import PRESETS_DIR
-
     file = safe_name(name, ".toml")
     for base in (folder, PRESETS_DIR):
         if (base / file).is_file():
