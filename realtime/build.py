@@ -18,6 +18,7 @@ from realtime.errors import InputError
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.faces.overlay import LandmarkOverlay
 from realtime.frame import Frame
+from realtime.images import load_image
 from realtime.inference.session import available_backends
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.pipeline.guard import OutputGuard
@@ -27,7 +28,6 @@ from realtime.remote.guard import guard, guard_enhancer
 from realtime.sinks.base import Sink
 from realtime.sinks.registry import make_sink
 from realtime.sources.base import Source
-from realtime.sources.image import load_image
 from realtime.sources.registry import make_source
 from realtime.swap import swapper_factory
 from realtime.swap.choose import choose_swapper

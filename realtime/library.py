@@ -21,7 +21,7 @@ import numpy as np
 
 from realtime.datadir import safe_name
 from realtime.errors import InputError
-from realtime.sources.image import load_image
+from realtime.images import load_image
 
 KINDS = {"recordings": ".mp4", "snapshots": ".jpg"}
 THUMB_PX = 160

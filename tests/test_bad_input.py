@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from realtime.app import ASSETS
 from realtime.errors import InputError, NoFaceError
-from realtime.sources.image import load_image
+from realtime.images import load_image
 
 JPEG = (ASSETS / "faces" / "astronaut.jpg").read_bytes()
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

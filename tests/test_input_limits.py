@@ -185,8 +185,8 @@ def test_every_decodable_format_is_sized_from_its_header(
 ) -> None:
     """Formats beyond JPEG/PNG that OpenCV decodes here: sized before decoding, so a header
     that claims 900 megapixels (under OpenCV's own 1 gigapixel cap) is refused unread."""
-    from realtime.sources import image as image_mod
-    from realtime.sources.image import load_image, read_image_size
+    from realtime import images
+    from realtime.images import load_image, read_image_size
 
     small = np.random.default_rng(1).integers(0, 255, (37, 53, 3)).astype(np.uint8)
     path = tmp_path / f"x.{ext}"
@@ -203,6 +203,6 @@ def test_every_decodable_format_is_sized_from_its_header(
     def no_decode(*a: object, **k: object) -> None:
         raise AssertionError("decoded a refused image")
 
-    monkeypatch.setattr(image_mod.cv2, "imdecode", no_decode)
+    monkeypatch.setattr(images.cv2, "imdecode", no_decode)
     with pytest.raises(InputError, match="too large: 30000x30000"):
         load_image(huge)

@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 
 from realtime.errors import ConfigError, SourceError
+from realtime.images import load_image, to_bgr8
 from realtime.sources.base import Captured
-from realtime.sources.image import load_image, to_bgr8
 from realtime.sources.video import Pacer
 
 log = logging.getLogger(__name__)

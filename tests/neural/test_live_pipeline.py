@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 
 from realtime.faces.analysis import AnalysisSettings, FaceAnalyzer
+from realtime.images import load_image
 from realtime.inference.models import ModelAccess
 from realtime.pipeline import Pipeline, PipelineConfig
-from realtime.sources.image import load_image
 from realtime.sources.synthetic import SyntheticSource
 from realtime.swap.neural.swapper import NeuralSwapper
 from tests.neural.synthetic_models import write_synthetic_models

@@ -18,11 +18,11 @@ import pytest
 
 from realtime.errors import RemoteError
 from realtime.faces.analysis import AnalysisSettings, FaceAnalyzer
+from realtime.images import load_image
 from realtime.inference.models import ModelAccess, open_model
 from realtime.inference.triton import RemoteLost, RemoteTimeout
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.remote.guard import LOST, OK, RemoteGuard
-from realtime.sources.image import load_image
 from realtime.sources.synthetic import SyntheticSource
 from realtime.swap.neural.swapper import NeuralSwapper
 from tests.pipeline.fakes import RecordingSink

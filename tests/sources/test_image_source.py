@@ -8,10 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
+from realtime import images
 from realtime.errors import InputError
+from realtime.images import load_image, read_image_size
 from realtime.sources import image as image_mod
 from realtime.sources.base import Source
-from realtime.sources.image import ImageSource, load_image, read_image_size
+from realtime.sources.image import ImageSource
 
 FACE = Path(image_mod.__file__).parents[1] / "assets" / "faces" / "grace_hopper.jpg"
 
@@ -114,7 +116,7 @@ def test_too_large_is_refused_from_the_header_without_decoding(tmp_path: Path, m
     def no_decode(*a: object, **k: object) -> None:
         raise AssertionError("decoded a refused image")
 
-    monkeypatch.setattr(image_mod.cv2, "imdecode", no_decode)
+    monkeypatch.setattr(images.cv2, "imdecode", no_decode)
     with pytest.raises(InputError, match=r"too large: 20000x20000 \(400 megapixels\)") as err:
         load_image(path)
     _one_line(err)

@@ -20,7 +20,7 @@ import numpy as np
 from realtime.errors import InputError, NoFaceError
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.frame import Face
-from realtime.sources.image import load_image
+from realtime.images import load_image
 from realtime.swap.mesh.geometry import ShapeWeights, shape_weights
 from realtime.swap.mesh.masks import EYE_LEFT_CORNERS, EYE_RIGHT_CORNERS, LIPS_INNER, fill
 from realtime.swap.mesh.warp import frontal_layout, triangulate

@@ -16,8 +16,8 @@ import numpy as np
 from realtime.errors import InputError, NoFaceError
 from realtime.faces.recognize import ArcFaceRecognizer
 from realtime.frame import Face
+from realtime.images import load_image
 from realtime.processor import Processor
-from realtime.sources.image import load_image
 from realtime.swap.config import SwapConfig
 from realtime.swap.neural.identity import ReferenceFilter
 from realtime.swap.neural.swapper import NeuralSwapper
