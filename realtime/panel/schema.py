@@ -33,6 +33,14 @@ SWAP: dict[str, tuple[str, Any]] = {
     "forehead": ("how much of the forehead above the brows is swapped", (0, 1, 0.05)),
     "select": ("which faces are swapped: all, the largest, or one track", SELECT_MODES),
     "track_id": ("the track swapped when select is track (click a face in the preview)", (0, 1000, 1)),
+    "occlusion": (
+        "how fully a hand, cup, hair or glasses in front of the face stay in front (0: off)",
+        (0, 1, 0.05),
+    ),
+    "occlusion_threshold": (
+        "how unlike the face's skin a pixel must be to stay in front (lower: more)",
+        (2, 20, 0.5),
+    ),
 }
 
 FACES: dict[str, tuple[str, Any]] = {

@@ -38,6 +38,10 @@ class MeshSettings:
     - ``forehead``: how much of the forehead above the brows is swapped (the mesh's top
       often holds hair or a hat brim).
     - ``select``, ``track_id``: which faces to swap (see ``select_faces``).
+    - ``occlusion``: how fully live pixels that are not this face's skin (a hand, a cup,
+      hair, glasses) stay in front of the swap, 0..1 (0: off; ``realtime.swap.occlusion``);
+      ``occlusion_threshold``: how far from the skin's colour (robust standard deviations)
+      a pixel must be to count as an object (lower keeps more).
     """
 
     geometry: float = 0.5
@@ -55,9 +59,11 @@ class MeshSettings:
     forehead: float = 0.8
     select: str = "all"
     track_id: int | None = None
+    occlusion: float = 1.0
+    occlusion_threshold: float = 4.0
 
     def __post_init__(self) -> None:
-        unit = ("geometry", "blend", "color", "shading", "forehead")
+        unit = ("geometry", "blend", "color", "shading", "forehead", "occlusion")
         for name in unit:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
@@ -78,6 +84,11 @@ class MeshSettings:
             raise ConfigError(
                 f"swap.blend_mode must be one of {', '.join(BLEND_MODES)}, got {self.blend_mode!r}",
                 fix="use 'feather'",
+            )
+        if not 2.0 <= self.occlusion_threshold <= 20.0:
+            raise ConfigError(
+                f"swap.occlusion_threshold must be within [2, 20], got {self.occlusion_threshold}",
+                fix="e.g. 4; lower keeps more of what is in front of the face",
             )
         check_mode(self.select, self.track_id)
 

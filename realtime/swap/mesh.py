@@ -26,6 +26,7 @@ from realtime.swap.color import ColourStats, StatsSmoother, colour_stats, shadin
 from realtime.swap.config import MeshSettings
 from realtime.swap.geometry import blend_geometry
 from realtime.swap.masks import EYE_LEFT, EYE_RIGHT, LIPS_INNER, face_outline, fill, skin_mask
+from realtime.swap.occlusion import find_occluders, keep_in_front
 from realtime.swap.select import select_faces
 from realtime.swap.source import SourceFace, prepare_source
 from realtime.swap.warp import dense_map, warp_texture
@@ -284,10 +285,15 @@ class MeshSwapper:
         patch = image[y0:y1, x0:x1]
         warped = warp_texture(texture, map1, map2)
 
+        occluded = None
+        if s.occlusion > 0:
+            occluded = find_occluders(patch, tgt, dst, origin, size, s.occlusion_threshold)
         colour = np.eye(3, 4, dtype=np.float32)
         shade = None
         if s.color > 0 or s.shading > 0:
-            tone = self._match_colour(patch, warped, cover, tgt, dst, origin, size, face, frame_index, s)
+            tone = self._match_colour(
+                patch, warped, cover, tgt, dst, origin, size, face, frame_index, s, occluded
+            )
             if tone is not None:
                 colour, shade = tone
 
@@ -311,6 +317,8 @@ class MeshSwapper:
             float(tgt[:, 0].max()) > width - 1,
         )
         alpha = feather(face_mask, s.mask_erode * size, s.mask_feather * size, open_edges)
+        if occluded is not None:
+            alpha = keep_in_front(alpha, occluded, s.occlusion)
         if s.blend < 1.0:
             alpha *= s.blend
         low = s.mask_feather * size if s.blend_mode == "multiband" else 0.0
@@ -335,6 +343,7 @@ class MeshSwapper:
         face: Face,
         frame_index: int,
         s: MeshSettings,
+        occluded: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None] | None:
         """The 3x4 colour matrix and the luma offset (int16, patch-sized, or None) that put the
         warped source in the target's tone and light; None when too little skin is visible.
@@ -348,6 +357,8 @@ class MeshSwapper:
         # One skin mask, the target's: the blended mesh moves features by a few pixels at
         # most, which the holes' margin (``grow``) absorbs.
         tgt_skin = skin_mask(tgt, (half[1], half[0]), origin, 0.02 * size, 0.5)
+        if occluded is not None:  # an object in front is not the target's skin
+            tgt_skin = cv2.bitwise_and(tgt_skin, cv2.bitwise_not(occluded))
         cover_half = cv2.resize(cover, half, interpolation=cv2.INTER_NEAREST)
         src_skin = cv2.bitwise_and(tgt_skin, cover_half)
         src_stats = colour_stats(src_ycc, src_skin)
