@@ -37,6 +37,8 @@ SWAP: dict[str, tuple[str, Any]] = {
         "how fully a hand, cup, hair or glasses in front of the face stay in front (0: off)",
         (0, 1, 0.05),
     ),
+    "grain": ("how much of the camera's noise the drawn face gets (0: none)", (0, 1, 0.05)),
+    "steady": ("moves smaller than this (fraction of face size) are damped: less shimmer", (0, 0.05, 0.001)),
     "occlusion_threshold": (
         "how unlike the face's skin a pixel must be to stay in front (lower: more)",
         (2, 20, 0.5),

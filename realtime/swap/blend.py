@@ -98,18 +98,22 @@ def composite(
     alpha: np.ndarray,
     keep: Sequence[tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]] = (),
     low_band_sigma: float = 0.0,
+    grain: np.ndarray | None = None,
 ) -> None:
     """Blend the warped source into ``out`` (a patch of the frame, changed in place).
 
     The source gets the 3x4 BGR ``colour`` matrix and the luma ``shade`` offset (int16 or
     float32, one channel), then the target's own pixels of each ``keep`` feature (box
     ``x0, y0, x1, y1`` in the patch, its pixels, its soft mask), then goes in by ``alpha``,
-    or with ``low_band_sigma`` > 0 by ``two_band``.
+    or with ``low_band_sigma`` > 0 by ``two_band``. ``grain`` (int16, 3 channels) is the
+    camera's noise added to the source before the target's features go back in.
     """
     top = cv2.transform(warped, np.ascontiguousarray(colour, np.float32))
     if shade is not None:
         s = shade if shade.dtype == np.int16 else np.round(shade).astype(np.int16)
         top = cv2.add(top, cv2.merge([s, s, s]), dtype=cv2.CV_8U)
+    if grain is not None:
+        top = cv2.add(top, grain, dtype=cv2.CV_8U)
     for (x0, y0, x1, y1), pixels, soft in keep:
         sub = top[y0:y1, x0:x1]
         sub[...] = alpha_blend(sub, pixels, soft)

@@ -42,6 +42,10 @@ class MeshSettings:
       hair, glasses) stay in front of the swap, 0..1 (0: off; ``realtime.swap.occlusion``);
       ``occlusion_threshold``: how far from the skin's colour (robust standard deviations)
       a pixel must be to count as an object (lower keeps more).
+    - ``grain``: how much of the camera's noise, measured on the target's skin, is given to
+      the drawn face, 0..1 (``realtime.swap.grain``); ``steady``: a tracked point moving
+      less than this (fraction of face size) per frame moves only part of the way, which
+      holds back landmark jitter that makes a detailed photo shimmer (0: off).
     """
 
     geometry: float = 0.5
@@ -61,14 +65,16 @@ class MeshSettings:
     track_id: int | None = None
     occlusion: float = 1.0
     occlusion_threshold: float = 4.0
+    grain: float = 1.0
+    steady: float = 0.01
 
     def __post_init__(self) -> None:
-        unit = ("geometry", "blend", "color", "shading", "forehead", "occlusion")
+        unit = ("geometry", "blend", "color", "shading", "forehead", "occlusion", "grain")
         for name in unit:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"swap.{name} must be within [0, 1], got {v}", fix="e.g. 0.5")
-        for name in ("mask_erode", "mask_feather", "shading_sigma", "mouth_feather"):
+        for name in ("mask_erode", "mask_feather", "shading_sigma", "mouth_feather", "steady"):
             v = getattr(self, name)
             if not 0.0 <= v <= 0.5:
                 raise ConfigError(
