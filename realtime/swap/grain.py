@@ -24,6 +24,18 @@ SCALE = math.sqrt(math.pi / 2.0) / 6.0
 MIN_PIXELS = 200
 # Weight of the newest estimate in a track's running value.
 SMOOTHING = 0.25
+# Side of the tile of unit Gaussian noise the grain is cut from (at a new place each frame).
+TILE = 512
+
+
+def _tile() -> np.ndarray:
+    """Unit Gaussian noise (TILE, TILE, 3) float32 from a fixed seed: the grain of a frame
+    depends only on its index, so the same frame swapped twice gives the same picture."""
+    return np.random.default_rng(24).standard_normal((TILE, TILE, 3), dtype=np.float32)
+
+
+NOISE = _tile()
+NOISE.flags.writeable = False
 
 
 def noise_sigma(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
@@ -120,6 +132,7 @@ class GrainMatcher:
         moving: np.ndarray | None,
         shape: tuple[int, int],
         strength: float,
+        frame_index: int = 0,
     ) -> np.ndarray | None:
         """Fresh int16 (h, w, 3) grain, or None when there is none to add.
 
@@ -136,6 +149,18 @@ class GrainMatcher:
         add = strength * np.sqrt(np.maximum(var, 0.0))
         if float(add.max()) < 0.5:
             return None
-        noise = np.empty((*shape, 3), np.int16)
-        cv2.randn(noise, (0.0, 0.0, 0.0), tuple(float(v) for v in add))
-        return noise
+        return cut_noise(shape, frame_index, add)
+
+
+def cut_noise(shape: tuple[int, int], frame_index: int, sigma: np.ndarray) -> np.ndarray:
+    """int16 (h, w, 3) Gaussian noise of per-channel ``sigma``, cut from the fixed tile at
+    a place chosen by ``frame_index`` (consecutive frames get unrelated noise)."""
+    h, w = shape
+    k = (frame_index * 2654435761) & 0xFFFFFFFF  # Knuth's multiplicative hash
+    dy, dx = k % TILE, (k >> 9) % TILE
+    if dy + h <= TILE and dx + w <= TILE:
+        unit = NOISE[dy : dy + h, dx : dx + w]
+    else:  # wraps around (or a face larger than the tile): gathered row by column
+        unit = NOISE[np.ix_((np.arange(h) + dy) % TILE, (np.arange(w) + dx) % TILE)]
+    scaled = unit * sigma.astype(np.float32)
+    return np.rint(scaled, out=scaled).astype(np.int16)

@@ -286,7 +286,7 @@ class MeshSwapper:
         source = None if temporal is not None else noise_sigma(warped, skin)
         source = None if source is None else np.sqrt(gain @ source**2)
         moving = None if moving is None else np.sqrt(gain @ moving**2)
-        return self._grain.grain(spatial, temporal, source, moving, patch.shape[:2], s.grain)
+        return self._grain.grain(spatial, temporal, source, moving, patch.shape[:2], s.grain, frame_index)
 
     def _colour_stats(
         self, face: Face, frame_index: int, src: ColourStats, tgt: ColourStats
