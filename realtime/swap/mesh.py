@@ -24,7 +24,7 @@ from realtime.swap.cast import Cast
 from realtime.swap.color import ColourStats, StatsSmoother, colour_stats, shading_offset, tone_transfer
 from realtime.swap.config import MeshSettings
 from realtime.swap.geometry import blend_geometry
-from realtime.swap.grain import GrainMatcher, noise_sigma
+from realtime.swap.grain import GrainMatcher, cut_noise, mid_face_box
 from realtime.swap.masks import EYE_LEFT, EYE_RIGHT, LIPS_INNER, face_outline, fill, skin_mask
 from realtime.swap.occlusion import find_occluders, keep_in_front
 from realtime.swap.patch import region_of, target_feature
@@ -217,16 +217,25 @@ class MeshSwapper:
         warped = warp_texture(texture, map1, map2, sharp=source.size * tex_scale > 1.05 * size)
 
         occluded = None
-        if s.occlusion > 0:
-            occluded = find_occluders(patch, tgt, dst, origin, size, s.occlusion_threshold)
         colour = np.eye(3, 4, dtype=np.float32)
         shade = None
-        if s.color > 0 or s.shading > 0:
-            tone = self._match_colour(
-                patch, warped, cover, tgt, dst, origin, size, face, frame_index, s, occluded
-            )
-            if tone is not None:
-                colour, shade = tone
+        if s.occlusion > 0 or s.color > 0 or s.shading > 0:
+            # The live face at half resolution, shared by the occluder check and the colour
+            # match. One skin mask, the target's: the blended mesh moves features by a few
+            # pixels at most, which the holes' margin (``grow``) absorbs.
+            half = (rw // 2, rh // 2)  # exact: the region's sides are multiples of 4
+            tgt_ycc = cv2.cvtColor(cv2.resize(patch, half, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2YCrCb)
+            tgt_skin = skin_mask(tgt, (half[1], half[0]), origin, 0.02 * size, 0.5)
+            if s.occlusion > 0:
+                occluded = find_occluders(tgt_ycc, tgt_skin, tgt, dst, origin, size, s.occlusion_threshold)
+            if s.color > 0 or s.shading > 0:
+                tone = self._match_colour(
+                    tgt_ycc, tgt_skin, warped, cover, face, frame_index, size, s, occluded
+                )
+                if tone is not None:
+                    colour, shade = tone
+        if s.grain > 0:
+            shade = self._add_grain(patch, warped, colour, shade, tgt, origin, face, frame_index, s, occluded)
 
         sigma = s.mouth_feather * size
         features = []
@@ -253,40 +262,43 @@ class MeshSwapper:
         if s.blend < 1.0:
             alpha *= s.blend
         low = s.mask_feather * size if s.blend_mode == "multiband" else 0.0
-        noise = self._grain_for(patch, warped, colour, tgt, origin, size, face, frame_index, s, occluded)
-        composite(patch, warped, colour, shade, alpha, keep, low, noise)
+        composite(patch, warped, colour, shade, alpha, keep, low)
         return True
 
-    def _grain_for(
+    def _add_grain(
         self,
         patch: np.ndarray,
         warped: np.ndarray,
         colour: np.ndarray,
+        shade: np.ndarray | None,
         tgt: np.ndarray,
         origin: tuple[int, int],
-        size: float,
         face: Face,
         frame_index: int,
         s: MeshSettings,
         occluded: np.ndarray | None,
     ) -> np.ndarray | None:
-        """Fresh grain (int16, patch-sized) that gives the drawn face the camera's noise."""
-        if s.grain <= 0:
-            return None
-        skin = skin_mask(tgt, patch.shape[:2], origin, 0.03 * size)
-        if occluded is not None:
-            occ = cv2.resize(occluded, (patch.shape[1], patch.shape[0]), interpolation=cv2.INTER_NEAREST)
-            skin = cv2.bitwise_and(skin, cv2.bitwise_not(occ))
+        """The luma offset with the camera's grain added (``realtime.swap.grain``): the
+        noise is measured on the mid-face of the live patch and of the drawn photo."""
+        box = mid_face_box(tgt, origin, patch.shape[:2])
+        if box is None:
+            return shade
+        bx0, by0, bx1, by1 = box
+        live = cv2.cvtColor(patch[by0:by1, bx0:bx1], cv2.COLOR_BGR2GRAY)
+        drawn = cv2.cvtColor(cv2.transform(warped[by0:by1, bx0:bx1], colour), cv2.COLOR_BGR2GRAY)
+        keep = None
+        if occluded is not None:  # an object in front is not the camera's skin
+            occ = occluded[by0 // 2 : (by1 + 1) // 2, bx0 // 2 : (bx1 + 1) // 2]
+            if occ.any():
+                big = cv2.resize(occ, (2 * occ.shape[1], 2 * occ.shape[0]), interpolation=cv2.INTER_NEAREST)
+                keep = big[: by1 - by0, : bx1 - bx0] == 0
+        at = (origin[0] + bx0, origin[1] + by0)
         with self._lock:
-            target = self._grain.target_sigma(face.track_id, frame_index, patch, warped, origin, skin)
-        if target is None:
-            return None
-        spatial, temporal, moving = target
-        gain = colour[:, :3].astype(np.float64) ** 2  # the colour matrix scales the photo's noise too
-        source = None if temporal is not None else noise_sigma(warped, skin)
-        source = None if source is None else np.sqrt(gain @ source**2)
-        moving = None if moving is None else np.sqrt(gain @ moving**2)
-        return self._grain.grain(spatial, temporal, source, moving, patch.shape[:2], s.grain, frame_index)
+            sigma = self._grain.sigma(face.track_id, frame_index, live, drawn, at, keep)
+        if sigma is None or s.grain * sigma < 0.5:
+            return shade
+        noise = cut_noise(patch.shape[:2], frame_index, s.grain * sigma)
+        return noise if shade is None else cv2.add(shade, noise)
 
     def _colour_stats(
         self, face: Face, frame_index: int, src: ColourStats, tgt: ColourStats
@@ -296,30 +308,25 @@ class MeshSwapper:
 
     def _match_colour(
         self,
-        patch: np.ndarray,
+        tgt_ycc: np.ndarray,
+        tgt_skin: np.ndarray,
         warped: np.ndarray,
         cover: np.ndarray,
-        tgt: np.ndarray,
-        dst: np.ndarray,
-        origin: tuple[int, int],
-        size: float,
         face: Face,
         frame_index: int,
+        size: float,
         s: MeshSettings,
         occluded: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None] | None:
         """The 3x4 colour matrix and the luma offset (int16, patch-sized, or None) that put the
         warped source in the target's tone and light; None when too little skin is visible.
 
-        Statistics come from a half-resolution sample, shading from a quarter-resolution one.
+        ``tgt_ycc``/``tgt_skin`` are the live face and its skin at half resolution;
+        statistics come from them, shading from a quarter-resolution sample.
         """
-        rh, rw = patch.shape[:2]
-        half = (rw // 2, rh // 2)  # exact: the region's sides are multiples of 4
+        rh, rw = warped.shape[:2]
+        half = (rw // 2, rh // 2)
         src_ycc = cv2.cvtColor(cv2.resize(warped, half, interpolation=cv2.INTER_NEAREST), cv2.COLOR_BGR2YCrCb)
-        tgt_ycc = cv2.cvtColor(cv2.resize(patch, half, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2YCrCb)
-        # One skin mask, the target's: the blended mesh moves features by a few pixels at
-        # most, which the holes' margin (``grow``) absorbs.
-        tgt_skin = skin_mask(tgt, (half[1], half[0]), origin, 0.02 * size, 0.5)
         if occluded is not None:  # an object in front is not the target's skin
             tgt_skin = cv2.bitwise_and(tgt_skin, cv2.bitwise_not(occluded))
         cover_half = cv2.resize(cover, half, interpolation=cv2.INTER_NEAREST)

@@ -210,10 +210,15 @@ def check_face(image: np.ndarray, face: Face, camera_face: float = TYPICAL_CAMER
     x1, y1 = min(w, int(m[:, 0].max()) + 2) // 2 * 2, min(h, int(m[:, 1].max()) + 2) // 2 * 2
     covered = 0.0
     if x1 - x0 >= 8 and y1 - y0 >= 8:
-        occ = find_occluders(image[y0:y1, x0:x1], face.mesh, face.mesh, (x0, y0), size, 4.0)
-        if occ is not None:
-            skin_half = skin_mask(m, occ.shape, (x0, y0), 0.03 * size, 0.5) > 0
-            covered = float((occ[skin_half] > 0).mean()) if skin_half.any() else 0.0
+        patch = image[y0:y1, x0:x1]
+        ycc = cv2.cvtColor(
+            cv2.resize(patch, ((x1 - x0) // 2, (y1 - y0) // 2), interpolation=cv2.INTER_AREA),
+            cv2.COLOR_BGR2YCrCb,
+        )
+        skin_half = skin_mask(m, ycc.shape[:2], (x0, y0), 0.02 * size, 0.5)
+        occ = find_occluders(ycc, skin_half, face.mesh, face.mesh, (x0, y0), size, 4.0)
+        if occ is not None and skin_half.any():
+            covered = float((occ[skin_half > 0] > 0).mean())
     out.append(
         Finding(
             "covered",
