@@ -46,6 +46,8 @@ class MeshSettings:
       the drawn face, 0..1 (``realtime.swap.grain``); ``steady``: a tracked point moving
       less than this (fraction of face size) per frame moves only part of the way, which
       holds back landmark jitter that makes a detailed photo shimmer (0: off).
+    - ``sharp``: sample the photo bicubically where it is shrunk (keeps its detail; about
+      0.5 ms more per face), bilinearly otherwise.
     """
 
     geometry: float = 0.5
@@ -67,6 +69,7 @@ class MeshSettings:
     occlusion_threshold: float = 4.0
     grain: float = 1.0
     steady: float = 0.01
+    sharp: bool = True
 
     def __post_init__(self) -> None:
         unit = ("geometry", "blend", "color", "shading", "forehead", "occlusion", "grain")

@@ -214,7 +214,7 @@ class MeshSwapper:
         patch = image[y0:y1, x0:x1]
         # Bicubic where the photo is shrunk (its detail is there to keep), bilinear where it is
         # enlarged (there is no more detail to find, and bicubic rings).
-        warped = warp_texture(texture, map1, map2, sharp=source.size * tex_scale > 1.05 * size)
+        warped = warp_texture(texture, map1, map2, sharp=s.sharp and source.size * tex_scale > 1.05 * size)
 
         occluded = None
         colour = np.eye(3, 4, dtype=np.float32)
