@@ -170,6 +170,9 @@ def run(settings: MeshSettings, save: Path | None, noise_frames: int, move_frame
             # The first frames of a track are its tracker settling: a camera's stream is
             # measured in its steady state.
             clips[f"grain_sigma{sigma}"] = change_ratio(frames[WARM:], res[WARM:], region)
+            if sigma == 6:
+                _save(save, f"grain_{name.replace('->', '_to_')}_sigma6_input", frames[-1])
+                _save(save, f"grain_{name.replace('->', '_to_')}_sigma6_result", res[-1])
         l, t, r, b = t_face.rect
         frames = slow_move(t_img, move_frames, ((l + r) / 2, (t + b) / 2))
         res = run_sequence(frames, [FaceAnalyzer(analyzer.settings), MeshSwapper(source, settings)])

@@ -24,6 +24,8 @@ MIN_SKIN = 64
 # Floors of the spreads (8-bit levels), so a flat, over-exposed face does not flag its noise.
 MIN_CHROMA_SPREAD = 2.0
 MIN_LUMA_SPREAD = 6.0
+# Blobs narrower than this (fraction of the face size, as a square's side) are the face's own.
+MIN_BLOB = 0.06
 # Luma is checked much more loosely than chroma: shading moves it across the face.
 LUMA_FACTOR = 2.5
 
@@ -148,4 +150,17 @@ def find_occluders(
     occ = occluder_mask(ycc_half, skin_half, holes, threshold)
     if occ is None or not occ.any():
         return None
-    return occ
+    return drop_small(occ, (MIN_BLOB * size * 0.5) ** 2)
+
+
+def drop_small(mask: np.ndarray, min_area: float) -> np.ndarray | None:
+    """``mask`` without the blobs smaller than ``min_area`` pixels (a wrinkle, a shadow
+    line, a mole: the face's own, which the swap should replace), or None when none is left."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < min_area) + 1
+    if len(small) == n - 1:
+        return None
+    if len(small):
+        mask = mask.copy()
+        mask[np.isin(labels, small)] = 0
+    return mask
