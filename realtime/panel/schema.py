@@ -40,6 +40,7 @@ SWAP: dict[str, tuple[str, Any]] = {
     "grain": ("how much of the camera's noise the drawn face gets (0: none)", (0, 1, 0.05)),
     "steady": ("moves smaller than this (fraction of face size) are damped: less shimmer", (0, 0.05, 0.001)),
     "sharp": ("bicubic sampling where the photo is shrunk: keeps its detail (~0.5 ms a face)", None),
+    "jaw": ("the fade narrows toward the chin: no band of the real chin (a 'goatee') inside it", None),
     "occlusion_threshold": (
         "how unlike the face's skin a pixel must be to stay in front (lower: more)",
         (2, 20, 0.5),

@@ -48,6 +48,8 @@ class MeshSettings:
       holds back landmark jitter that makes a detailed photo shimmer (0: off).
     - ``sharp``: sample the photo bicubically where it is shrunk (keeps its detail; about
       0.5 ms more per face), bilinearly otherwise.
+    - ``jaw``: the fade narrows from the mouth down to the chin, so the swap reaches the jaw
+      line instead of leaving a band of the target's chin inside it.
     """
 
     geometry: float = 0.5
@@ -70,6 +72,7 @@ class MeshSettings:
     grain: float = 1.0
     steady: float = 0.01
     sharp: bool = True
+    jaw: bool = True
 
     def __post_init__(self) -> None:
         unit = ("geometry", "blend", "color", "shading", "forehead", "occlusion", "grain")

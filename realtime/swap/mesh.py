@@ -25,7 +25,7 @@ from realtime.swap.color import ColourStats, StatsSmoother, colour_stats, shadin
 from realtime.swap.config import MeshSettings
 from realtime.swap.geometry import blend_geometry
 from realtime.swap.grain import GrainMatcher, cut_noise, mid_face_box
-from realtime.swap.masks import EYE_LEFT, EYE_RIGHT, LIPS_INNER, face_outline, fill, skin_mask
+from realtime.swap.masks import CHIN, EYE_LEFT, EYE_RIGHT, LIPS_INNER, face_outline, fill, skin_mask
 from realtime.swap.occlusion import find_occluders, keep_in_front
 from realtime.swap.patch import region_of, target_feature
 from realtime.swap.select import select_faces
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The mesh point at the middle of the lower lip: where the jaw's tighter fade begins.
+MOUTH_ROW = 17
 # Fewer covered pixels than this and a face is too small (or too far outside the frame) to swap.
 MIN_FACE_PIXELS = 64
 
@@ -256,7 +258,8 @@ class MeshSwapper:
             float(tgt[:, 0].min()) < 0,
             float(tgt[:, 0].max()) > width - 1,
         )
-        alpha = feather(face_mask, s.mask_erode * size, s.mask_feather * size, open_edges)
+        jaw = (float(dst[MOUTH_ROW, 1]) - y0, float(dst[CHIN, 1]) - y0) if s.jaw else None
+        alpha = feather(face_mask, s.mask_erode * size, s.mask_feather * size, open_edges, jaw)
         if occluded is not None:
             alpha = keep_in_front(alpha, occluded, s.occlusion)
         if s.blend < 1.0:
