@@ -34,6 +34,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("realtime.commands.doctor", "check this machine and explain what runs where"),
     "bench": ("realtime.commands.bench", "benchmark the real pipeline on the synthetic source"),
     "triton": ("realtime.commands.triton", "export a Triton model repository from the manifests"),
+    "face": ("realtime.commands.face", "check how a face photo will hold up as the swapped face"),
 }
 
 

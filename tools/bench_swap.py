@@ -12,6 +12,7 @@ once beforehand and are not part of the timing. One OpenCV thread, as in the pip
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -55,6 +56,10 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=300)
     ap.add_argument("--blend-mode", default="feather")
     ap.add_argument("--geometry", type=float, default=None)
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a MeshSettings field (JSON value)"
+    )
+    ap.add_argument("--track", action="store_true", help="the face is a tracked one (a stream, not a still)")
     args = ap.parse_args()
     cv2.setNumThreads(1)
     analyzer = FaceAnalyzer()
@@ -63,13 +68,18 @@ def main() -> None:
     kw = {"blend_mode": args.blend_mode}
     if args.geometry is not None:
         kw["geometry"] = args.geometry
-    settings = MeshSettings(**kw)  # type: ignore[arg-type]
+    for item in args.set:
+        key, _, raw = item.partition("=")
+        kw[key] = json.loads(raw)
+    settings = MeshSettings.from_options(kw)
+    if args.track:  # the steadier and the grain's temporal estimate keep state per track
+        frame = Frame(0, 0.0, frame.image, tuple(dataclasses.replace(f, track_id=0) for f in frame.faces))
     swapper = MeshSwapper(source, settings)
-    for _ in range(10):
-        swapper(frame)
+    for i in range(10):
+        swapper(Frame(i, 0.0, frame.image, frame.faces))
     wall, cpu = [], []
     for i in range(args.iters):
-        f = Frame(i, 0.0, frame.image, frame.faces)
+        f = Frame(10 + i, 0.0, frame.image, frame.faces)
         t0, c0 = time.perf_counter(), time.thread_time()
         swapper(f)
         cpu.append((time.thread_time() - c0) * 1000)
@@ -83,6 +93,8 @@ def main() -> None:
                 "face_box_px": [round(face.width), round(face.height)],
                 "blend_mode": settings.blend_mode,
                 "geometry": settings.geometry,
+                "set": args.set,
+                "tracked": args.track,
                 "iters": args.iters,
                 "p50_ms": round(float(np.percentile(t, 50)), 3),
                 "p95_ms": round(float(np.percentile(t, 95)), 3),

@@ -23,6 +23,9 @@ class MeshSettings:
     photos. Identity comes mostly from the texture; past 0.5 the source's shape fits the target's
     head and light worse. ``keep_mouth`` keeps the target's mouth interior with a soft band over
     the inner lip edge: the lips' shape is expression, so the target's own keeps speech readable.
+    ``occlusion`` keeps live pixels that are not this face's skin (a hand, a cup, hair, glasses)
+    in front of the swap (``realtime.swap.mesh.occlusion``); ``grain`` gives the drawn face the
+    camera's noise (``realtime.swap.mesh.grain``); ``steady`` damps sub-pixel landmark tremble.
     """
 
     SECTION: ClassVar[str] = "swap"
@@ -151,6 +154,58 @@ class MeshSettings:
         step=1,
         live=True,
         label="Track",
+    )
+
+    occlusion: float = opt(
+        1.0,
+        "how fully a hand, cup, hair or glasses in front of the face stay in front (0: off)",
+        minimum=0,
+        maximum=1,
+        step=0.05,
+        live=True,
+        label="Keep hands and objects in front",
+        basic=True,
+    )
+    occlusion_threshold: float = opt(
+        4.0,
+        "how unlike the face's skin a pixel must be to stay in front (robust deviations; lower: more)",
+        minimum=2,
+        maximum=20,
+        step=0.5,
+        live=True,
+        label="Object sensitivity",
+    )
+    grain: float = opt(
+        1.0,
+        "how much of the camera's noise, measured on the target's skin, the drawn face gets (0: none)",
+        minimum=0,
+        maximum=1,
+        step=0.05,
+        live=True,
+        label="Camera grain",
+    )
+    steady: float = opt(
+        0.01,
+        "moves smaller than this (fraction of face size) are damped: less shimmer (0: off)",
+        minimum=0,
+        maximum=0.5,
+        step=0.001,
+        slider=(0, 0.05),
+        live=True,
+        label="Steadiness",
+    )
+    sharp: bool = opt(
+        True,
+        "bicubic sampling where the photo is shrunk: keeps its detail (~0.5 ms a face)",
+        live=True,
+        label="Sharp sampling",
+    )
+    jaw: bool = opt(
+        False,
+        "the fade narrows toward the chin (no band of the real chin inside it); off by default: "
+        "it draws over more of what is held below the mouth",
+        live=True,
+        label="Reach the jaw line",
     )
 
     def __post_init__(self) -> None:

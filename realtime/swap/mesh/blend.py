@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 
 BLEND_MODES = ("feather", "multiband")
+# How much of the erosion and ramp is taken off at the chin (see ``feather``'s ``jaw``).
+JAW_SHRINK = 0.67
 
 
 def feather(
@@ -19,6 +21,7 @@ def feather(
     erode: float,
     ramp: float,
     open_edges: tuple[bool, bool, bool, bool] = (False, False, False, False),
+    jaw: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Alpha (float32, 0..1) that is 0 within ``erode`` pixels (at least 2) of the mask's edge
     and rises smoothly to 1 over the next ``ramp`` pixels inward.
@@ -27,6 +30,11 @@ def feather(
     beyond the frame: there the mask is extended instead of ending, so a face cut by the
     frame's border is not faded out along it. The distance is measured at half resolution
     (the ramp is smooth, and this is the costliest step of the blend otherwise).
+
+    ``jaw`` (the rows, in patch pixels, of the mouth and the chin): below the mouth the
+    erosion and ramp shrink toward the chin, to a third at the chin, so the swap reaches down
+    to the jaw line, where the face's own edge hides the blend, instead of leaving a band of
+    the target's chin (a "goatee") inside the fade.
     """
     m = np.ascontiguousarray(mask, np.uint8)
     h, w = m.shape
@@ -47,7 +55,12 @@ def feather(
     dist = cv2.distanceTransform(pad, cv2.DIST_L2, cv2.DIST_MASK_3)[1:-1, 1:-1]
     # Distances in full-resolution pixels, minus half a pixel of the sampling step. At least
     # 2 pixels of erosion keep the enlarged ramp from reaching past the mask's edge.
-    t = (dist * 2.0 - 1.0 - max(erode, 2.0)) * (1.0 / max(ramp, 1e-3))
+    if jaw is None:
+        t = (dist * 2.0 - 1.0 - max(erode, 2.0)) * (1.0 / max(ramp, 1e-3))
+    else:
+        rows = (np.arange(half[1], dtype=np.float32) * 2.0 + 0.5 - jaw[0]) / max(jaw[1] - jaw[0], 1.0)
+        k = (1.0 - JAW_SHRINK * np.clip(rows, 0.0, 1.0))[:, None]
+        t = (dist * 2.0 - 1.0 - np.maximum(erode * k, 2.0)) / np.maximum(ramp * k, 1e-3)
     np.clip(t, 0.0, 1.0, out=t)
     t = t * t * (3.0 - 2.0 * t)
     return cv2.resize(t, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -98,18 +111,22 @@ def composite(
     alpha: np.ndarray,
     keep: Sequence[tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]] = (),
     low_band_sigma: float = 0.0,
+    grain: np.ndarray | None = None,
 ) -> None:
     """Blend the warped source into ``out`` (a patch of the frame, changed in place).
 
     The source gets the 3x4 BGR ``colour`` matrix and the luma ``shade`` offset (int16 or
     float32, one channel), then the target's own pixels of each ``keep`` feature (box
     ``x0, y0, x1, y1`` in the patch, its pixels, its soft mask), then goes in by ``alpha``,
-    or with ``low_band_sigma`` > 0 by ``two_band``.
+    or with ``low_band_sigma`` > 0 by ``two_band``. ``grain`` (int16, 3 channels) is the
+    camera's noise added to the source before the target's features go back in.
     """
     top = cv2.transform(warped, np.ascontiguousarray(colour, np.float32))
     if shade is not None:
         s = shade if shade.dtype == np.int16 else np.round(shade).astype(np.int16)
         top = cv2.add(top, cv2.merge([s, s, s]), dtype=cv2.CV_8U)
+    if grain is not None:
+        top = cv2.add(top, grain, dtype=cv2.CV_8U)
     for (x0, y0, x1, y1), pixels, soft in keep:
         sub = top[y0:y1, x0:x1]
         sub[...] = alpha_blend(sub, pixels, soft)

@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 CROP_MARGIN = 0.1
 # Inter-ocular distance (pixels) from which a source photo counts as full resolution.
 FULL_RES_IOD = 60.0
-# The smallest face (pixels) kept in the texture pyramid.
+# The smallest face (pixels) kept in the texture pyramid, and the step between its levels.
 MIN_LEVEL_PX = 48.0
+LEVEL_STEP = math.sqrt(2.0)
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -59,17 +60,25 @@ class SourceFace:
     weights: ShapeWeights
     score: float  # the quality it was chosen by (see ``source_quality``)
     path: Path | None = None
-    # The texture halved again and again: a small target samples a level near its own size,
-    # since bilinear sampling of a much larger texture aliases (and shimmers in motion).
+    # The texture shrunk by steps of sqrt(2) (area-averaged): a smaller target samples the
+    # level just above its own size, since bilinear sampling of a much larger texture aliases
+    # (and shimmers in motion), while a level much smaller than needed blurs the face.
     levels: tuple[np.ndarray, ...] = field(init=False, repr=False)
+    scales: tuple[float, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        levels = [np.ascontiguousarray(self.texture)]
-        size = self.size
-        while size >= 2 * MIN_LEVEL_PX and min(levels[-1].shape[:2]) >= 8:
-            levels.append(cv2.pyrDown(levels[-1]))
-            size /= 2
+        base = np.ascontiguousarray(self.texture)
+        levels, scales = [base], [1.0]
+        h, w = base.shape[:2]
+        k = 1
+        while self.size * LEVEL_STEP**-k >= MIN_LEVEL_PX and min(h, w) * LEVEL_STEP**-k >= 8:
+            f = LEVEL_STEP**-k
+            size = (max(1, round(w * f)), max(1, round(h * f)))
+            levels.append(cv2.resize(base, size, interpolation=cv2.INTER_AREA))
+            scales.append(size[0] / w)
+            k += 1
         object.__setattr__(self, "levels", tuple(levels))
+        object.__setattr__(self, "scales", tuple(scales))
         for a in (*levels, self.mesh, self.triangles):
             a.flags.writeable = False
 
@@ -81,8 +90,9 @@ class SourceFace:
     def level_for(self, target_size: float) -> tuple[np.ndarray, float]:
         """The pyramid level to draw a face ``target_size`` pixels big from, and its scale."""
         ratio = self.size / max(target_size, 1.0)
-        lvl = int(np.clip(math.floor(math.log2(max(ratio, 1.0))), 0, len(self.levels) - 1))
-        return self.levels[lvl], 0.5**lvl
+        steps = math.floor(math.log(max(ratio, 1.0), LEVEL_STEP) + 1e-6)
+        lvl = int(np.clip(steps, 0, len(self.levels) - 1))
+        return self.levels[lvl], self.scales[lvl]
 
 
 def source_quality(face: Face) -> float:

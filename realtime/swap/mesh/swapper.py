@@ -8,7 +8,6 @@ the target's own mouth interior (and optionally eyes), and blended in with a fea
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,8 +24,12 @@ from realtime.swap.mesh.blend import composite, feather
 from realtime.swap.mesh.cast import Cast
 from realtime.swap.mesh.color import ColourStats, StatsSmoother, colour_stats, shading_offset, tone_transfer
 from realtime.swap.mesh.geometry import blend_geometry
-from realtime.swap.mesh.masks import EYE_LEFT, EYE_RIGHT, LIPS_INNER, face_outline, fill, skin_mask
+from realtime.swap.mesh.grain import GrainMatcher, cut_noise, mid_face_box
+from realtime.swap.mesh.masks import CHIN, EYE_LEFT, EYE_RIGHT, LIPS_INNER, face_outline, fill, skin_mask
+from realtime.swap.mesh.occlusion import find_occluders, keep_in_front
+from realtime.swap.mesh.patch import region_of, target_feature
 from realtime.swap.mesh.photo import SourceFace, prepare_source
+from realtime.swap.mesh.steady import MeshSteadier
 from realtime.swap.mesh.warp import dense_map, warp_texture
 from realtime.swap.select import select_faces
 
@@ -35,90 +38,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The mesh point at the middle of the lower lip: where the jaw's tighter fade begins.
+MOUTH_ROW = 17
 # Fewer covered pixels than this and a face is too small (or too far outside the frame) to swap.
 MIN_FACE_PIXELS = 64
-
-
-def _fit4(lo: int, hi: int, limit: int) -> tuple[int, int]:
-    """Widen [lo, hi) to a multiple of 4 within [0, limit) (narrow it if the frame is too
-    small), so that the half- and quarter-resolution steps are exact 2x/4x reductions (OpenCV's
-    fast path) and line up with the full-resolution patch."""
-    extra = (-(hi - lo)) % 4
-    grow_hi = min(extra, limit - hi)
-    hi += grow_hi
-    lo -= min(extra - grow_hi, lo)
-    return lo, lo + (hi - lo) // 4 * 4
-
-
-def _region(mesh: np.ndarray, width: int, height: int, pad: int) -> tuple[int, int, int, int] | None:
-    """The mesh's integer bounding box plus ``pad``, clipped to the frame, sides a multiple of
-    4; None when (nearly) empty."""
-    lo = np.floor(mesh[:, :2].min(axis=0)) - pad
-    hi = np.ceil(mesh[:, :2].max(axis=0)) + pad + 1
-    x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
-    x1, y1 = min(width, int(hi[0])), min(height, int(hi[1]))
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return None
-    x0, x1 = _fit4(x0, x1, width)
-    y0, y1 = _fit4(y0, y1, height)
-    return x0, y0, x1, y1
-
-
-def _shifted(m: np.ndarray, dx: float, dy: float) -> np.ndarray:
-    """A 2x3 affine on frame pixels re-expressed with its output in a patch at (dx, dy)."""
-    out = m.astype(np.float64).copy()
-    out[0, 2] -= dx
-    out[1, 2] -= dy
-    return out
-
-
-def _is_identity(m: np.ndarray) -> bool:
-    return bool(np.allclose(m, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], atol=1e-3))
-
-
-Keep = tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]
-
-
-def _target_feature(
-    image: np.ndarray,
-    outline: np.ndarray,
-    move: np.ndarray,
-    origin: tuple[int, int],
-    shape: tuple[int, int],
-    sigma: float,
-) -> Keep | None:
-    """The target's own pixels of one feature (mouth interior, an eye) where the blended mesh
-    puts it: its box in the patch, its pixels (moved by ``move``, target pixels -> blended
-    pixels) and its soft mask (``outline`` is where it lands, blurred over ``sigma``)."""
-    h, w = shape
-    pad = math.ceil(2 * sigma) + 2  # the band (sigma / 2) plus three blur sigmas (sigma / 2)
-    x0, y0 = origin
-    lo = np.floor(outline.min(axis=0)).astype(int) - pad - (x0, y0)
-    hi = np.ceil(outline.max(axis=0)).astype(int) + pad + 1 - (x0, y0)
-    bx0, by0 = max(0, int(lo[0])), max(0, int(lo[1]))
-    bx1, by1 = min(w, int(hi[0])), min(h, int(hi[1]))
-    if bx1 - bx0 < 2 or by1 - by0 < 2:
-        return None
-    bw, bh = bx1 - bx0, by1 - by0
-    # The soft mask is smooth: drawn and blurred at half resolution, then enlarged.
-    half = fill(((bh + 1) // 2, (bw + 1) // 2), outline, (x0 + bx0, y0 + by0), 0.5, grow=0.5 * sigma)
-    if not half.any():
-        return None
-    half = cv2.GaussianBlur(half.astype(np.float32) * (1.0 / 255.0), (0, 0), max(0.25 * sigma, 0.5))
-    soft = cv2.resize(half, (2 * half.shape[1], 2 * half.shape[0]), interpolation=cv2.INTER_LINEAR)
-    soft = np.ascontiguousarray(soft[:bh, :bw])
-    fx0, fy0 = x0 + bx0, y0 + by0
-    if _is_identity(move):
-        pixels = image[fy0 : fy0 + by1 - by0, fx0 : fx0 + bx1 - bx0].copy()
-    else:
-        pixels = cv2.warpAffine(
-            image,
-            _shifted(move, fx0, fy0),
-            (bx1 - bx0, by1 - by0),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-    return (bx0, by0, bx1, by1), pixels, soft
 
 
 class MeshSwapper:
@@ -150,6 +73,8 @@ class MeshSwapper:
         self.cast = Cast(len(self._sources))
         self._lock = threading.Lock()
         self._colour = StatsSmoother(settings.color_smoothing)
+        self._steady = MeshSteadier()
+        self._grain = GrainMatcher()
         self._analyzer = analyzer
         self._warm_up()
 
@@ -176,7 +101,7 @@ class MeshSwapper:
             if len(sources) != len(self._sources):
                 self.cast = Cast(len(sources))
             self._sources, self._source = sources, sources[0]
-            self._colour.reset()
+            self._reset_state()
 
     def assign(self, track_id: int, source: int) -> None:
         """Give the person of ``track_id`` source face ``source`` (``--face`` order, from 0)."""
@@ -188,7 +113,13 @@ class MeshSwapper:
         """Forget who had which face (the source restarted: tracks start over)."""
         self.cast.reset()
         with self._lock:
-            self._colour.reset()
+            self._reset_state()
+
+    def _reset_state(self) -> None:
+        """Forget every track's colour, mesh and grain history (call under ``_lock``)."""
+        self._colour.reset()
+        self._steady.reset()
+        self._grain.reset()
 
     def set_settings(self, settings: MeshSettings) -> None:
         """Draw with ``settings`` from the next frame on (thread-safe; the panel's sliders)."""
@@ -260,14 +191,15 @@ class MeshSwapper:
         s = settings or self.settings
         if face.mesh is None or face.mesh.shape[0] < 468 or not np.all(np.isfinite(face.mesh)):
             return False
-        tgt = face.mesh
         height, width = image.shape[:2]
-        size = float(max(np.ptp(tgt[:, 0]), np.ptp(tgt[:, 1])))
+        size = float(max(np.ptp(face.mesh[:, 0]), np.ptp(face.mesh[:, 1])))
+        with self._lock:
+            tgt = self._steady.update(face.track_id, frame_index, face.mesh, s.steady * size)
         if size < 8:
             return False
         shape = blend_geometry(source.mesh, tgt, source.weights, s.geometry)
         dst = shape.mesh
-        region = _region(dst, width, height, pad=2)
+        region = region_of(dst, width, height, pad=2)
         if region is None:
             return False
         x0, y0, x1, y1 = region
@@ -280,14 +212,30 @@ class MeshSwapper:
         if cv2.countNonZero(face_mask) < MIN_FACE_PIXELS:
             return False
         patch = image[y0:y1, x0:x1]
-        warped = warp_texture(texture, map1, map2)
+        # Bicubic where the photo is shrunk (its detail is there to keep), bilinear where it is
+        # enlarged (there is no more detail to find, and bicubic rings).
+        warped = warp_texture(texture, map1, map2, sharp=s.sharp and source.size * tex_scale > 1.05 * size)
 
+        occluded = None
         colour = np.eye(3, 4, dtype=np.float32)
         shade = None
-        if s.color > 0 or s.shading > 0:
-            tone = self._match_colour(patch, warped, cover, tgt, dst, origin, size, face, frame_index, s)
-            if tone is not None:
-                colour, shade = tone
+        if s.occlusion > 0 or s.color > 0 or s.shading > 0:
+            # The live face at half resolution, shared by the occluder check and the colour
+            # match. One skin mask, the target's: the blended mesh moves features by a few
+            # pixels at most, which the holes' margin (``grow``) absorbs.
+            half = (rw // 2, rh // 2)  # exact: the region's sides are multiples of 4
+            tgt_ycc = cv2.cvtColor(cv2.resize(patch, half, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2YCrCb)
+            tgt_skin = skin_mask(tgt, (half[1], half[0]), origin, 0.02 * size, 0.5)
+            if s.occlusion > 0:
+                occluded = find_occluders(tgt_ycc, tgt_skin, tgt, dst, origin, size, s.occlusion_threshold)
+            if s.color > 0 or s.shading > 0:
+                tone = self._match_colour(
+                    tgt_ycc, tgt_skin, warped, cover, face, frame_index, size, s, occluded
+                )
+                if tone is not None:
+                    colour, shade = tone
+        if s.grain > 0:
+            shade = self._add_grain(patch, warped, colour, shade, tgt, origin, face, frame_index, s, occluded)
 
         sigma = s.mouth_feather * size
         features = []
@@ -298,7 +246,7 @@ class MeshSwapper:
         keep = []
         for loop_idx, move in features:
             outline = tgt[loop_idx, :2] @ move[:, :2].T + move[:, 2]
-            piece = _target_feature(image, outline, move, origin, (rh, rw), sigma)
+            piece = target_feature(image, outline, move, origin, (rh, rw), sigma)
             if piece is not None:
                 keep.append(piece)
 
@@ -308,12 +256,50 @@ class MeshSwapper:
             float(tgt[:, 0].min()) < 0,
             float(tgt[:, 0].max()) > width - 1,
         )
-        alpha = feather(face_mask, s.mask_erode * size, s.mask_feather * size, open_edges)
+        jaw = (float(dst[MOUTH_ROW, 1]) - y0, float(dst[CHIN, 1]) - y0) if s.jaw else None
+        alpha = feather(face_mask, s.mask_erode * size, s.mask_feather * size, open_edges, jaw)
+        if occluded is not None:
+            alpha = keep_in_front(alpha, occluded, s.occlusion)
         if s.blend < 1.0:
             alpha *= s.blend
         low = s.mask_feather * size if s.blend_mode == "multiband" else 0.0
         composite(patch, warped, colour, shade, alpha, keep, low)
         return True
+
+    def _add_grain(
+        self,
+        patch: np.ndarray,
+        warped: np.ndarray,
+        colour: np.ndarray,
+        shade: np.ndarray | None,
+        tgt: np.ndarray,
+        origin: tuple[int, int],
+        face: Face,
+        frame_index: int,
+        s: MeshSettings,
+        occluded: np.ndarray | None,
+    ) -> np.ndarray | None:
+        """The luma offset with the camera's grain added (``realtime.swap.mesh.grain``): the
+        noise is measured on the mid-face of the live patch and of the drawn photo."""
+        box = mid_face_box(tgt, origin, patch.shape[:2])
+        if box is None:
+            return shade
+        bx0, by0, bx1, by1 = box
+        live = cv2.cvtColor(patch[by0:by1, bx0:bx1], cv2.COLOR_BGR2GRAY)
+        drawn = cv2.cvtColor(cv2.transform(warped[by0:by1, bx0:bx1], colour), cv2.COLOR_BGR2GRAY)
+        keep = None
+        if occluded is not None:  # an object in front is not the camera's skin
+            occ = occluded[by0 // 2 : (by1 + 1) // 2, bx0 // 2 : (bx1 + 1) // 2]
+            if occ.any():
+                big = cv2.resize(occ, (2 * occ.shape[1], 2 * occ.shape[0]), interpolation=cv2.INTER_NEAREST)
+                keep = big[: by1 - by0, : bx1 - bx0] == 0
+        at = (origin[0] + bx0, origin[1] + by0)
+        with self._lock:
+            sigma = self._grain.sigma(face.track_id, frame_index, live, drawn, at, keep)
+        if sigma is None or s.grain * sigma < 0.5:
+            return shade
+        noise = cut_noise(patch.shape[:2], frame_index, s.grain * sigma)
+        return noise if shade is None else cv2.add(shade, noise)
 
     def _colour_stats(
         self, face: Face, frame_index: int, src: ColourStats, tgt: ColourStats
@@ -323,29 +309,27 @@ class MeshSwapper:
 
     def _match_colour(
         self,
-        patch: np.ndarray,
+        tgt_ycc: np.ndarray,
+        tgt_skin: np.ndarray,
         warped: np.ndarray,
         cover: np.ndarray,
-        tgt: np.ndarray,
-        dst: np.ndarray,
-        origin: tuple[int, int],
-        size: float,
         face: Face,
         frame_index: int,
+        size: float,
         s: MeshSettings,
+        occluded: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None] | None:
         """The 3x4 colour matrix and the luma offset (int16, patch-sized, or None) that put the
         warped source in the target's tone and light; None when too little skin is visible.
 
-        Statistics come from a half-resolution sample, shading from a quarter-resolution one.
+        ``tgt_ycc``/``tgt_skin`` are the live face and its skin at half resolution;
+        statistics come from them, shading from a quarter-resolution sample.
         """
-        rh, rw = patch.shape[:2]
-        half = (rw // 2, rh // 2)  # exact: the region's sides are multiples of 4
+        rh, rw = warped.shape[:2]
+        half = (rw // 2, rh // 2)
         src_ycc = cv2.cvtColor(cv2.resize(warped, half, interpolation=cv2.INTER_NEAREST), cv2.COLOR_BGR2YCrCb)
-        tgt_ycc = cv2.cvtColor(cv2.resize(patch, half, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2YCrCb)
-        # One skin mask, the target's: the blended mesh moves features by a few pixels at
-        # most, which the holes' margin (``grow``) absorbs.
-        tgt_skin = skin_mask(tgt, (half[1], half[0]), origin, 0.02 * size, 0.5)
+        if occluded is not None:  # an object in front is not the target's skin
+            tgt_skin = cv2.bitwise_and(tgt_skin, cv2.bitwise_not(occluded))
         cover_half = cv2.resize(cover, half, interpolation=cv2.INTER_NEAREST)
         src_skin = cv2.bitwise_and(tgt_skin, cover_half)
         src_stats = colour_stats(src_ycc, src_skin)

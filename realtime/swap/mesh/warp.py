@@ -184,6 +184,9 @@ def dense_map(
     return map1, map2, cover
 
 
-def warp_texture(texture: np.ndarray, map1: np.ndarray, map2: np.ndarray) -> np.ndarray:
-    """Sample the texture through a dense map (bilinear); uncovered pixels come out black."""
-    return cv2.remap(texture, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+def warp_texture(texture: np.ndarray, map1: np.ndarray, map2: np.ndarray, sharp: bool = False) -> np.ndarray:
+    """Sample the texture through a dense map; uncovered pixels come out black. ``sharp``
+    samples bicubically (about twice the cost): worth it where the texture is shrunk, since
+    bilinear sampling between two pyramid levels softens the photo's detail."""
+    interp = cv2.INTER_CUBIC if sharp else cv2.INTER_LINEAR
+    return cv2.remap(texture, map1, map2, interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
