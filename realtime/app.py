@@ -216,7 +216,14 @@ def _chain_spec(settings: Settings, threads: Threads) -> ChainSpec:
     # Fail closed live (the streamer's own face never goes out); a file job passes unless asked.
     on_miss = settings.on_miss or ("hold" if mode_of(settings) == "live" else "pass")
     return ChainSpec(
-        analysis, swap, enhance, settings.draw_landmarks, photos=faces, still=still, on_miss=on_miss
+        analysis,
+        swap,
+        enhance,
+        settings.draw_landmarks,
+        photos=faces,
+        still=still,
+        on_miss=on_miss,
+        check_photos=bool(settings.face),
     )
 
 

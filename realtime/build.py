@@ -31,6 +31,7 @@ from realtime.sources.base import Source
 from realtime.sources.registry import make_source
 from realtime.swap import swapper_factory
 from realtime.swap.choose import choose_swapper
+from realtime.swap.photo_check import log_photo_checks
 from realtime.swap.reload import FaceReloader
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,8 @@ def build_chain(chain: ChainSpec, on_build: Any = None) -> Chain:
         if swap.models.remote and chosen != "mesh":
             swapper = guard(swapper, swap, built.analyzer, built.info)
         built.processors.append(swapper)
+        if chosen == "mesh" and chain.check_photos:  # how each will hold up (``realtime face check``)
+            log_photo_checks([Path(f) for f in swap.faces], built.analyzer)
         built.reloader = FaceReloader([Path(f) for f in swap.faces], swapper, built.analyzer, swap.face_index)
         if chain.enhance is not None:
             built.enhancer = enhancer = build_enhancer(chain.enhance, on_build)
