@@ -235,6 +235,9 @@ def _outputs(run: Run) -> list[dict[str, Any]]:
             partial = getattr(sink, "temp_path", None)
             if partial is not None and Path(partial).exists():
                 entry["partial"] = str(partial)
+            if hasattr(sink, "encoder_changes"):  # a recording: the encoder it ended with, and why
+                entry["encoder"] = getattr(sink, "encoder", None)
+                entry["encoder_changes"] = sink.encoder_changes
         if report.error is not None:
             entry["error"] = str(report.error)
         out.append(entry)
@@ -276,6 +279,21 @@ def _judge(run: Run, result: dict[str, Any]) -> None:
     failed = [o for o in result["outputs"] if o.get("error")]
     if failed:
         raise RunFailed("; ".join(f"output {o['name']}: {o['error']}" for o in failed), result=result)
+    thinned = [o for o in result["outputs"] if o.get("path") and o.get("skipped")]
+    if thinned:  # a recording is complete only with every frame it was given (README, Exit codes)
+        from realtime.sinks.file import SKIP_FIX
+
+        raise RunFailed(
+            "; ".join(
+                f"{o['path']} is incomplete: {o.get('saved', 0)} of "
+                f"{o.get('saved', 0) + o['skipped']} frames "
+                f"saved, {o['skipped']} skipped because the encoder could not keep up even with "
+                f"{o.get('encoder', 'its fastest setting')}"
+                for o in thinned
+            ),
+            fix=SKIP_FIX,
+            result=result,
+        )
     if plan.mode == "still":
         sink = pipeline.sinks[0]
         if getattr(sink, "no_face", False):

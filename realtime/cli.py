@@ -255,6 +255,16 @@ def _faces_part(faces: dict[str, Any] | None) -> str:
     return f" │ faces swapped {faces['swapped_mean']:.1f}/{faces['found_mean']:.1f}"
 
 
+def _recording_part(r: dict[str, Any]) -> str:
+    """A recording whose encoder changed to keep up, or that skips frames, says so."""
+    part = ""
+    if r.get("encoder_changes"):
+        part += f" │ rec: {r['encoder']} (faster, to keep up)"
+    if r.get("skipped"):
+        part += f" │ rec SKIPPED {r['skipped']}"
+    return part
+
+
 def _status_line(s: dict[str, Any], fps: float = 30.0) -> str:
     lat = s.get("latency_ms", {})
     return (
@@ -263,6 +273,7 @@ def _status_line(s: dict[str, Any], fps: float = 30.0) -> str:
         f"dropped {s.get('dropped', 0)} │ {s.get('provider', 'cpu')} │ {s.get('swapper', 'pass-through')}"
         + (f" │ {s['remote']}" if s.get("remote") else "")
         + _faces_part(s.get("faces"))
+        + "".join(_recording_part(r) for r in s.get("recordings", ()))
         + ("" if s.get("processing", True) else " │ PAUSED")
         + _slow_steps(s, 1000.0 / fps)
     )

@@ -227,7 +227,7 @@ class Controller:
                 "landmarks": self.preview.landmarks,
                 "faces": self.preview.faces,
                 "face": self.face_name,
-                "recording": None if self.recording is None else {"path": str(self.recording.path)},
+                "recording": self._recording_state(s),
                 "last_recording": self.last_recording,
                 "vcam": self.vcam_state,
                 "enhance_every": None if self.enhancer is None else self.enhancer.n,
@@ -360,6 +360,15 @@ class Controller:
             raise ConfigError(f"view must be before or after, got {view!r}")
         self.view = view
         return {"view": view}
+
+    def _recording_state(self, status: dict[str, Any]) -> dict[str, Any] | None:
+        """The recording going on: its path, encoder (and whether it changed to keep up) and
+        the frames it queued and skipped."""
+        if self.recording is None:
+            return None
+        path = str(self.recording.path)
+        found = [r for r in status.get("recordings", ()) if r.get("path") == path]
+        return {**(found[0] if found else {}), "path": path}
 
     def _record_start(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.recording is not None:

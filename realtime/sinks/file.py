@@ -19,9 +19,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -33,48 +32,30 @@ import numpy as np
 from realtime.errors import SinkError
 from realtime.frame import Frame
 from realtime.sinks.audio import AudioCopier
+from realtime.sinks.backlog import DEFAULT_BYTES, Backlog
 from realtime.sinks.base import SinkContext
+from realtime.sinks.encoder import (
+    TIME_BASE,
+    EncoderOpener,
+    LadderEncoder,
+    Pace,
+    Rung,
+    codec_options,
+    ladder,
+    open_codec,
+    probe_hardware,
+)
+from realtime.sinks.fragments import count_frames, truncate_to_complete_boxes
 from realtime.sinks.lock import OutputLock
 from realtime.sinks.vcam import fit_to
 
 log = logging.getLogger(__name__)
 
-TIME_BASE = Fraction(1, 90000)  # the MPEG clock: fine enough for any frame rate
 FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 FRAGMENT_FLAGS = "frag_keyframe+empty_moov+default_base_moof"
-_X26X = ("libx264", "libx265")
+SKIP_FIX = "lower --size or --fps, or convert a file instead (--input FILE), where nothing is skipped"
 
-
-def truncate_to_complete_boxes(path: Path) -> int:
-    """Cut an MP4 after its last complete top-level box that is not a lone ``moof``.
-
-    After a failed write the tail may hold half a fragment; players and PyAV stop (or fail)
-    there, so dropping it leaves a file that plays cleanly to its last whole fragment.
-    Returns the new size.
-    """
-    size = path.stat().st_size
-    good = 0
-    offset = 0
-    with path.open("rb") as f:
-        while offset + 8 <= size:
-            f.seek(offset)
-            box_size, box_type = struct.unpack(">I4s", f.read(8))
-            if box_size == 1:
-                raw = f.read(8)
-                if len(raw) < 8:
-                    break
-                (box_size,) = struct.unpack(">Q", raw)
-            elif box_size == 0:
-                box_size = size - offset
-            if box_size < 8 or offset + box_size > size:
-                break
-            offset += box_size
-            if box_type != b"moof":  # a fragment is complete once its mdat is
-                good = offset
-    if good < size:
-        os.truncate(path, good)
-        log.info("cut %s from %d to %d bytes (last complete fragment)", path, size, good)
-    return good
+__all__ = ["FileSink", "count_frames", "truncate_to_complete_boxes"]
 
 
 def _reason(exc: BaseException) -> str:
@@ -89,6 +70,11 @@ class FileSink:
     ``fps=None`` keeps each frame's own timing (``frame.pts``, or its capture time when pts
     do not advance); a number writes a constant frame rate. An existing ``path`` is never
     replaced unless ``overwrite``.
+
+    A live recording encodes on its own thread behind a queue of ``queue_bytes``
+    (``realtime.sinks.backlog``) and moves to faster encoder settings when the queue fills
+    (``realtime.sinks.encoder``); only when the fastest cannot keep up are frames skipped,
+    counted in ``skipped``. A file job encodes in the caller's thread: it is never hurried.
     """
 
     name = "file"
@@ -111,6 +97,9 @@ class FileSink:
         overwrite: bool = False,
         fragmented: bool = True,
         opener: Callable[..., Any] = av.open,
+        queue_bytes: int = DEFAULT_BYTES,
+        hardware: Sequence[str] | None = None,
+        encoder_opener: EncoderOpener = open_codec,
     ) -> None:
         self.path = Path(path)
         self.temp_path = self.path.with_name(self.path.name + ".partial")
@@ -143,6 +132,15 @@ class FileSink:
         self._reported = False
         self.audio_copied = False
         self._file: Any = None
+        self.queue_bytes = queue_bytes
+        self._hardware = hardware  # None: probe this machine's hardware encoders when live
+        self._encoder_opener = encoder_opener
+        self._encoder: LadderEncoder | None = None
+        self._backlog: Backlog | None = None
+        self._taken = 0  # frames accepted for encoding
+        self._pace = Pace()
+        self.skipped = 0  # frames refused: the fastest encoder could not keep up
+        self.live = False
 
     # -- open -----------------------------------------------------------------------------
     def open(self, ctx: SinkContext) -> None:
@@ -196,18 +194,10 @@ class FileSink:
                 f"cannot create {self.temp_path}: {_reason(exc)}", fix="check the folder is writable"
             ) from exc
         try:
-            codec_options = {"g": str(max(1, round(2 * float(rate))))}
-            if self.codec in _X26X:
-                codec_options["preset"] = self.preset
-                if not self.bitrate:
-                    codec_options["crf"] = str(self.crf)
-                if self.tune:
-                    codec_options["tune"] = self.tune
-                if options:  # fragmented MP4 has no edit list: B-frames would delay the start
-                    codec_options["bf"] = "0"
-            elif self.codec == "libvpx-vp9" and not self.bitrate:
-                codec_options.update(crf=str(self.crf), b="0", deadline="realtime", **{"cpu-used": "8"})
-            stream = container.add_stream(self.codec, rate=rate, options=codec_options)
+            opts = codec_options(
+                self.codec, self.preset, self.crf, self.bitrate, self.tune, rate, bool(options)
+            )
+            stream = container.add_stream(self.codec, rate=rate, options=opts)
             if self.bitrate:
                 stream.bit_rate = int(self.bitrate)
             w, h = self.size or (ctx.width, ctx.height)
@@ -232,9 +222,44 @@ class FileSink:
         self._size = (w, h)
         self._format = fmt
         self._tick, self._prev, self._t0, self._error = -1, None, None, None
-        self.frames_written = self.frames_saved = 0
+        self.frames_written = self.frames_saved = self._taken = self.skipped = 0
         self.saved_to = None
-        log.info("recording to %s (%s, %dx%d)", self.path, self.codec, stream.width, stream.height)
+        self._pace = Pace()
+        self.live = ctx.live and not self.keep_pts
+        first = Rung(self.codec, tuple(opts.items()))
+        hardware = (
+            (probe_hardware() if self._hardware is None else tuple(self._hardware)) if self.live else ()
+        )
+        self._encoder = LadderEncoder(
+            stream.codec_context,
+            ladder(first, hardware) if self.live else [first],
+            (stream.width, stream.height),
+            rate,
+            self.bitrate,
+            self._encoder_opener,
+        )
+        if self.live:
+            self._backlog = Backlog(
+                self._encode_item,
+                max_bytes=self.queue_bytes,
+                after=self._keep_up,
+                name=f"realtime-encode-{self.path.name}",
+            )
+        log.info("recording to %s (%s, %dx%d)", self.path, first.label, stream.width, stream.height)
+
+    @property
+    def encoder(self) -> str:
+        """The encoder now in use (it may have changed to keep up)."""
+        return self._encoder.label if self._encoder is not None else self.codec
+
+    @property
+    def encoder_changes(self) -> list[dict[str, object]]:
+        return [c.as_dict() for c in self._encoder.changes] if self._encoder is not None else []
+
+    @property
+    def backlog(self) -> int:
+        """Frames waiting for the encoder."""
+        return self._backlog.queued if self._backlog is not None else 0
 
     def _open_audio(self, container: Any, fmt: str) -> AudioCopier | None:
         if self.audio_from is None:
@@ -254,7 +279,7 @@ class FileSink:
     def _next_tick(self, frame: Frame) -> int:
         """Strictly increasing pts in TIME_BASE units, from the frames' own timing."""
         if self.fps:
-            tick = round(self.frames_written / float(self.fps) / TIME_BASE)
+            tick = round(self._taken / float(self.fps) / TIME_BASE)
         elif not self.keep_pts:
             # Live: when each frame was really captured. A stream's own clock may restart
             # after a reconnect or run at a rate it does not have.
@@ -268,14 +293,17 @@ class FileSink:
             step = frame.pts - prev_pts if frame.pts > prev_pts else frame.captured_at - prev_cap
             tick = self._tick + round(max(step, 0.0) / TIME_BASE)
         self._prev = (frame.pts, frame.captured_at)
-        return max(tick, self._tick + 1)
+        self._tick = max(tick, self._tick + 1)
+        return self._tick
 
     def _prepare(self, image: np.ndarray) -> np.ndarray:
+        """The frame as the encoder takes it: fitted, padded to even, YUV 4:2:0 (a new array,
+        half the bytes of BGR, and no conversion left for the encoder's thread)."""
         image = fit_to(image, *self._size)
         right, bottom = self._pad
         if right or bottom:
             image = cv2.copyMakeBorder(image, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
-        return np.ascontiguousarray(image)
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2YUV_I420)
 
     def write(self, frame: Frame) -> None:
         """Encode one frame. The pipeline calls this from the file's own thread, so a slow
@@ -286,27 +314,72 @@ class FileSink:
         if self._container is None:
             raise SinkError(f"recording {self.path} written before open()", fix="call open(ctx) first")
         try:
-            self._encode(frame)
+            item = (self._prepare(frame.image), self._next_tick(frame))
+            if self._backlog is None:
+                self._taken += 1
+                self._encode_item(item)
+            elif self._backlog.offer(item, item[0].nbytes):
+                self._taken += 1
+                self._pace.arrived(time.monotonic())
+            else:
+                self._skip()
         except SinkError:
             self._reported = True
             raise
 
-    def _encode(self, frame: Frame) -> None:
-        container, stream = self._container, self._stream
-        if container is None:
+    def _skip(self) -> None:
+        self.skipped += 1
+        if self.skipped == 1:
+            log.warning(
+                "recording %s cannot keep up even with %s (%d frames queued): it skips frames (%s)",
+                self.path, self.encoder, self.backlog, SKIP_FIX,
+            )  # fmt: skip
+
+    def _keep_up(self, queued: int, capacity: int) -> None:
+        """On the encoder's thread after each frame: an encoder slower than the frames arrive
+        (with frames waiting), or a queue a quarter full, moves to faster settings."""
+        enc = self._encoder
+        if enc is None or enc.fastest:
             return
-        tick = self._next_tick(frame)
-        vf = av.VideoFrame.from_ndarray(self._prepare(frame.image), format="bgr24")
+        steps = self._pace.behind(queued, capacity, time.monotonic())
+        if not steps:
+            return
+        container = self._container
+        waiting = queued + self._pace.sent - self._pace.out  # some wait inside the encoder
+        change = enc.faster(
+            self.frames_written, waiting, lambda packets: self._mux(container, packets), steps
+        )
+        if change is not None:
+            self._pace.changed()
+            log.warning(
+                "recording %s: the encoder fell behind (%d frames queued); switched from %s to %s",
+                self.path, waiting, change.old, change.new,
+            )  # fmt: skip
+
+    @staticmethod
+    def _mux(container: Any, packets: list[Any]) -> None:
+        for packet in packets:
+            container.mux(packet)
+
+    def _encode_item(self, item: tuple[np.ndarray, int]) -> None:
+        container, stream, enc = self._container, self._stream, self._encoder
+        if container is None or enc is None:
+            return
+        yuv, tick = item
+        vf = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         vf.pts = tick
         vf.time_base = TIME_BASE
+        t0 = time.monotonic()
         try:
-            for packet in stream.encode(vf):
+            packets = enc.encode(vf)
+            for packet in packets:
+                packet.stream = stream
                 container.mux(packet)
             if self._audio is not None:
                 self._audio.pump(float(tick * TIME_BASE))
         except (av.FFmpegError, OSError) as exc:
             raise self._fail(exc) from exc
-        self._tick = tick
+        self._pace.encoded(t0, len(packets))
         self.frames_written += 1
 
     def _fail(self, exc: BaseException) -> SinkError:
@@ -330,6 +403,15 @@ class FileSink:
 
     # -- close ----------------------------------------------------------------------------
     def close(self) -> None:
+        backlog, self._backlog = self._backlog, None
+        if backlog is not None:
+            try:
+                backlog.close()  # every frame queued is encoded first
+            except SinkError:
+                pass  # the recording was finalised where it failed; raised below
+            except BaseException as exc:  # a bug on the encoder's thread: finalise, then say so
+                log.error("encoding %s failed: %r", self.path, exc)
+                self._error = self._error or SinkError(f"encoding {self.path} failed: {exc}")
         if self._container is None:
             if self._error is not None and not self._reported:
                 self._reported = True
@@ -352,8 +434,9 @@ class FileSink:
             return False
         audio, self._audio = self._audio, None
         try:
-            if flush:
-                for packet in stream.encode(None):
+            if flush and self._encoder is not None:
+                for packet in self._encoder.flush():
+                    packet.stream = stream
                     container.mux(packet)
                 if audio is not None:  # the sound up to the end of the last frame
                     step = 1.0 / float(stream.average_rate or 30)
@@ -435,15 +518,3 @@ class FileSink:
         self.saved_to = self.path
         log.info("saved %s (%d frames)", self.path, saved)
         return True
-
-
-def count_frames(path: Path) -> int:
-    """Video frames a file really holds, read back from its packets (0 if it cannot be read)."""
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                return 0
-            stream = container.streams.video[0]
-            return sum(1 for p in container.demux(stream) if p.size)
-    except (av.FFmpegError, OSError):
-        return 0
