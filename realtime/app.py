@@ -99,6 +99,10 @@ def check_settings(settings: Settings) -> None:
         )
     if mode_of(settings) == "still" and not settings.face:
         raise ConfigError("a still image needs --face PHOTO")
+    if out.output and not is_image_path(out.output) and ("file" in out.sinks or not out.sinks):
+        from realtime.sinks.encoder import check_encoder  # PyAV: loaded only for a recording
+
+        check_encoder(CODECS.get(out.codec.lower(), out.codec), out.preset, out.bitrate, out.crf)
     if settings.enhance_every < 1:
         raise ConfigError(f"--enhance-every must be >= 1, got {settings.enhance_every}")
 
@@ -260,7 +264,7 @@ def _summary(run: Run, stats: dict[str, Any], seconds: float) -> dict[str, Any]:
             frames_without_face=counter.no_face if counter.faces else None,
             seconds=round(seconds, 3),
             fps=round(done / seconds, 2) if seconds > 0 else 0.0,
-            audio="copied" if any(getattr(s, "audio_copied", False) for s in run.pipeline.sinks) else "none",
+            audio=next((m for s in run.pipeline.sinks if (m := getattr(s, "audio_mode", None))), "none"),
         )
         fps = getattr(run.pipeline.source, "fps", None)
         result["realtime_factor"] = round(result["fps"] / fps, 2) if fps and plan.mode == "file" else None

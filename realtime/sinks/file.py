@@ -36,6 +36,7 @@ from realtime.sinks.backlog import DEFAULT_BYTES, Backlog
 from realtime.sinks.base import SinkContext
 from realtime.sinks.encoder import (
     TIME_BASE,
+    X26X,
     EncoderOpener,
     LadderEncoder,
     Pace,
@@ -131,6 +132,7 @@ class FileSink:
         self._lock = OutputLock(self.path)
         self._reported = False
         self.audio_copied = False
+        self.audio_mode: str | None = None  # "copied", "converted to AAC", or no audio
         self._file: Any = None
         self.queue_bytes = queue_bytes
         self._hardware = hardware  # None: probe this machine's hardware encoders when live
@@ -179,7 +181,7 @@ class FileSink:
         os.replace(self.temp_path, kept)
         log.warning("an earlier run left an unfinished recording; it is kept as %s", kept)
 
-    def _open_container(self, ctx: SinkContext, fmt: str) -> None:
+    def _open_container(self, ctx: SinkContext, fmt: str, convert_audio: bool = False) -> None:
         rate = Fraction(self.fps or ctx.fps or 30.0).limit_denominator(1001)
         options = {"movflags": FRAGMENT_FLAGS} if self.fragmented and fmt in ("mp4", "mov") else {}
         try:
@@ -212,13 +214,26 @@ class FileSink:
                 f"video codec {self.codec!r} cannot be used: {_reason(exc)}", fix="use libx264"
             ) from exc
         try:
-            self._audio = self._open_audio(container, fmt)
-        except SinkError:
+            self._audio = self._open_audio(container, fmt, convert_audio)
+            container.start_encoding()  # the header: what the container refuses, it refuses now
+        except (SinkError, av.FFmpegError, ValueError, OSError) as exc:
+            copied = self._audio is not None and self._audio.copy
+            if self._audio is not None:
+                self._audio.close()
+                self._audio = None
             self._close_container(container)
             self.temp_path.unlink(missing_ok=True)
-            raise
+            if isinstance(exc, SinkError):
+                raise
+            if copied and isinstance(exc, av.FFmpegError):
+                log.info("%s cannot hold the audio as it is (%s): converting it to AAC", fmt, _reason(exc))
+                return self._open_container(ctx, fmt, convert_audio=True)
+            raise self._setting_error(exc, rate) from exc
         self._container, self._stream = container, stream
         self.audio_copied = self._audio is not None
+        self.audio_mode = (
+            None if self._audio is None else "copied" if self._audio.copy else "converted to AAC"
+        )
         self._size = (w, h)
         self._format = fmt
         self._tick, self._prev, self._t0, self._error = -1, None, None, None
@@ -261,11 +276,21 @@ class FileSink:
         """Frames waiting for the encoder."""
         return self._backlog.queued if self._backlog is not None else 0
 
-    def _open_audio(self, container: Any, fmt: str) -> AudioCopier | None:
+    def _setting_error(self, exc: BaseException, rate: Fraction) -> SinkError:
+        """Why the file could not start, naming the setting (or the disk, if it was the disk)."""
+        if isinstance(exc, av.FFmpegError):
+            setting = f"--codec {self.codec}" + (f" --preset {self.preset}" if self.codec in X26X else "")
+            return SinkError(
+                f"{self.path.suffix} output with {setting} at {rate} fps cannot be written: {_reason(exc)}",
+                fix="check --codec, --preset and --bitrate (libx264 with the default preset works)",
+            )
+        return SinkError(f"cannot create {self.temp_path}: {_reason(exc)}", fix="check the disk")
+
+    def _open_audio(self, container: Any, fmt: str, convert: bool = False) -> AudioCopier | None:
         if self.audio_from is None:
             return None
         try:
-            return AudioCopier(self.audio_from, container, fmt)
+            return AudioCopier(self.audio_from, container, fmt, convert=convert)
         except ValueError:
             log.info("%s has no audio track", self.audio_from)
             return None
@@ -387,11 +412,14 @@ class FileSink:
         log.error("writing %s failed after %d frames: %r", self.path, self.frames_written, exc)
         saved = self._finalise(flush=False, failed=True)
         reason = _reason(exc)
-        fix = (
-            "free some disk space"
-            if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EFBIG)
-            else "check the disk"
-        )
+        if isinstance(exc, av.FFmpegError) and getattr(exc, "errno", None) not in (errno.ENOSPC, errno.EIO):
+            # FFmpeg refused the data (the disk's errors come from our own file object).
+            reason = f"the {self._format} container or the {self.encoder} encoder refused it: {reason}"
+            fix = "try another --output type (.mkv), another --codec, or --no-audio"
+        elif getattr(exc, "errno", None) in (errno.ENOSPC, errno.EFBIG):
+            fix = "free some disk space"
+        else:
+            fix = "check the disk"
         if saved:
             fix += f"; the recording up to the failure was saved to {self.path} ({self.frames_saved} frames)"
         else:

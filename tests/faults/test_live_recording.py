@@ -4,16 +4,8 @@ a real encoder, frames counted in the file that was written."""
 from __future__ import annotations
 
 import json
-import time
-from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
-from realtime.frame import Frame
-from realtime.sinks.base import SinkContext
-from realtime.sinks.encoder import Rung, open_codec
-from realtime.sinks.file import FileSink
 from tests.faults.conftest import cli, frames_in, one_error_line
 
 
@@ -67,37 +59,3 @@ def test_a_recording_that_cannot_keep_up_skips_says_so_and_exits_1(tmp_path: Pat
     assert f"{out} is incomplete: {saved} of {saved + rec['skipped']} frames saved" in line, line
     assert "--size" in line  # the fix
     assert "cannot keep up even with" in done.stderr.split("realtime: error:")[0]  # warned during the run
-
-
-class FakeHardware:
-    """A hardware H.264 encoder as ``EncoderOpener`` sees one (no GPU here): it encodes with
-    x264 ultrafast and records how it was opened."""
-
-    def __init__(self) -> None:
-        self.opened: list[tuple[str, int, int, int]] = []
-
-    def __call__(self, rung: Rung, width: int, height: int, rate: Fraction, bit_rate: int):  # type: ignore[no-untyped-def]
-        self.opened.append((rung.codec, width, height, bit_rate))
-        if rung.codec == "h264_fakehw":
-            return open_codec(Rung("libx264", (("preset", "ultrafast"),)), width, height, rate, bit_rate)
-        return open_codec(rung, width, height, rate, bit_rate)
-
-
-def test_an_encoder_that_falls_behind_moves_to_a_hardware_encoder_first(tmp_path: Path):
-    out = tmp_path / "hw.mp4"
-    fake = FakeHardware()
-    # As the CLI opens a live recording with --preset veryslow (zerolatency: no look-ahead).
-    sink = FileSink(
-        out, preset="veryslow", tune="zerolatency", hardware=("h264_fakehw",), encoder_opener=fake
-    )
-    sink.open(SinkContext(width=640, height=360, fps=30.0, live=True))
-    rng = np.random.default_rng(0)
-    noise = rng.integers(0, 255, (360, 640, 3), dtype=np.uint8)
-    t0 = time.monotonic()
-    for i in range(60):  # two seconds at 30 fps, as a camera delivers them
-        time.sleep(max(0.0, t0 + i / 30 - time.monotonic()))
-        sink.write(Frame(index=i, captured_at=time.monotonic(), image=np.roll(noise, 8 * i, axis=1)))
-    sink.close()
-    assert sink.encoder_changes and sink.encoder_changes[0]["to"] == "h264_fakehw"
-    assert fake.opened[0][:3] == ("h264_fakehw", 640, 360) and fake.opened[0][3] > 0  # a bit rate
-    assert sink.skipped == 0 and len(frames_in(out)) == sink.frames_saved == 60
