@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,10 +26,10 @@ from typing import Any, Protocol
 import av
 
 from realtime.errors import ConfigError
+from realtime.sinks.timeline import TIME_BASE
 
 log = logging.getLogger(__name__)
 
-TIME_BASE = Fraction(1, 90000)  # the MPEG clock: fine enough for any frame rate
 # x264/x265 presets, slowest first.
 PRESETS = (
     "placebo",
@@ -274,6 +275,33 @@ class LadderEncoder:
             self.changes.append(change)
             return change
         return None
+
+
+def keep_up(
+    enc: LadderEncoder,
+    pace: Pace,
+    queued: int,
+    capacity: int,
+    mux: Callable[[list[Any]], None],
+    at_frame: int,
+    what: object,
+) -> EncoderChange | None:
+    """After each frame, on the encoder's thread: an encoder slower than the frames arrive
+    (with frames waiting), or a queue a quarter full, moves to faster settings, said once."""
+    if enc.fastest:
+        return None
+    steps = pace.behind(queued, capacity, time.monotonic())
+    if not steps:
+        return None
+    waiting = queued + pace.sent - pace.out  # some wait inside the encoder
+    change = enc.faster(at_frame, waiting, mux, steps)
+    if change is not None:
+        pace.changed()
+        log.warning(
+            "recording %s: the encoder fell behind (%d frames queued); switched from %s to %s",
+            what, waiting, change.old, change.new,
+        )  # fmt: skip
+    return change
 
 
 def check_encoder(codec: str, preset: str | None, bitrate: int | None, crf: int | None) -> None:

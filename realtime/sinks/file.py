@@ -35,19 +35,20 @@ from realtime.sinks.audio import AudioCopier
 from realtime.sinks.backlog import DEFAULT_BYTES, Backlog
 from realtime.sinks.base import SinkContext
 from realtime.sinks.encoder import (
-    TIME_BASE,
     X26X,
     EncoderOpener,
     LadderEncoder,
     Pace,
     Rung,
     codec_options,
+    keep_up,
     ladder,
     open_codec,
     probe_hardware,
 )
-from realtime.sinks.fragments import count_frames, truncate_to_complete_boxes
+from realtime.sinks.fragments import count_frames, keep_file, set_aside, truncate_to_complete_boxes
 from realtime.sinks.lock import OutputLock
+from realtime.sinks.timeline import TIME_BASE, Timeline
 from realtime.sinks.vcam import fit_to
 
 log = logging.getLogger(__name__)
@@ -122,9 +123,7 @@ class FileSink:
         self._size = (0, 0)  # what frames are fitted to (the stream format)
         self._pad = (0, 0)  # right, bottom padding to even dimensions for yuv420p
         self._format = ""
-        self._tick = -1
-        self._prev: tuple[float, float] | None = None  # (pts, captured_at) of the last frame
-        self._t0: float | None = None  # capture time of the first frame (live timeline)
+        self._timeline = Timeline(fps, keep_pts)
         self._error: SinkError | None = None
         self.frames_written = 0
         self.frames_saved = 0  # what the saved file holds (fewer after a cut-back)
@@ -139,7 +138,6 @@ class FileSink:
         self._encoder_opener = encoder_opener
         self._encoder: LadderEncoder | None = None
         self._backlog: Backlog | None = None
-        self._taken = 0  # frames accepted for encoding
         self._pace = Pace()
         self.skipped = 0  # frames refused: the fastest encoder could not keep up
         self.live = False
@@ -162,24 +160,11 @@ class FileSink:
             raise SinkError(f"cannot record frames of size {ctx.width}x{ctx.height}")
         self._lock.acquire()  # raises SinkError naming the run that holds it
         try:
-            self._set_aside_leftover()
+            set_aside(self.temp_path, self.path)
             self._open_container(ctx, fmt)
         except BaseException:
             self._lock.release()
             raise
-
-    def _set_aside_leftover(self) -> None:
-        """A ``.partial`` from a run that was killed is someone's only copy: keep it."""
-        if not self.temp_path.exists():
-            return
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.temp_path.stat().st_mtime))
-        kept = self.path.with_name(f"{self.path.stem}.recovered-{stamp}{self.path.suffix}")
-        n = 1
-        while kept.exists():
-            n += 1
-            kept = self.path.with_name(f"{self.path.stem}.recovered-{stamp}-{n}{self.path.suffix}")
-        os.replace(self.temp_path, kept)
-        log.warning("an earlier run left an unfinished recording; it is kept as %s", kept)
 
     def _open_container(self, ctx: SinkContext, fmt: str, convert_audio: bool = False) -> None:
         rate = Fraction(self.fps or ctx.fps or 30.0).limit_denominator(1001)
@@ -236,8 +221,8 @@ class FileSink:
         )
         self._size = (w, h)
         self._format = fmt
-        self._tick, self._prev, self._t0, self._error = -1, None, None, None
-        self.frames_written = self.frames_saved = self._taken = self.skipped = 0
+        self._timeline, self._error = Timeline(self.fps, self.keep_pts), None
+        self.frames_written = self.frames_saved = self.skipped = 0
         self.saved_to = None
         self._pace = Pace()
         self.live = ctx.live and not self.keep_pts
@@ -301,26 +286,6 @@ class FileSink:
             ) from exc
 
     # -- write ----------------------------------------------------------------------------
-    def _next_tick(self, frame: Frame) -> int:
-        """Strictly increasing pts in TIME_BASE units, from the frames' own timing."""
-        if self.fps:
-            tick = round(self._taken / float(self.fps) / TIME_BASE)
-        elif not self.keep_pts:
-            # Live: when each frame was really captured. A stream's own clock may restart
-            # after a reconnect or run at a rate it does not have.
-            if self._t0 is None:
-                self._t0 = frame.captured_at
-            tick = round(max(frame.captured_at - self._t0, 0.0) / TIME_BASE)
-        elif self._prev is None:
-            tick = round(max(frame.pts, 0.0) / TIME_BASE)
-        else:
-            prev_pts, prev_cap = self._prev
-            step = frame.pts - prev_pts if frame.pts > prev_pts else frame.captured_at - prev_cap
-            tick = self._tick + round(max(step, 0.0) / TIME_BASE)
-        self._prev = (frame.pts, frame.captured_at)
-        self._tick = max(tick, self._tick + 1)
-        return self._tick
-
     def _prepare(self, image: np.ndarray) -> np.ndarray:
         """The frame as the encoder takes it: fitted, padded to even, YUV 4:2:0 (a new array,
         half the bytes of BGR, and no conversion left for the encoder's thread)."""
@@ -339,12 +304,10 @@ class FileSink:
         if self._container is None:
             raise SinkError(f"recording {self.path} written before open()", fix="call open(ctx) first")
         try:
-            item = (self._prepare(frame.image), self._next_tick(frame))
+            item = (self._prepare(frame.image), self._timeline.next(frame))
             if self._backlog is None:
-                self._taken += 1
                 self._encode_item(item)
             elif self._backlog.offer(item, item[0].nbytes):
-                self._taken += 1
                 self._pace.arrived(time.monotonic())
             else:
                 self._skip()
@@ -361,25 +324,11 @@ class FileSink:
             )  # fmt: skip
 
     def _keep_up(self, queued: int, capacity: int) -> None:
-        """On the encoder's thread after each frame: an encoder slower than the frames arrive
-        (with frames waiting), or a queue a quarter full, moves to faster settings."""
-        enc = self._encoder
-        if enc is None or enc.fastest:
-            return
-        steps = self._pace.behind(queued, capacity, time.monotonic())
-        if not steps:
-            return
-        container = self._container
-        waiting = queued + self._pace.sent - self._pace.out  # some wait inside the encoder
-        change = enc.faster(
-            self.frames_written, waiting, lambda packets: self._mux(container, packets), steps
-        )
-        if change is not None:
-            self._pace.changed()
-            log.warning(
-                "recording %s: the encoder fell behind (%d frames queued); switched from %s to %s",
-                self.path, waiting, change.old, change.new,
-            )  # fmt: skip
+        """On the encoder's thread after each frame (``realtime.sinks.encoder.keep_up``)."""
+        if self._encoder is not None and self._container is not None:
+            container = self._container
+            mux = lambda pkts: self._mux(container, pkts)  # noqa: E731
+            keep_up(self._encoder, self._pace, queued, capacity, mux, self.frames_written, self.path)
 
     @staticmethod
     def _mux(container: Any, packets: list[Any]) -> None:
@@ -468,7 +417,7 @@ class FileSink:
                     container.mux(packet)
                 if audio is not None:  # the sound up to the end of the last frame
                     step = 1.0 / float(stream.average_rate or 30)
-                    audio.finish(float(self._tick * TIME_BASE) + step)
+                    audio.finish(self._timeline.seconds + step)
                     audio = None
         except (av.FFmpegError, OSError) as exc:
             failed = True
@@ -509,40 +458,16 @@ class FileSink:
             self._lock.release()
 
     def _save(self, failed: bool) -> bool:
-        temp = self.temp_path
-        if self.frames_written == 0:
-            log.warning("no frames were recorded; %s not created", self.path)
-            temp.unlink(missing_ok=True)
-            return False
-        try:
-            if failed and self._format in ("mp4", "mov") and self.fragmented:
-                truncate_to_complete_boxes(temp)
-            saved = count_frames(temp)
-            if not failed and saved < self.frames_written:  # never claim what is not there
-                failed = True
-                self._error = SinkError(
-                    f"{self.path} holds {saved} of the {self.frames_written} frames written",
-                    fix="check the disk",
-                )
-            if saved == 0:  # only headers made it to disk: nothing anyone could play
-                log.warning("no complete frame reached %s before the failure; nothing saved", temp)
-                temp.unlink(missing_ok=True)
-                return False
-            if self.path.exists() and not self.overwrite:
-                self._error = SinkError(
-                    f"{self.path} appeared while recording; the recording is in {temp}",
-                    fix="rename one of them",
-                )
-                return False
-            os.replace(temp, self.path)
-        except OSError as exc:
-            log.error("cannot move %s into place: %r", temp, exc)
-            if self._error is None:
-                self._error = SinkError(
-                    f"cannot save {self.path}: {_reason(exc)}", fix=f"the recording is in {temp}"
-                )
-            return False
-        self.frames_saved = saved
-        self.saved_to = self.path
-        log.info("saved %s (%d frames)", self.path, saved)
-        return True
+        saved, error = keep_file(
+            self.temp_path,
+            self.path,
+            self.frames_written,
+            failed=failed,
+            cut=failed and self._format in ("mp4", "mov") and self.fragmented,
+            overwrite=self.overwrite,
+        )
+        self._error = self._error or error
+        if saved:
+            self.frames_saved = saved
+            self.saved_to = self.path
+        return bool(saved)

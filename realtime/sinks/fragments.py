@@ -6,9 +6,12 @@ from __future__ import annotations
 import logging
 import os
 import struct
+import time
 from pathlib import Path
 
 import av
+
+from realtime.errors import SinkError
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +58,54 @@ def count_frames(path: Path) -> int:
             return sum(1 for p in container.demux(stream) if p.size)
     except (av.FFmpegError, OSError):
         return 0
+
+
+def set_aside(temp: Path, path: Path) -> Path | None:
+    """A ``.partial`` from a run that was killed is someone's only copy: move it aside under a
+    new name beside ``path`` (returned), never delete it."""
+    if not temp.exists():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(temp.stat().st_mtime))
+    kept = path.with_name(f"{path.stem}.recovered-{stamp}{path.suffix}")
+    n = 1
+    while kept.exists():
+        n += 1
+        kept = path.with_name(f"{path.stem}.recovered-{stamp}-{n}{path.suffix}")
+    os.replace(temp, kept)
+    log.warning("an earlier run left an unfinished recording; it is kept as %s", kept)
+    return kept
+
+
+def keep_file(
+    temp: Path, path: Path, written: int, *, failed: bool, cut: bool, overwrite: bool
+) -> tuple[int, SinkError | None]:
+    """Move a finished (or failed) recording from ``temp`` to ``path``, after cutting a failed
+    fragmented MP4 back to its last whole fragment (``cut``). Returns the frames the saved
+    file holds (0: nothing saved) and what went wrong, if anything did: a file that holds
+    fewer frames than were written is never called complete."""
+    if written == 0:
+        log.warning("no frames were recorded; %s not created", path)
+        temp.unlink(missing_ok=True)
+        return 0, None
+    error: SinkError | None = None
+    try:
+        if cut:
+            truncate_to_complete_boxes(temp)
+        saved = count_frames(temp)
+        if not failed and saved < written:  # never claim what is not there
+            error = SinkError(f"{path} holds {saved} of the {written} frames written", fix="check the disk")
+        if saved == 0:  # only headers made it to disk: nothing anyone could play
+            log.warning("no complete frame reached %s before the failure; nothing saved", temp)
+            temp.unlink(missing_ok=True)
+            return 0, error
+        if path.exists() and not overwrite:
+            return 0, SinkError(
+                f"{path} appeared while recording; the recording is in {temp}", fix="rename one of them"
+            )
+        os.replace(temp, path)
+    except OSError as exc:
+        log.error("cannot move %s into place: %r", temp, exc)
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return 0, error or SinkError(f"cannot save {path}: {reason}", fix=f"the recording is in {temp}")
+    log.info("saved %s (%d frames)", path, saved)
+    return saved, error
