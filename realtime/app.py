@@ -14,6 +14,7 @@ plan and decides what the run achieved, which is the exit-code contract:
 from __future__ import annotations
 
 import logging
+import os
 import platform
 from collections.abc import Callable
 from dataclasses import replace
@@ -93,10 +94,8 @@ def check_settings(settings: Settings) -> None:
             f"the MJPEG preview on {out.mjpeg_host} needs --token",
             fix="bind to 127.0.0.1 or give --token SECRET",
         )
-    if settings.stats_json and not resolved(settings.stats_json).parent.is_dir():
-        raise ConfigError(
-            f"--stats-json folder does not exist: {Path(settings.stats_json).parent}", fix="create it first"
-        )
+    if settings.stats_json:
+        _check_stats_json(settings)
     if mode_of(settings) == "still" and not settings.face:
         raise ConfigError("a still image needs --face PHOTO")
     if out.output and not is_image_path(out.output) and ("file" in out.sinks or not out.sinks):
@@ -105,6 +104,34 @@ def check_settings(settings: Settings) -> None:
         check_encoder(CODECS.get(out.codec.lower(), out.codec), out.preset, out.bitrate, out.crf)
     if settings.enhance_every < 1:
         raise ConfigError(f"--enhance-every must be >= 1, got {settings.enhance_every}")
+
+
+def _check_stats_json(settings: Settings) -> None:
+    """``--stats-json`` is an output like any other: never the input or another output, never
+    over an existing file without ``--force``, in a folder that exists and can be written."""
+    path, out = settings.stats_json, settings.output
+    assert path is not None
+    target = resolved(path)
+    if not target.parent.is_dir():
+        raise ConfigError(f"--stats-json folder does not exist: {Path(path).parent}", fix="create it first")
+    for flag, other in (("--input", settings.source.input), ("--output", out.output), ("--face", None)):
+        if other and not is_url(other) and same_file(path, other):
+            raise ConfigError(
+                f"--stats-json is the same file as {flag}", fix="choose another --stats-json path"
+            )
+    for photo in settings.face:
+        if same_file(path, photo):
+            raise ConfigError("--stats-json is the same file as a --face photo", fix="choose another path")
+    if target.is_dir():
+        raise ConfigError(
+            f"--stats-json is a folder: {path}", fix=f"name a file in it, e.g. {Path(path) / 'stats.json'}"
+        )
+    if target.exists() and not out.force:
+        raise ConfigError(f"--stats-json file exists: {path}", fix="choose another name or pass --force")
+    if not os.access(target.parent, os.W_OK):
+        raise ConfigError(
+            f"cannot write --stats-json in {target.parent}", fix="choose a folder you can write to"
+        )
 
 
 def _source_spec(settings: Settings, mode: str) -> SourceSpec:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from realtime import __version__
-from realtime.errors import ConfigError, RealtimeError
+from realtime.errors import ConfigError, RealtimeError, RunFailed
 
 log = logging.getLogger("realtime")
 
@@ -297,8 +297,16 @@ def apply_thread_plan(workers: int) -> dict[str, Any]:
 
 
 def _write_stats(path: str | None, result: dict[str, Any]) -> None:
-    if path:
+    """Write the run's figures; a file that cannot be written (a full disk) is a failed output."""
+    if not path:
+        return
+    try:
         Path(path).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise RunFailed(
+            f"cannot write --stats-json {path}: {why}", fix="check the disk and the path"
+        ) from exc
 
 
 def _partial_outputs(pipeline: Any) -> list[str]:
@@ -377,7 +385,10 @@ def _run_main(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
         if getattr(exc, "result", None):
-            _write_stats(settings.stats_json, exc.result)  # type: ignore[attr-defined]
+            try:
+                _write_stats(settings.stats_json, exc.result)  # type: ignore[attr-defined]
+            except RunFailed as stats_exc:
+                log.error("%s", stats_exc)  # the run's own failure is the one to report
         raise
     finally:
         for panel in panels:
@@ -387,12 +398,12 @@ def _run_main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if bar is not None:
         bar.close()
-    _write_stats(settings.stats_json, result)
     signum = holder.get("signal")
     if plan.mode in ("file", "still"):
         _print_summary(result)
     elif plan.mode == "live":
         log.info("done: %s", _status_line(result))
+    _write_stats(settings.stats_json, result)  # cannot be written: one line, exit 1
     if signum is not None or result.get("interrupted"):
         kept = [
             f"{o['path']} ({o.get('saved', 0)} frames)" for o in result.get("outputs", []) if o.get("saved")
