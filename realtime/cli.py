@@ -19,6 +19,9 @@ from typing import Any
 from realtime import __version__
 from realtime.errors import ConfigError, RealtimeError, RunFailed
 
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)  # SIGHUP does not exist on Windows
 log = logging.getLogger("realtime")
 
 # Subcommand name -> module with configure(parser) and run(args) -> int.
@@ -350,8 +353,8 @@ def _run_main(args: argparse.Namespace) -> int:
         if pipeline is not None:
             pipeline.stop()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in STOP_SIGNALS:  # SIGHUP: the terminal closed; finalise as for SIGTERM
+        signal.signal(sig, on_signal)
 
     show = not args.quiet and sys.stderr.isatty()
 
@@ -394,8 +397,8 @@ def _run_main(args: argparse.Namespace) -> int:
         for panel in panels:
             panel.stop()
     # Everything is finalised: a late second Ctrl-C must not change the exit code.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     if bar is not None:
         bar.close()
     signum = holder.get("signal")
@@ -408,11 +411,22 @@ def _run_main(args: argparse.Namespace) -> int:
         kept = [
             f"{o['path']} ({o.get('saved', 0)} frames)" for o in result.get("outputs", []) if o.get("saved")
         ]
+        kept += _panel_recordings(panels)
         where = f"; partial output kept: {', '.join(kept)}" if kept else ""
         name = signal.Signals(signum).name if signum is not None else "a stop request"
         print(f"realtime: interrupted by {name}{where}", file=sys.stderr)
         return 128 + signum if signum is not None else 1
     return 0
+
+
+def _panel_recordings(panels: list[Any]) -> list[str]:
+    """The recording a panel was making when the run was stopped (finalised by ``panel.stop``)."""
+    kept = []
+    for panel in panels:
+        rec = getattr(getattr(panel, "ctl", None), "last_recording", None)
+        if rec and rec.get("stopped_by_exit") and rec.get("frames"):
+            kept.append(f"{rec['path']} ({rec['frames']} frames)")
+    return kept
 
 
 def _check_panel_address(args: argparse.Namespace) -> None:

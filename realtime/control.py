@@ -180,6 +180,8 @@ class Controller:
         if self.recording is not None:
             try:
                 self._record_stop({})
+                if self.last_recording is not None:  # the CLI names it as kept at exit
+                    self.last_recording["stopped_by_exit"] = True
             except RealtimeError as exc:
                 log.error("finishing the recording: %s", exc)
         self.after.close()
