@@ -275,6 +275,31 @@ def _outputs(run: Run) -> list[dict[str, Any]]:
     return out
 
 
+def _promised(run: Run) -> int | None:
+    """The frames the input's header says it holds (exact, unlike duration x rate)."""
+    source = run.pipeline.source
+    return None if getattr(source, "loop", False) else getattr(source, "promised", None)
+
+
+def _short_input(run: Run, result: dict[str, Any]) -> RunFailed | None:
+    """An input that ended before the frames its header promised (cut short, damaged)."""
+    source, read = run.pipeline.source, run.pipeline.stats.captured
+    promised, why = _promised(run), getattr(source, "cut_short", None)
+    # A couple of frames may be dropped by the container's edit list (encoder delay): not short.
+    if not (promised and read < promised * 0.99 - 2) and not why:
+        return None
+    got = f"{read} of the {promised} frames its header promised" if promised else f"{read} frames"
+    cause = f" ({why})" if why else ""
+    kept = (
+        f"; partial output kept: {result['output']} ({result['frames']} frames)" if result["frames"] else ""
+    )
+    return RunFailed(
+        f"the input {run.plan.source.target} ended early: {got} were read{cause}{kept}",
+        fix="the input is damaged or was cut short; copy it again or re-encode it",
+        result=result,
+    )
+
+
 def _summary(run: Run, stats: dict[str, Any], seconds: float) -> dict[str, Any]:
     plan, counter = run.plan, run.counter
     result = dict(stats)
@@ -287,7 +312,7 @@ def _summary(run: Run, stats: dict[str, Any], seconds: float) -> dict[str, Any]:
             input=plan.source.target,
             output=main.get("path"),
             frames=main.get("saved", 0),
-            frames_expected=counter.total if plan.mode == "file" else 1,
+            frames_expected=_promised(run) or counter.total if plan.mode == "file" else 1,
             frames_without_face=counter.no_face if counter.faces else None,
             seconds=round(seconds, 3),
             fps=round(done / seconds, 2) if seconds > 0 else 0.0,
@@ -333,6 +358,9 @@ def _judge(run: Run, result: dict[str, Any]) -> None:
                 fix="use an image with a clear, visible face",
             )
     if plan.mode == "file" and not result["interrupted"]:
+        short = _short_input(run, result)
+        if short is not None:
+            raise short
         lost = pipeline.stats.captured - result["frames"]
         if lost > 0:
             raise RunFailed(

@@ -124,6 +124,8 @@ class VideoSource:
         self.rotation = 0
         self.has_audio = False
         self.duration: float | None = None
+        self.promised: int | None = None  # frames the container's header says it holds
+        self.cut_short: str | None = None  # why decoding stopped before the end, if it did
         self._pacer = Pacer(clock=clock, sleep=sleep) if realtime and not self.url else None
         self._container: Any = None
         self._frames: Iterator[av.VideoFrame] | None = None
@@ -155,6 +157,7 @@ class VideoSource:
         self.has_audio = len(container.streams.audio) > 0
         if container.duration:
             self.duration = container.duration / av.time_base
+        self.promised = int(stream.frames) if stream.frames and stream.frames > 0 else None
         self._pending = self._next_frame()
         if self._pending is None:
             self.close()
@@ -225,6 +228,7 @@ class VideoSource:
             # A truncated tail (an interrupted recording) ends the video instead of failing
             # the frames that played well.
             log.warning("%s: decoding stopped after %d frames: %s", self.target, self._in_pass, _reason(exc))
+            self.cut_short = _reason(exc)
             return None
         self._in_pass += 1
         return frame
