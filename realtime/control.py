@@ -315,15 +315,21 @@ class Controller:
             raise InputError(f"upload is {len(data)} bytes; the limit is {max_bytes}")
         faces = _folder("faces")
         tmp = faces / f".upload-{os.getpid()}-{threading.get_ident()}"
-        tmp.write_bytes(data)
         try:
+            tmp.write_bytes(data)
             image = load_image(tmp, what="uploaded photo")
-        except RealtimeError:
+        except OSError as exc:  # a full disk: one line, nothing left behind
+            raise SinkError(
+                f"cannot store the photo in {faces}: {os.strerror(exc.errno or 0)}",
+                fix="free some disk space",
+            ) from exc
+        finally:
             tmp.unlink(missing_ok=True)
-            raise
-        tmp.unlink(missing_ok=True)
         name = hashlib.sha256(data).hexdigest()[:16] + ".png"
-        cv2.imwrite(str(faces / name), image)  # re-encoded: only pixels we decoded are kept
+        target = faces / name
+        if not cv2.imwrite(str(target), image):  # re-encoded: only pixels we decoded are kept
+            target.unlink(missing_ok=True)
+            raise SinkError(f"cannot store the photo in {faces}", fix="free some disk space")
         return self.run("face", {"name": name})
 
     def recent_faces(self) -> list[str]:
