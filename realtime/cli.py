@@ -24,6 +24,34 @@ STOP_SIGNALS = tuple(
 )  # SIGHUP does not exist on Windows
 log = logging.getLogger("realtime")
 
+
+class _Startup:
+    """A stop signal that arrives while the program is still loading, remembered until it can
+    be acted on: a KeyboardInterrupt raised inside an import may surface as an unrelated
+    ImportError (numpy's C extensions), and never as one line."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, self)
+
+    def __call__(self, signum: int, _frame: Any) -> None:
+        self.signum = self.signum or signum
+
+    def release(self) -> int | None:
+        """Give the signals back their usual handlers; the signal received meanwhile, if any."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+        return self.signum
+
+
+def _interrupted(signum: int) -> int:
+    print(f"realtime: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+    return 128 + signum
+
+
 # Subcommand name -> module with configure(parser) and run(args) -> int.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "cameras": ("realtime.commands.cameras", "list the capture devices found"),
@@ -324,7 +352,7 @@ def _partial_outputs(pipeline: Any) -> list[str]:
     return names
 
 
-def _run_main(args: argparse.Namespace) -> int:
+def _run_main(args: argparse.Namespace, startup: _Startup | None = None) -> int:
     from realtime import app
 
     settings = settings_from_args(args)
@@ -355,6 +383,8 @@ def _run_main(args: argparse.Namespace) -> int:
 
     for sig in STOP_SIGNALS:  # SIGHUP: the terminal closed; finalise as for SIGTERM
         signal.signal(sig, on_signal)
+    if startup is not None and startup.signum is not None:  # Ctrl-C while loading: nothing ran
+        return _interrupted(startup.signum)
 
     show = not args.quiet and sys.stderr.isatty()
 
@@ -531,6 +561,7 @@ def _live_status(pipeline: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    startup = _Startup()
     quiet_libraries()
     if argv and argv[0] == "panel":  # `realtime panel ...` is a live run with the panel
         argv = [*argv[1:], "--panel"]
@@ -545,9 +576,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             module.configure(sub)
             sub_args = sub.parse_args(argv[1:])
             setup_logging(sub_args.log_level)
+            if (signum := startup.release()) is not None:
+                return _interrupted(signum)
             return int(module.run(sub_args))
         args = main_parser().parse_args(argv)
-        return _run_main(args)
+        return _run_main(args, startup)
     except RealtimeError as exc:
         print(f"realtime: error: {exc}", file=sys.stderr)
         return exc.exit_code
