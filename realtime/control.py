@@ -81,6 +81,16 @@ def safe_name(name: str, suffix: str) -> str:
     return stem + suffix
 
 
+def _free_path(path: Path) -> Path:
+    """``path``, or ``NAME-2.mp4``, ``NAME-3.mp4`` ... when it (or a run's lock or unfinished
+    ``.partial`` beside it) is taken: a panel user cannot pass --force, and never needs to."""
+    n, candidate = 1, path
+    while any(candidate.with_name(candidate.name + tail).exists() for tail in ("", ".lock", ".partial")):
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
 class PreviewSink:
     """The panel's preview: the output frames (with landmarks drawn when asked) and where the
     faces of the last frame are, for selecting one by a click. Steady: it also gets the
@@ -376,7 +386,15 @@ class Controller:
             return None
         path = str(self.recording.path)
         found = [r for r in status.get("recordings", ()) if r.get("path") == path]
-        return {**(found[0] if found else {}), "path": path}
+        if found and found[0].get("failed"):  # the disk filled: say so now, not at record_stop
+            with self._lock:
+                if self.recording is not None and str(self.recording.path) == path:
+                    try:
+                        self._record_stop({})
+                    except RealtimeError as exc:
+                        log.error("finishing the failed recording: %s", exc)
+            return None
+        return {**(found[0] if found else {}), "path": path, "state": "recording"}
 
     def _record_start(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.recording is not None:
@@ -384,7 +402,7 @@ class Controller:
         from realtime.sinks.file import FileSink
 
         name = args.get("name") or time.strftime("realtime-%Y%m%d-%H%M%S")
-        path = _folder("recordings") / safe_name(str(name), ".mp4")
+        path = _free_path(_folder("recordings") / safe_name(str(name), ".mp4"))
         sink = FileSink(str(path), preset="ultrafast", tune="zerolatency", overwrite=False)
         self.pipeline.add_output(sink)  # cannot open: raised, the run goes on
         self.recording = sink
@@ -395,10 +413,18 @@ class Controller:
         if sink is None:
             raise ConfigError("not recording")
         report = self.pipeline.remove_output(sink)  # returns once the file is finalised
+        saved_to = getattr(sink, "saved_to", None)
+        frames = int(getattr(sink, "frames_saved", 0) or 0) if saved_to else 0
+        error = None if report.error is None else str(report.error)
+        if report.skipped and error is None:
+            error = f"{report.skipped} frames skipped: the encoder could not keep up even with {sink.encoder}"
         self.last_recording = {
-            "path": str(sink.path),
-            "frames": getattr(sink, "frames_saved", None) or report.written,
-            "error": None if report.error is None else str(report.error),
+            "path": str(saved_to) if saved_to else None,  # None: nothing could be saved
+            "saved": saved_to is not None,
+            "frames": frames,
+            "skipped": report.skipped,
+            "error": error,
+            "state": "failed" if report.error is not None else "saved" if saved_to else "nothing saved",
         }
         return dict(self.last_recording)
 

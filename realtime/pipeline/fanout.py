@@ -171,6 +171,7 @@ class SinkFeeder:
             "encoder_changes": len(changes),
             "queued": self.backlog,
             "skipped": self.report.skipped,
+            "failed": self.failed,
         }
 
     @property
