@@ -64,10 +64,12 @@ def mode_of(settings: Settings) -> str:
     """``still`` (image in, image out), ``file`` (video in, video out, nothing dropped) or
     ``live`` (camera, stream, demo, or anything shown in a window or virtual camera)."""
     src, out = settings.source, settings.output
-    if src.input and out.output and not out.sinks:
-        if is_image_path(src.input):
+    # A preview window beside the file output keeps it a file job (the window is added).
+    plain = not out.sinks or (set(out.sinks) <= {"file", "window"} and "file" in out.sinks)
+    if src.input and out.output and plain:
+        if is_image_path(src.input) and not out.sinks:
             return "still"
-        if not is_url(src.input):
+        if not is_url(src.input) and not is_image_path(src.input):
             return "file"
     return "live"
 
@@ -96,6 +98,8 @@ def check_settings(settings: Settings) -> None:
         )
     if settings.stats_json:
         _check_stats_json(settings)
+    if mode_of(settings) == "file" and src.loop and not settings.duration:
+        raise ConfigError("--loop in a file job never ends", fix="give --duration SECONDS as well")
     if mode_of(settings) == "still" and not settings.face:
         raise ConfigError("a still image needs --face PHOTO")
     if out.output and not is_image_path(out.output) and ("file" in out.sinks or not out.sinks):
@@ -143,7 +147,11 @@ def _source_spec(settings: Settings, mode: str) -> SourceSpec:
         return SourceSpec("camera", src.camera, api=src.api, width=w, height=h, fps=fps)
     assert src.input is not None
     kind = "image" if is_image_path(src.input) and not is_url(src.input) else "video"
-    return SourceSpec(kind, src.input, live=mode == "live", loop=src.loop, width=w, height=h, fps=fps)
+    # A looped file job ends at --duration seconds of video (its output's length, not wall time).
+    until = settings.duration if mode == "file" and src.loop else None
+    return SourceSpec(
+        kind, src.input, live=mode == "live", loop=src.loop, until=until, width=w, height=h, fps=fps
+    )
 
 
 def _sink_specs(settings: Settings, mode: str) -> tuple[SinkSpec, ...]:

@@ -116,7 +116,7 @@ def make_source(spec: SourceSpec) -> Source:
         return ImageSource(spec.target, fps=spec.fps, once=not spec.live)
     from realtime.sources.video import VideoSource
 
-    return VideoSource(spec.target, realtime=spec.live, loop=spec.loop)
+    return VideoSource(spec.target, realtime=spec.live, loop=spec.loop, until=spec.until)
 
 
 def make_sink(spec: SinkSpec) -> Sink:

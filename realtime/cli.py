@@ -360,6 +360,7 @@ def _run_main(args: argparse.Namespace, startup: _Startup | None = None) -> int:
         _check_panel_address(args)
     setup_logging("warning" if args.quiet and args.log_level is None else settings.log_level)
     plan = app.plan_from_settings(settings)  # bad flags stop here, before anything opens
+    _refuse_live_only_flags(args, plan.mode)
     apply_thread_plan(settings.pipeline.workers)
     holder: dict[str, Any] = {}
     stop_event = threading.Event()
@@ -432,6 +433,8 @@ def _run_main(args: argparse.Namespace, startup: _Startup | None = None) -> int:
     if bar is not None:
         bar.close()
     signum = holder.get("signal")
+    if signum is not None:
+        result["interrupted"] = True  # live runs too: a signal stopped it
     if plan.mode in ("file", "still"):
         _print_summary(result)
     elif plan.mode == "live":
@@ -447,6 +450,22 @@ def _run_main(args: argparse.Namespace, startup: _Startup | None = None) -> int:
         print(f"realtime: interrupted by {name}{where}", file=sys.stderr)
         return 128 + signum if signum is not None else 1
     return 0
+
+
+def _refuse_live_only_flags(args: argparse.Namespace, mode: str) -> None:
+    """A file job keeps its input's size and timing and converts all of it: a capture flag
+    given on the command line would be silently ignored there, so it is refused."""
+    if mode != "file":
+        return
+    given = [flag for flag, value in (("--size", args.size), ("--fps", args.fps)) if value]
+    if args.duration and not args.loop:
+        given.append("--duration")
+    if given:
+        raise ConfigError(
+            f"{' and '.join(given)} cannot apply to a file job (it converts the whole input, "
+            "at its own size and timing)",
+            fix="drop it; --output-size scales the output, --duration goes with --loop",
+        )
 
 
 def _panel_recordings(panels: list[Any]) -> list[str]:

@@ -65,8 +65,10 @@ class SinkFeeder:
         self.sink = sink
         self.live = live
         # A live recording takes frames in order too (it queues them itself, cheaply); only
-        # when even that hand-over is full does this output skip one.
-        self.ordered = not live or owns_file(sink)
+        # when even that hand-over is full does this output skip one. A preview window beside
+        # a file job takes the newest frame: it never holds the conversion up.
+        preview = bool(getattr(sink, "preview", False)) and not owns_file(sink)
+        self.ordered = owns_file(sink) or (not live and not preview)
         self._skipped = 0
         self._given = 0  # frames the sink's write took (it may skip some itself)
         self.retry_s = retry_s
@@ -104,7 +106,7 @@ class SinkFeeder:
         if self.failed or not self.thread.is_alive():
             return 0
         self._seq += 1
-        if self.live and not self.ordered:
+        if not self.ordered:
             with self._cond:
                 if self._pending is not None:
                     self._skip()

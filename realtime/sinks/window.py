@@ -136,6 +136,7 @@ class WindowSink:
 
     name = "window"
     steady = False
+    preview = True  # in a file job it shows what it can and never holds the conversion up
     retry = False
 
     def __init__(self, title: str = "realtime", *, gui: Gui | None = None, hud: bool = True) -> None:

@@ -110,11 +110,13 @@ class VideoSource:
         autorotate: bool = True,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        until: float | None = None,
     ) -> None:
         self.target = str(path_or_url)
         self.url = is_url(path_or_url)
         self.realtime = realtime
         self.loop = loop and not self.url
+        self.until = until  # end at this media time (seconds), however often it loops
         self.timeout = timeout
         self.autorotate = autorotate
         self.live = realtime or self.url
@@ -245,6 +247,8 @@ class VideoSource:
         if frame is None:
             return None
         pts = self._pts_of(frame)
+        if self.until is not None and pts >= self.until:
+            return None
         if self._pacer is not None:
             self._pacer.wait(pts)
         image = _rotate(frame.to_ndarray(format="bgr24"), self.rotation)
