@@ -118,7 +118,7 @@ def inject(spec: str) -> None:
 
         file_mod.FileSink.__init__ = small_queue  # type: ignore[method-assign]
     elif name == "encoder-burst":
-        # An encoder that takes 100 ms a frame for 30 frames from frame N (a keyframe storm, a
+        # An encoder that takes 200 ms a frame for 30 frames from frame N (a keyframe storm, a
         # core taken by something else for a few seconds), then runs at its normal speed. It
         # is patched where the recording makes the frames it encodes, whichever thread that is.
         import av
@@ -132,7 +132,7 @@ def inject(spec: str) -> None:
             def from_ndarray(*a, **k):  # type: ignore[no-untyped-def]
                 made[0] += 1
                 if at <= made[0] < at + 30:
-                    time.sleep(0.1)
+                    time.sleep(0.2)
                 return av.VideoFrame.from_ndarray(*a, **k)
 
         class AvProxy:

@@ -10,18 +10,19 @@ from tests.faults.conftest import cli, frames_in, one_error_line
 
 
 def test_a_burst_of_slow_encoding_costs_a_live_recording_no_frames(tmp_path: Path):
-    """The encoder takes 100 ms a frame for 30 frames (3 s of work for 1 s of video): the
-    recording's queue rides it out; nothing is lost, and nothing is counted as a pipeline drop."""
+    """The encoder takes 200 ms a frame for 30 frames (6 s of work for 1 s of video): the
+    recording's queue rides it out; nothing is lost, and nothing is counted as a pipeline drop.
+    Before, the output thread waited for the encoder and about 60 % of the frames were dropped;
+    a busy machine drops a few in the swap, hence the margin."""
     out, stats = tmp_path / "rec.mp4", tmp_path / "s.json"
-    args = ["--demo", "--sink", "file", "--output", str(out), "--duration", "5", "--stats-json", str(stats)]
-    done = cli(args, fault="encoder-burst@20", timeout=300)
+    args = ["--demo", "--sink", "file", "--size", "640x360", "--output", str(out), "--duration", "9"]
+    done = cli([*args, "--stats-json", str(stats)], fault="encoder-burst@20", timeout=300)
     assert done.returncode == 0, done.stderr
     result = json.loads(stats.read_text())
     rec = result["outputs"][0]
     saved = len(frames_in(out))
     assert rec["saved"] == saved == rec["written"] and rec["skipped"] == 0
-    # Before: the output thread waited for the encoder and ~60 of ~150 frames were dropped.
-    assert saved >= 0.85 * result["captured"], result
+    assert saved >= 0.75 * result["captured"], result
 
 
 def test_a_slow_preset_at_1080p_is_recorded_whole_or_fails_naming_what_was_kept(tmp_path: Path):
