@@ -4,6 +4,7 @@ handles signals or configures logging."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import json
 import logging
@@ -253,6 +254,19 @@ def quiet_libraries() -> None:
     preview window). Our own log says what matters."""
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false;qt.text.font.*=false;*.debug=false")
+    logging.getLogger("uvicorn.error").addFilter(_cancelled_at_shutdown)
+
+
+def _cancelled_at_shutdown(record: logging.LogRecord) -> bool:
+    """Drop uvicorn's traceback for a preview client cancelled at shutdown (a stalled MJPEG
+    viewer that never read its stream): one per client, hundreds of lines, and nothing wrong.
+    Uvicorn's own one line ("Cancel N running task(s)") still says it happened."""
+    exc = record.exc_info[1] if record.exc_info else None
+    while exc is not None:
+        if isinstance(exc, asyncio.CancelledError):
+            return False
+        exc = exc.__context__ or exc.__cause__
+    return True
 
 
 def setup_logging(level: str) -> None:
@@ -578,9 +592,20 @@ def _live_status(pipeline: Any) -> None:
             time.sleep(0.25)
 
 
+def _closed_streams_to_devnull() -> None:
+    """Started with stdout or stderr closed (``2>&-``, a service manager): Python has no
+    stream at all there. The run still does its work; what it would say goes nowhere, and
+    the exit code tells the truth."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     startup = _Startup()
+    _closed_streams_to_devnull()
     quiet_libraries()
     if argv and argv[0] == "panel":  # `realtime panel ...` is a live run with the panel
         argv = [*argv[1:], "--panel"]
