@@ -14,18 +14,21 @@ Every encoder is opened through ``EncoderOpener``, so the hardware path is teste
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, Protocol
 
 import av
 
-from realtime.errors import ConfigError
+from realtime.errors import ConfigError, SinkError
 from realtime.sinks.timeline import TIME_BASE
 
 log = logging.getLogger(__name__)
@@ -138,6 +141,42 @@ def ladder(first: Rung, hardware: Sequence[str]) -> list[Rung]:
         start = PRESETS.index(preset) + 1 if preset in PRESETS else len(PRESETS)
         rungs += [Rung(first.codec, tuple({**options, "preset": p}.items())) for p in PRESETS[start:]]
     return rungs
+
+
+def add_video_stream(
+    container: Any,
+    codec: str,
+    rate: Fraction,
+    options: dict[str, str],
+    bitrate: int | None,
+    size: tuple[int, int],
+) -> Any:
+    """The recording's video stream: ``size`` padded to even (YUV 4:2:0), the 90 kHz clock."""
+    stream = container.add_stream(codec, rate=rate, options=options)
+    if bitrate:
+        stream.bit_rate = int(bitrate)
+    w, h = size
+    stream.width, stream.height = w + w % 2, h + h % 2
+    stream.pix_fmt = "yuv420p"
+    stream.codec_context.time_base = TIME_BASE
+    return stream
+
+
+def setting_error(
+    exc: BaseException, path: Path, temp: Path, codec: str, preset: str, rate: Fraction
+) -> SinkError:
+    """Why a recording could not start, naming the setting (or the disk, if it was the disk)."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, av.FFmpegError):
+        setting = f"--codec {codec}" + (f" --preset {preset}" if codec in X26X else "")
+        return SinkError(
+            f"{path.suffix} output with {setting} at {rate} fps cannot be written: {reason}",
+            fix="check --codec, --preset and --bitrate (libx264 with the default preset works)",
+        )
+    if isinstance(exc, OSError) and exc.errno is not None:
+        reason = os.strerror(exc.errno)
+    fix = "free some disk space" if getattr(exc, "errno", None) == errno.ENOSPC else "check the disk"
+    return SinkError(f"cannot create {temp}: {reason}", fix=fix)
 
 
 def estimated_bit_rate(width: int, height: int, rate: Fraction) -> int:

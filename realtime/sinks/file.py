@@ -35,16 +35,17 @@ from realtime.sinks.audio import AudioCopier
 from realtime.sinks.backlog import DEFAULT_BYTES, Backlog
 from realtime.sinks.base import SinkContext
 from realtime.sinks.encoder import (
-    X26X,
     EncoderOpener,
     LadderEncoder,
     Pace,
     Rung,
+    add_video_stream,
     codec_options,
     keep_up,
     ladder,
     open_codec,
     probe_hardware,
+    setting_error,
 )
 from realtime.sinks.fragments import count_frames, keep_file, set_aside, truncate_to_complete_boxes
 from realtime.sinks.lock import OutputLock
@@ -184,14 +185,9 @@ class FileSink:
             opts = codec_options(
                 self.codec, self.preset, self.crf, self.bitrate, self.tune, rate, bool(options)
             )
-            stream = container.add_stream(self.codec, rate=rate, options=opts)
-            if self.bitrate:
-                stream.bit_rate = int(self.bitrate)
             w, h = self.size or (ctx.width, ctx.height)
             self._pad = (w % 2, h % 2)
-            stream.width, stream.height = w + w % 2, h + h % 2
-            stream.pix_fmt = "yuv420p"
-            stream.codec_context.time_base = TIME_BASE
+            stream = add_video_stream(container, self.codec, rate, opts, self.bitrate, (w, h))
         except (av.FFmpegError, ValueError, OSError) as exc:
             self._close_container(container)
             self.temp_path.unlink(missing_ok=True)
@@ -213,7 +209,7 @@ class FileSink:
             if copied and isinstance(exc, av.FFmpegError):
                 log.info("%s cannot hold the audio as it is (%s): converting it to AAC", fmt, _reason(exc))
                 return self._open_container(ctx, fmt, convert_audio=True)
-            raise self._setting_error(exc, rate) from exc
+            raise setting_error(exc, self.path, self.temp_path, self.codec, self.preset, rate) from exc
         self._container, self._stream = container, stream
         self.audio_copied = self._audio is not None
         self.audio_mode = (
@@ -260,16 +256,6 @@ class FileSink:
     def backlog(self) -> int:
         """Frames waiting for the encoder."""
         return self._backlog.queued if self._backlog is not None else 0
-
-    def _setting_error(self, exc: BaseException, rate: Fraction) -> SinkError:
-        """Why the file could not start, naming the setting (or the disk, if it was the disk)."""
-        if isinstance(exc, av.FFmpegError):
-            setting = f"--codec {self.codec}" + (f" --preset {self.preset}" if self.codec in X26X else "")
-            return SinkError(
-                f"{self.path.suffix} output with {setting} at {rate} fps cannot be written: {_reason(exc)}",
-                fix="check --codec, --preset and --bitrate (libx264 with the default preset works)",
-            )
-        return SinkError(f"cannot create {self.temp_path}: {_reason(exc)}", fix="check the disk")
 
     def _open_audio(self, container: Any, fmt: str, convert: bool = False) -> AudioCopier | None:
         if self.audio_from is None:
