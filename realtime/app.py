@@ -84,6 +84,8 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError("no source given", fix="use --camera 0, --input FILE or --demo")
     if "file" in out.sinks and not out.output:
         raise ConfigError("--sink file needs --output PATH")
+    if out.output and resolved(out.output).is_dir():  # found now, not after the whole run
+        raise ConfigError(f"--output is a folder: {out.output}", fix="name a file in it, e.g. out.mp4")
     if src.input and not is_url(src.input):
         kind = "image" if is_image_path(src.input) else "video"
         check_input_file(src.input, kind)  # a missing file or a symlink loop: one line

@@ -226,12 +226,14 @@ class Pace:
         if waiting < 2 or self._since is None or self.gap_s <= 0:
             return 0
         if self.out >= self.SETTLE:
+            # Judged by its own speed: with frames waiting it works without pause, so packets
+            # out over time is what it can do. Faster than they arrive: the queue drains.
             ratio = (now - self._since) / (self.out * 0.9 * self.gap_s)
             if ratio > 1.0:
                 return max(1, math.ceil(math.log(ratio) / math.log(self.STEP)))
         elif self.out >= 1 and (now - self._since) > 4 * self.out * self.gap_s + 1.0:
             return 2  # its first frame took seconds: far too slow, whatever it holds
-        return 1 if waiting >= max(3, capacity // 4) else 0
+        return 1 if queued >= max(3, 3 * capacity // 4) else 0  # nearly full: no time to judge
 
 
 @dataclass

@@ -48,3 +48,12 @@ def test_loop_in_a_file_job_needs_duration_and_then_ends_there(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     times = frames_in(out)
     assert len(times) == 75 and times[-1] < 2.5, (len(times), times[-1])  # 2.5 s of video
+
+
+def test_an_output_that_is_a_folder_is_refused_before_the_run(tmp_path: Path):
+    done = cli(
+        ["--demo", "--sink", "file", "--output", str(tmp_path), "--size", "320x180", "--duration", "3"]
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--output is a folder" in one_error_line(done.stderr)
+    assert "synthetic camera" not in done.stderr  # before anything ran
