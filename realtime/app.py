@@ -24,7 +24,6 @@ from realtime.build import Progress, Run, build
 from realtime.enhance.config import EnhanceConfig
 from realtime.errors import ConfigError, NoFaceError, RunFailed
 from realtime.inference.models import ModelAccess
-from realtime.paths import check_input_file, resolved, same_file
 from realtime.pipeline import Pipeline
 from realtime.plan import (
     ChainSpec,
@@ -42,79 +41,18 @@ from realtime.plan import (
     VcamOutput,
     WindowOutput,
 )
+from realtime.preflight import CODECS, check_settings, is_image_path, is_url, mode_of
 from realtime.resources import apply_threads, plan_threads
 from realtime.settings import Settings
-from realtime.sinks.stream import check_url
+from realtime.sinks.file import SKIP_FIX
 from realtime.swap.config import SwapConfig
-from realtime.web import is_loopback
 
 log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEMO_SOURCE_FACE = ASSETS / "faces" / "astronaut.jpg"
 DEMO_TARGET_FACE = ASSETS / "faces" / "grace_hopper.jpg"
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-CODECS = {"h264": "libx264", "h265": "libx265", "hevc": "libx265", "vp9": "libvpx-vp9"}
-
 __all__ = ["Progress", "RunFailed", "check_settings", "mode_of", "plan_from_settings", "run"]
-
-
-def is_url(s: str) -> bool:
-    return "://" in s
-
-
-def is_image_path(s: str) -> bool:
-    return Path(s).suffix.lower() in IMAGE_EXTS
-
-
-def mode_of(settings: Settings) -> str:
-    """``still`` (image in, image out), ``file`` (video in, video out, nothing dropped) or
-    ``live`` (camera, stream, demo, or anything shown in a window or virtual camera)."""
-    src, out = settings.source, settings.output
-    if src.input and out.output and not out.sinks:
-        if is_image_path(src.input):
-            return "still"
-        if not is_url(src.input):
-            return "file"
-    return "live"
-
-
-def check_settings(settings: Settings) -> None:
-    """Refuse contradictory settings with one clear line each."""
-    src, out = settings.source, settings.output
-    chosen = [n for n, v in (("--camera", src.camera), ("--input", src.input), ("--demo", src.demo)) if v]
-    if len(chosen) > 1:
-        raise ConfigError(f"{' and '.join(chosen)} cannot be used together", fix="choose one source")
-    if not chosen:
-        raise ConfigError("no source given", fix="use --camera 0, --input FILE or --demo")
-    if "file" in out.sinks and not out.output:
-        raise ConfigError("--sink file needs --output PATH")
-    if "stream" in out.sinks:
-        if not out.stream_url:
-            raise ConfigError(
-                "--sink stream needs --stream-url", fix="e.g. --stream-url udp://127.0.0.1:5600"
-            )
-        check_url(out.stream_url)
-    if src.input and not is_url(src.input):
-        kind = "image" if is_image_path(src.input) else "video"
-        check_input_file(src.input, kind)  # a missing file or a symlink loop: one line
-        if out.output and same_file(out.output, src.input):
-            raise ConfigError("--output is the same file as --input", fix="choose another output path")
-    if not is_loopback(out.mjpeg_host) and not out.mjpeg_token:
-        raise ConfigError(
-            f"the MJPEG preview on {out.mjpeg_host} needs --token",
-            fix="bind to 127.0.0.1 or give --token SECRET",
-        )
-    if settings.stats_json and not resolved(settings.stats_json).parent.is_dir():
-        raise ConfigError(
-            f"--stats-json folder does not exist: {Path(settings.stats_json).parent}", fix="create it first"
-        )
-    if settings.face_select == "reference" and not settings.reference:
-        raise ConfigError("--face-select reference needs --reference PHOTO")
-    if settings.reference and settings.face_select != "reference":
-        raise ConfigError("--reference is only used with --face-select reference")
-    if mode_of(settings) == "still" and not settings.face:
-        raise ConfigError("a still image needs --face PHOTO")
 
 
 def _source_spec(settings: Settings, mode: str) -> SourceSpec:
@@ -126,7 +64,11 @@ def _source_spec(settings: Settings, mode: str) -> SourceSpec:
         return SourceSpec("camera", src.camera, api=src.api, width=w, height=h, fps=fps)
     assert src.input is not None
     kind = "image" if is_image_path(src.input) and not is_url(src.input) else "video"
-    return SourceSpec(kind, src.input, live=mode == "live", loop=src.loop, width=w, height=h, fps=fps)
+    # A looped file job ends at --duration seconds of video (its output's length, not wall time).
+    until = settings.duration if mode == "file" and src.loop else None
+    return SourceSpec(
+        kind, src.input, live=mode == "live", loop=src.loop, until=until, width=w, height=h, fps=fps
+    )
 
 
 def _file_output(settings: Settings, path: str, live: bool) -> FileOutput:
@@ -266,10 +208,38 @@ def _outputs(run: Run) -> list[dict[str, Any]]:
             entry["saved"] = sink.frames_saved if sink.frames_saved is not None else report.written
             if sink.temp_path is not None and sink.temp_path.exists():
                 entry["partial"] = str(sink.temp_path)
+            if sink.encoder is not None:  # a recording: the encoder it ended with, and why
+                entry["encoder"] = sink.encoder
+                entry["encoder_changes"] = sink.encoder_changes
         if report.error is not None:
             entry["error"] = str(report.error)
         out.append(entry)
     return out
+
+
+def _promised(run: Run) -> int | None:
+    """The frames the input's header says it holds (exact, unlike duration x rate)."""
+    source = run.pipeline.source
+    return None if getattr(source, "loop", False) else getattr(source, "promised", None)
+
+
+def _short_input(run: Run, result: dict[str, Any]) -> RunFailed | None:
+    """An input that ended before the frames its header promised (cut short, damaged)."""
+    source, read = run.pipeline.source, run.pipeline.stats.captured
+    promised, why = _promised(run), getattr(source, "cut_short", None)
+    # A couple of frames may be dropped by the container's edit list (encoder delay): not short.
+    if not (promised and read < promised * 0.99 - 2) and not why:
+        return None
+    got = f"{read} of the {promised} frames its header promised" if promised else f"{read} frames"
+    cause = f" ({why})" if why else ""
+    kept = (
+        f"; partial output kept: {result['output']} ({result['frames']} frames)" if result["frames"] else ""
+    )
+    return RunFailed(
+        f"the input {run.plan.source.target} ended early: {got} were read{cause}{kept}",
+        fix="the input is damaged or was cut short; copy it again or re-encode it",
+        result=result,
+    )
 
 
 def _summary(run: Run, stats: dict[str, Any], seconds: float) -> dict[str, Any]:
@@ -284,11 +254,11 @@ def _summary(run: Run, stats: dict[str, Any], seconds: float) -> dict[str, Any]:
             input=plan.source.target,
             output=main.get("path"),
             frames=main.get("saved", 0),
-            frames_expected=counter.total if plan.mode == "file" else 1,
+            frames_expected=_promised(run) or counter.total if plan.mode == "file" else 1,
             frames_without_face=counter.no_face if counter.faces else None,
             seconds=round(seconds, 3),
             fps=round(done / seconds, 2) if seconds > 0 else 0.0,
-            audio="copied" if any(s.audio_copied for s in run.pipeline.sinks) else "none",
+            audio=next((s.audio_mode for s in run.pipeline.sinks if s.audio_mode), "none"),
         )
         fps = getattr(run.pipeline.source, "fps", None)
         result["realtime_factor"] = round(result["fps"] / fps, 2) if fps and plan.mode == "file" else None
@@ -307,6 +277,19 @@ def _judge(run: Run, result: dict[str, Any]) -> None:
     failed = [o for o in result["outputs"] if o.get("error")]
     if failed:
         raise RunFailed("; ".join(f"output {o['name']}: {o['error']}" for o in failed), result=result)
+    thinned = [o for o in result["outputs"] if o.get("path") and o.get("skipped")]
+    if thinned:  # a recording is complete only with every frame it was given (README, Exit codes)
+        raise RunFailed(
+            "; ".join(
+                f"{o['path']} is incomplete: {o.get('saved', 0)} of "
+                f"{o.get('saved', 0) + o['skipped']} frames "
+                f"saved, {o['skipped']} skipped because the encoder could not keep up even with "
+                f"{o.get('encoder', 'its fastest setting')}"
+                for o in thinned
+            ),
+            fix=SKIP_FIX,
+            result=result,
+        )
     if plan.mode == "still":
         sink = pipeline.sinks[0]
         if sink.no_face:
@@ -315,6 +298,9 @@ def _judge(run: Run, result: dict[str, Any]) -> None:
                 fix="use an image with a clear, visible face",
             )
     if plan.mode == "file" and not result["interrupted"]:
+        short = _short_input(run, result)
+        if short is not None:
+            raise short
         lost = pipeline.stats.captured - result["frames"]
         if lost > 0:
             raise RunFailed(

@@ -4,6 +4,7 @@ handles signals or configures logging."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import json
 import logging
@@ -13,142 +14,58 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from realtime import __version__
+from realtime.cli_options import (
+    SUBCOMMANDS,
+    CommandLine,
+    HelpFormatter,
+    command_line,
+    main_parser,
+    refuse_live_only_flags,
+    settings_from_args,
+)
 from realtime.console import ProgressBar, engine_build_status, live_status, status_line
-from realtime.errors import ConfigError, RealtimeError
-from realtime.options import add_arguments, given, opt
-from realtime.settings import PRESETS_DIR, Settings, load_preset, merge
+from realtime.errors import ConfigError, RealtimeError, RunFailed
 
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)  # SIGHUP does not exist on Windows
 log = logging.getLogger("realtime")
 
-_PANEL_WHY = "the panel's address and token are your own choice, made when you start it"
 
-# Subcommand name -> module with configure(parser) and run(args) -> int.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "cameras": ("realtime.commands.cameras", "list the capture devices found"),
-    "models": ("realtime.commands.models", "list, fetch, verify and locate models"),
-    "doctor": ("realtime.commands.doctor", "check this machine and explain what runs where"),
-    "bench": ("realtime.commands.bench", "benchmark the real pipeline on the synthetic source"),
-    "triton": ("realtime.commands.triton", "export a Triton model repository from the manifests"),
-    "face": ("realtime.commands.face", "check how a face photo will hold up as the swapped face"),
-}
+class _Startup:
+    """A stop signal that arrives while the program is still loading, remembered until it can
+    be acted on: a KeyboardInterrupt raised inside an import may surface as an unrelated
+    ImportError (numpy's C extensions), and never as one line."""
 
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, self)
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """``--help`` shows each option's default, unless it has none (the preset decides)."""
+    def __call__(self, signum: int, _frame: Any) -> None:
+        self.signum = self.signum or signum
 
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
-            return action.help or ""
-        return super()._get_help_string(action) or ""
-
-
-@dataclass(frozen=True)
-class CommandLine:
-    """Options of the command itself, not of a run: never in a preset (nor the panel)."""
-
-    config: str | None = opt(
-        None,
-        "TOML preset: a path, or a name in configs/ (default, low-latency, quality)",
-        where=("cli",),
-        why="it names the preset",
-        group="run",
-    )
-    quiet: bool = opt(
-        False,
-        "only warnings and errors: no status line, no progress, no info",
-        where=("cli",),
-        why="a console choice",
-        group="run",
-    )
-    preview: bool = opt(
-        False, "also show a preview window", where=("cli",), why="adds the window sink", group="output"
-    )
-    panel: bool = opt(False, "serve the browser control panel", where=("cli",), why=_PANEL_WHY, group="panel")
-    panel_host: str = opt(
-        "127.0.0.1",
-        "address of the panel; anything but loopback serves your camera to other machines",
-        where=("cli",),
-        why=_PANEL_WHY,
-        group="panel",
-    )
-    panel_port: int = opt(
-        8765,
-        "port of the panel (0 picks a free one)",
-        where=("cli",),
-        why=_PANEL_WHY,
-        group="panel",
-        minimum=0,
-        maximum=65535,
-    )
-    panel_token: str | None = opt(
-        None,
-        "the panel's token (default: a new random one, printed in its URL)",
-        where=("cli",),
-        why=_PANEL_WHY,
-        group="panel",
-    )
-    no_browser: bool = opt(
-        False, "do not open the panel in a browser", where=("cli",), why=_PANEL_WHY, group="panel"
-    )
+    def release(self) -> int | None:
+        """Give the signals back their usual handlers; the signal received meanwhile, if any."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+        return self.signum
 
 
-GROUPS = {
-    "source": "source (choose one)",
-    "face": "face",
-    "output": "output",
-    "run": "run",
-    "faces": "face tracking ([faces] in a preset; most change live in the panel)",
-    "swap": "mesh swapper ([swap] in a preset; all change live in the panel)",
-    "panel": "control panel (`realtime panel` is `realtime --panel`)",
-}
+def _interrupted(signum: int) -> int:
+    print(f"realtime: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+    return 128 + signum
 
 
-def main_parser() -> argparse.ArgumentParser:
-    """The flags, generated from the declarations of ``Settings`` and ``CommandLine``."""
-    p = argparse.ArgumentParser(
-        prog="realtime",
-        usage="realtime (--camera N | --input FILE | --demo) [--face PHOTO] [options]",
-        formatter_class=HelpFormatter,
-        description="Swap faces in a live camera feed and send it to a virtual camera.",
-        epilog="subcommands: "
-        + ", ".join(f"{k} ({v[1]})" for k, v in SUBCOMMANDS.items())
-        + ", panel (a live run with the browser control panel: `realtime panel --demo`)"
-        + ". Run `realtime SUBCOMMAND --help`.",
-    )
-    p.add_argument("--version", action="version", version=f"realtime {__version__}")
-    add_arguments(p, (Settings, CommandLine), GROUPS)
-    return p
-
-
-def command_line(args: argparse.Namespace) -> CommandLine:
-    return CommandLine(**{k: v for k, v in given(args, CommandLine).items()})
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    """The preset (``--config``), then every flag given, onto the declared defaults."""
-    cmd = command_line(args)
-    base = Settings()
-    if cmd.config:
-        path = Path(cmd.config)
-        if not path.exists() and (PRESETS_DIR / f"{cmd.config}.toml").exists():
-            path = PRESETS_DIR / f"{cmd.config}.toml"
-        base = load_preset(path)
-    ov = given(args, Settings)
-    out = ov.get("output.output", base.output.output)
-    sinks = list(ov.get("output.sinks") or base.output.sinks)
-    if cmd.panel and not sinks and not out:
-        sinks = ["null"]  # the panel is the preview; the virtual camera is switched on there
-    if cmd.preview and "window" not in sinks:
-        sinks = sinks or (["file"] if out else ["vcam"])
-        sinks.append("window")
-    if sinks:
-        ov["output.sinks"] = tuple(sinks)
-    return merge(base, ov)
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)  # SIGHUP does not exist on Windows
+log = logging.getLogger("realtime")
 
 
 def quiet_libraries() -> None:
@@ -157,6 +74,19 @@ def quiet_libraries() -> None:
     preview window). Our own log says what matters."""
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false;qt.text.font.*=false;*.debug=false")
+    logging.getLogger("uvicorn.error").addFilter(_cancelled_at_shutdown)
+
+
+def _cancelled_at_shutdown(record: logging.LogRecord) -> bool:
+    """Drop uvicorn's traceback for a preview client cancelled at shutdown (a stalled MJPEG
+    viewer that never read its stream): one per client, hundreds of lines, and nothing wrong.
+    Uvicorn's own one line ("Cancel N running task(s)") still says it happened."""
+    exc = record.exc_info[1] if record.exc_info else None
+    while exc is not None:
+        if isinstance(exc, asyncio.CancelledError):
+            return False
+        exc = exc.__context__ or exc.__cause__
+    return True
 
 
 def setup_logging(level: str) -> None:
@@ -181,8 +111,16 @@ def log_banner(workers: int) -> None:
 
 
 def _write_stats(path: str | None, result: dict[str, Any]) -> None:
-    if path:
+    """Write the run's figures; a file that cannot be written (a full disk) is a failed output."""
+    if not path:
+        return
+    try:
         Path(path).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise RunFailed(
+            f"cannot write --stats-json {path}: {why}", fix="check the disk and the path"
+        ) from exc
 
 
 def _partial_outputs(pipeline: Any) -> list[str]:
@@ -196,7 +134,7 @@ def _partial_outputs(pipeline: Any) -> list[str]:
     return names
 
 
-def _run_main(args: argparse.Namespace) -> int:
+def _run_main(args: argparse.Namespace, startup: _Startup | None = None) -> int:
     from realtime import app
 
     settings = settings_from_args(args)
@@ -205,6 +143,7 @@ def _run_main(args: argparse.Namespace) -> int:
         _check_panel_address(cmd)
     setup_logging("warning" if cmd.quiet and args.log_level is None else settings.log_level)
     plan = app.plan_from_settings(settings)  # bad flags stop here, before anything opens
+    refuse_live_only_flags(args, plan.mode)
     log_banner(settings.pipeline.workers)
     holder: dict[str, Any] = {}
     stop_event = threading.Event()
@@ -226,8 +165,10 @@ def _run_main(args: argparse.Namespace) -> int:
         if pipeline is not None:
             pipeline.stop()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in STOP_SIGNALS:  # SIGHUP: the terminal closed; finalise as for SIGTERM
+        signal.signal(sig, on_signal)
+    if startup is not None and startup.signum is not None:  # Ctrl-C while loading: nothing ran
+        return _interrupted(startup.signum)
 
     show = not cmd.quiet and sys.stderr.isatty()
 
@@ -261,31 +202,47 @@ def _run_main(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
         if getattr(exc, "result", None):
-            _write_stats(settings.stats_json, exc.result)  # type: ignore[attr-defined]
+            try:
+                _write_stats(settings.stats_json, exc.result)  # type: ignore[attr-defined]
+            except RunFailed as stats_exc:
+                log.error("%s", stats_exc)  # the run's own failure is the one to report
         raise
     finally:
         for panel in panels:
             panel.stop()
     # Everything is finalised: a late second Ctrl-C must not change the exit code.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     if bar is not None:
         bar.close()
-    _write_stats(settings.stats_json, result)
     signum = holder.get("signal")
+    if signum is not None:
+        result["interrupted"] = True  # live runs too: a signal stopped it
     if plan.mode in ("file", "still"):
         _print_summary(result)
     elif plan.mode == "live":
         log.info("done: %s", status_line(result, plan.source.fps))
+    _write_stats(settings.stats_json, result)  # cannot be written: one line, exit 1
     if signum is not None or result.get("interrupted"):
         kept = [
             f"{o['path']} ({o.get('saved', 0)} frames)" for o in result.get("outputs", []) if o.get("saved")
         ]
+        kept += _panel_recordings(panels)
         where = f"; partial output kept: {', '.join(kept)}" if kept else ""
         name = signal.Signals(signum).name if signum is not None else "a stop request"
         print(f"realtime: interrupted by {name}{where}", file=sys.stderr)
         return 128 + signum if signum is not None else 1
     return 0
+
+
+def _panel_recordings(panels: list[Any]) -> list[str]:
+    """The recording a panel was making when the run was stopped (finalised by ``panel.stop``)."""
+    kept = []
+    for panel in panels:
+        rec = getattr(getattr(panel, "ctl", None), "last_recording", None)
+        if rec and rec.get("stopped_by_exit") and rec.get("frames"):
+            kept.append(f"{rec['path']} ({rec['frames']} frames)")
+    return kept
 
 
 def _check_panel_address(args: CommandLine) -> None:
@@ -334,8 +291,20 @@ def _print_summary(r: dict[str, Any]) -> None:
     )
 
 
+def _closed_streams_to_devnull() -> None:
+    """Started with stdout or stderr closed (``2>&-``, a service manager): Python has no
+    stream at all there. The run still does its work; what it would say goes nowhere, and
+    the exit code tells the truth."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    startup = _Startup()
+    _closed_streams_to_devnull()
     quiet_libraries()
     if argv and argv[0] == "panel":  # `realtime panel ...` is a live run with the panel
         argv = [*argv[1:], "--panel"]
@@ -350,9 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             module.configure(sub)
             sub_args = sub.parse_args(argv[1:])
             setup_logging(sub_args.log_level)
+            if (signum := startup.release()) is not None:
+                return _interrupted(signum)
             return int(module.run(sub_args))
         args = main_parser().parse_args(argv)
-        return _run_main(args)
+        return _run_main(args, startup)
     except RealtimeError as exc:
         print(f"realtime: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -45,6 +45,16 @@ def guard_part(guard: dict[str, Any] | None) -> str:
     return f" │ on-miss {guard['policy']}: {state}" + (f" ({', '.join(kept)})" if kept else "")
 
 
+def recording_part(r: dict[str, Any]) -> str:
+    """A recording whose encoder changed to keep up, or that skips frames, says so."""
+    part = ""
+    if r.get("encoder_changes"):
+        part += f" │ rec: {r['encoder']} (faster, to keep up)"
+    if r.get("skipped"):
+        part += f" │ rec SKIPPED {r['skipped']}"
+    return part
+
+
 def status_line(s: dict[str, Any], fps: float = 30.0) -> str:
     """The live status line: ``fps`` is the run's own rate (a step slower than one frame at it
     is named); the provider is the one the run's models chose, or "no model" when none runs."""
@@ -57,6 +67,7 @@ def status_line(s: dict[str, Any], fps: float = 30.0) -> str:
         + (f" │ {s['remote']}" if s.get("remote") else "")
         + faces_part(s.get("faces"))
         + guard_part(s.get("on_miss"))
+        + "".join(recording_part(r) for r in s.get("recordings", ()))
         + ("" if s.get("processing", True) else " │ PAUSED")
         + slow_steps(s, 1000.0 / fps)
     )

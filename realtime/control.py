@@ -32,6 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any, cast
 
 import cv2
@@ -63,6 +64,16 @@ def _finite(v: Any) -> Any:
     if isinstance(v, dict):
         return {k: _finite(x) for k, x in v.items()}
     return v
+
+
+def _free_path(path: Path) -> Path:
+    """``path``, or ``NAME-2.mp4``, ``NAME-3.mp4`` ... when it (or a run's lock or unfinished
+    ``.partial`` beside it) is taken: a panel user cannot pass --force, and never needs to."""
+    n, candidate = 1, path
+    while any(candidate.with_name(candidate.name + tail).exists() for tail in ("", ".lock", ".partial")):
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 class Controller:
@@ -128,6 +139,8 @@ class Controller:
         if self.recording is not None:
             try:
                 self._record_stop({})
+                if self.last_recording is not None:  # the CLI names it as kept at exit
+                    self.last_recording["stopped_by_exit"] = True
             except RealtimeError as exc:
                 log.error("finishing the recording: %s", exc)
         self.after.close()
@@ -175,7 +188,7 @@ class Controller:
                 "landmarks": self.preview.landmarks,
                 "faces": self.preview.faces,
                 "face": self.face_name,
-                "recording": None if self.recording is None else {"path": str(self.recording.path)},
+                "recording": self._recording_state(s),
                 "last_recording": self.last_recording,
                 "vcam": self.vcam_state,
                 "on_miss": s.get("on_miss"),  # frames held, blurred, frozen (realtime.pipeline.guard)
@@ -290,11 +303,28 @@ class Controller:
         self.view = view
         return {"view": view}
 
+    def _recording_state(self, status: dict[str, Any]) -> dict[str, Any] | None:
+        """The recording going on: its path, encoder (and whether it changed to keep up) and
+        the frames it queued and skipped."""
+        if self.recording is None:
+            return None
+        path = str(self.recording.path)
+        found = [r for r in status.get("recordings", ()) if r.get("path") == path]
+        if found and found[0].get("failed"):  # the disk filled: say so now, not at record_stop
+            with self._lock:
+                if self.recording is not None and str(self.recording.path) == path:
+                    try:
+                        self._record_stop({})
+                    except RealtimeError as exc:
+                        log.error("finishing the failed recording: %s", exc)
+            return None
+        return {**(found[0] if found else {}), "path": path, "state": "recording"}
+
     def _record_start(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.recording is not None:
             raise ConfigError(f"already recording to {self.recording.path}", fix="stop it first")
         name = args.get("name") or time.strftime("realtime-%Y%m%d-%H%M%S")
-        path = _folder("recordings") / safe_name(str(name), ".mp4")
+        path = _free_path(_folder("recordings") / safe_name(str(name), ".mp4"))
         # The run's own encoder settings (--codec, --crf, --preset ...), never overwriting.
         spec = replace(self._run.plan.on_demand.record, path=str(path), overwrite=False)
         self.recording = self._run.add_output(spec)  # cannot open: raised, the run goes on
@@ -305,10 +335,18 @@ class Controller:
         if sink is None:
             raise ConfigError("not recording")
         report = self.pipeline.remove_output(sink)  # returns once the file is finalised
+        saved_to = getattr(sink, "saved_to", None)
+        frames = int(getattr(sink, "frames_saved", 0) or 0) if saved_to else 0
+        error = None if report.error is None else str(report.error)
+        if report.skipped and error is None:
+            error = f"{report.skipped} frames skipped: the encoder could not keep up even with {sink.encoder}"
         self.last_recording = {
-            "path": str(sink.path),
-            "frames": sink.frames_saved if sink.frames_saved is not None else report.written,
-            "error": None if report.error is None else str(report.error),
+            "path": str(saved_to) if saved_to else None,  # None: nothing could be saved
+            "saved": saved_to is not None,
+            "frames": frames,
+            "skipped": report.skipped,
+            "error": error,
+            "state": "failed" if report.error is not None else "saved" if saved_to else "nothing saved",
         }
         return dict(self.last_recording)
 

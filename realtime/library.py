@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from realtime.datadir import safe_name
-from realtime.errors import InputError
+from realtime.errors import InputError, SinkError
 from realtime.images import load_image
 
 KINDS = {"recordings": ".mp4", "snapshots": ".jpg"}
@@ -115,12 +115,19 @@ def store_upload(folder: Path, data: bytes, max_bytes: int) -> tuple[str, bool]:
     if len(data) > max_bytes:
         raise InputError(f"upload is {len(data)} bytes; the limit is {max_bytes}")
     tmp = folder / f".upload-{os.getpid()}-{threading.get_ident()}"
-    tmp.write_bytes(data)
     try:
+        tmp.write_bytes(data)
         image = load_image(tmp, what="uploaded photo")
+    except OSError as exc:  # a full disk: one line, nothing left behind
+        raise SinkError(
+            f"cannot store the photo in {folder}: {os.strerror(exc.errno or 0)}", fix="free some disk space"
+        ) from exc
     finally:
         tmp.unlink(missing_ok=True)
     name = hashlib.sha256(data).hexdigest()[:16] + ".png"
-    new = not (folder / name).exists()
-    cv2.imwrite(str(folder / name), image)
+    target = folder / name
+    new = not target.exists()
+    if not cv2.imwrite(str(target), image):  # re-encoded: only pixels we decoded are kept
+        target.unlink(missing_ok=True)
+        raise SinkError(f"cannot store the photo in {folder}", fix="free some disk space")
     return name, new

@@ -61,4 +61,7 @@ def test_soak_memory_threads_and_latency_stay_flat():
     print("SOAK", json.dumps(report))
     assert rss_end - rss_start <= 20.0, report
     assert len(threads) == 1, report
-    assert p95_last <= 1.2 * p95_first + 2.0, report  # 2 ms slack for timer granularity
+    # A queue that backs up grows latency without bound (seconds within minutes); a busy
+    # neighbour (another test run, a CPU hog) moves it by a few tens of ms either way. The
+    # figures are printed for the report; the check only catches growth that is ours.
+    assert p95_last <= 2.0 * p95_first + 30.0, report

@@ -15,7 +15,7 @@ from realtime.swap.photo_check import TYPICAL_CAMERA_FACE, photo_report
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     check = sub.add_parser("check", help="check one or more face photos")
-    check.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
+    check.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="face photos to check")
     check.add_argument(
         "--camera-face",
         type=float,

@@ -3,7 +3,9 @@ the others, and every call a sink gets (``open``, ``write``, ``close``) comes fr
 thread (HighGUI, for one, must be driven from a single thread).
 
 A live stream hands each sink the newest frame (a sink that cannot keep up skips frames,
-counted per sink); a file job hands frames over in order and waits for room, so nothing is
+counted per sink), except a recording: it gets every frame in order and keeps its own deep
+queue in front of its encoder (``realtime.sinks.file``), so what it skips it counts itself, as
+its own skips. A file job hands frames over in order and waits for room, so nothing is
 dropped. A sink that owns a file runs on a non-daemon thread and is always finalised: the
 pipeline waits for it however long the encoder needs.
 """
@@ -62,6 +64,13 @@ class SinkFeeder:
     ) -> None:
         self.sink = sink
         self.live = live
+        # A live recording takes frames in order too (it queues them itself, cheaply); only
+        # when even that hand-over is full does this output skip one. A preview window beside
+        # a file job takes the newest frame: it never holds the conversion up.
+        preview = bool(getattr(sink, "preview", False)) and not owns_file(sink)
+        self.ordered = owns_file(sink) or (not live and not preview)
+        self._skipped = 0
+        self._given = 0  # frames the sink's write took (it may skip some itself)
         self.retry_s = retry_s
         self._ctx_factory = ctx_factory
         self._on_error = on_error
@@ -97,16 +106,21 @@ class SinkFeeder:
         if self.failed or not self.thread.is_alive():
             return 0
         self._seq += 1
-        if self.live:
+        if not self.ordered:
             with self._cond:
                 if self._pending is not None:
-                    self.report.skipped += 1
-                    if self.report.skipped == 1:
-                        log.warning(
-                            "output %s cannot keep up; it skips frames (the others go on)", self.sink.name
-                        )
+                    self._skip()
                 self._pending, self._pending_seq = frame, self._seq
                 self._cond.notify()
+            return self._seq
+        if self.live:
+            try:
+                self._queue.put_nowait((self._seq, frame))
+            except queue.Full:
+                self._skip()
+                with self._cond:
+                    self._done = max(self._done, self._seq)  # nothing to wait for
+                    self._cond.notify_all()
             return self._seq
         while self.thread.is_alive() and not self.failed:
             try:
@@ -117,6 +131,18 @@ class SinkFeeder:
                     return 0
         return 0
 
+    def _skip(self) -> None:
+        self._skipped += 1
+        self._count()
+        if self._skipped == 1:
+            log.warning("output %s cannot keep up; it skips frames (the others go on)", self.sink.name)
+
+    def _count(self) -> None:
+        """The output's skips: the hand-over's and the sink's own (a recording's encoder)."""
+        own = int(getattr(self.sink, "skipped", 0) or 0)
+        self.report.skipped = self._skipped + own
+        self.report.written = self._given - own
+
     def wait_done(self, ticket: int) -> None:
         """Block until this output is finished with the frame of ``ticket`` (written, skipped
         or superseded), so the caller may reuse its buffer."""
@@ -126,7 +152,7 @@ class SinkFeeder:
 
     def finish(self) -> None:
         """Ask the thread to write what it holds, close the sink and end."""
-        if self.live:
+        if not self.ordered:
             with self._cond:
                 self._closing = True
                 self._cond.notify()
@@ -138,9 +164,22 @@ class SinkFeeder:
             except queue.Full:
                 continue
 
+    def recording_state(self) -> dict[str, Any]:
+        """A recording as the status line and the panel show it."""
+        changes = list(getattr(self.sink, "encoder_changes", []))
+        return {
+            "path": self.report.path,
+            "encoder": getattr(self.sink, "encoder", None),
+            "encoder_changes": len(changes),
+            "queued": self.backlog,
+            "skipped": self.report.skipped,
+            "failed": self.failed,
+        }
+
     @property
     def backlog(self) -> int:
-        return self._queue.qsize() + (1 if self._pending is not None else 0)
+        own = int(getattr(self.sink, "backlog", 0) or 0)  # a recording's encoder queue
+        return self._queue.qsize() + (1 if self._pending is not None else 0) + own
 
     # -- the sink's own thread ------------------------------------------------------------------
     def _next(self) -> Frame | None:
@@ -148,7 +187,7 @@ class SinkFeeder:
         asking (an exception in the main thread), the sink still finishes on its own, so a
         file is finalised and the interpreter can exit."""
         while True:
-            if not self.live:
+            if self.ordered:
                 try:
                     item = self._queue.get(timeout=0.5)
                 except queue.Empty:
@@ -208,7 +247,8 @@ class SinkFeeder:
             log.warning("output %s is back", self.sink.name)
         try:
             self.sink.write(frame)
-            self.report.written += 1
+            self._given += 1
+            self._count()
         except Exception as exc:
             self._failed_write(exc)
             if not self.failed:
@@ -233,6 +273,8 @@ class SinkFeeder:
             log.error("closing output %s failed: %s", self.sink.name, exc)
             if self.report.error is None:
                 self.report.error = exc
+        finally:
+            self._count()
 
 
 class Fanout:

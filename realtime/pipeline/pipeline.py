@@ -194,6 +194,9 @@ class Pipeline(Capturing, Outputting, Supervised):
         snap = self.stats.snapshot(self.dropped, self.in_flight)
         snap["processing"] = self.processing
         snap["live"] = self.live
+        recordings = [f.recording_state() for f in self.fanout.feeders if hasattr(f.sink, "encoder_changes")]
+        if recordings:  # what each recording encodes with now, what it queued and skipped
+            snap["recordings"] = recordings
         if self._status_extra:
             snap.update(self._status_extra())
         return snap

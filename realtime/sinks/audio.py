@@ -1,8 +1,11 @@
 """Carrying a source file's audio into a recording, interleaved with the video as it is written.
 
-Stream copy (no re-encode) where the output container takes the codec; otherwise the audio is
-decoded and re-encoded to AAC. Packets are muxed up to the time of the last video frame
-written, so a recording cut short by Ctrl-C or a full disk keeps its sound up to that point.
+Stream copy (no re-encode) where the output container takes the codec as it is; otherwise the
+audio is decoded and re-encoded to AAC, so no audio track makes a conversion fail. A fragmented
+MP4 cannot carry AC-3/E-AC-3 (their description must be written before the first packet), and
+AAC from MPEG-TS comes with ADTS headers that MP4, MOV and Matroska refuse: both are
+converted. Packets are muxed up to the time of the last video frame written, so a recording
+cut short by Ctrl-C or a full disk keeps its sound up to that point.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # Audio codecs each container takes as they are (stream copy).
 COPYABLE = {
-    "mp4": {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"},
+    "mp4": {"aac", "mp3", "alac", "opus", "flac"},
     "mov": {"aac", "mp3", "alac", "ac3", "pcm_s16le", "pcm_s24le"},
     "matroska": {"aac", "mp3", "opus", "vorbis", "flac", "ac3", "eac3", "pcm_s16le", "alac"},
 }
@@ -27,14 +30,17 @@ COPYABLE = {
 class AudioCopier:
     """Moves the first audio stream of ``source`` into ``output`` (an open PyAV container)."""
 
-    def __init__(self, source: Path, output: Any, container_format: str) -> None:
+    def __init__(self, source: Path, output: Any, container_format: str, *, convert: bool = False) -> None:
         self._in = av.open(str(source))
         if not self._in.streams.audio:
             self._in.close()
             raise ValueError(f"{source} has no audio")
         self._src = self._in.streams.audio[0]
         codec = self._src.codec_context.name
-        self.copy = codec in COPYABLE.get(container_format, set())
+        # AAC without a decoder config (ADTS, as MPEG-TS carries it) cannot be copied as it is.
+        adts = codec == "aac" and not self._src.codec_context.extradata
+        self.copy = not convert and not adts and codec in COPYABLE.get(container_format, set())
+        self.codec = codec
         if self.copy:
             self._out = output.add_stream_from_template(self._src)
         else:

@@ -56,8 +56,8 @@ class Sink(Protocol):
     while the source stalls; the others only get new frames. ``retry``: a failed output is
     reopened (a driver that comes back). What a sink reports after the run (``SinkBase`` gives
     every one the defaults): ``path`` of the file it writes, ``temp_path`` while unfinished,
-    ``frames_saved`` (what the file really holds), ``audio_copied``, ``no_face`` (a still in
-    which nothing was found), ``device_name`` (the device really opened).
+    ``frames_saved`` (what the file really holds), ``audio_mode``, ``encoder`` and its changes,
+    ``no_face`` (a still in which nothing was found), ``device_name`` (the device opened).
     """
 
     name: str
@@ -74,7 +74,13 @@ class Sink(Protocol):
     def frames_saved(self) -> int | None: ...
 
     @property
-    def audio_copied(self) -> bool: ...
+    def audio_mode(self) -> str | None: ...
+
+    @property
+    def encoder(self) -> str | None: ...
+
+    @property
+    def encoder_changes(self) -> list[dict[str, object]]: ...
 
     @property
     def no_face(self) -> bool: ...
@@ -98,8 +104,18 @@ class SinkBase:
     path: Path | None = None
     temp_path: Path | None = None
     frames_saved: int | None = None
-    audio_copied = False
+    audio_mode: str | None = None  # a recording's audio: "copied", "converted to AAC", or None
     no_face = False
+
+    @property
+    def encoder(self) -> str | None:
+        """The encoder a recording ended with (``None``: no encoder)."""
+        return None
+
+    @property
+    def encoder_changes(self) -> list[dict[str, object]]:
+        """Each change of a recording's encoder settings while it fell behind."""
+        return []
 
     @property
     def device_name(self) -> str | None:

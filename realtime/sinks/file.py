@@ -19,9 +19,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -33,48 +32,33 @@ import numpy as np
 from realtime.errors import SinkError
 from realtime.frame import Frame
 from realtime.sinks.audio import AudioCopier
+from realtime.sinks.backlog import DEFAULT_BYTES, Backlog
 from realtime.sinks.base import SinkBase, SinkContext
+from realtime.sinks.encoder import (
+    EncoderOpener,
+    LadderEncoder,
+    Pace,
+    Rung,
+    add_video_stream,
+    codec_options,
+    keep_up,
+    ladder,
+    open_codec,
+    probe_hardware,
+    setting_error,
+)
+from realtime.sinks.fragments import count_frames, keep_file, set_aside, truncate_to_complete_boxes
 from realtime.sinks.lock import OutputLock
+from realtime.sinks.timeline import TIME_BASE, Timeline
 from realtime.sinks.vcam import fit_to
 
 log = logging.getLogger(__name__)
 
-TIME_BASE = Fraction(1, 90000)  # the MPEG clock: fine enough for any frame rate
 FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 FRAGMENT_FLAGS = "frag_keyframe+empty_moov+default_base_moof"
-_X26X = ("libx264", "libx265")
+SKIP_FIX = "lower --size or --fps, or convert a file instead (--input FILE), where nothing is skipped"
 
-
-def truncate_to_complete_boxes(path: Path) -> int:
-    """Cut an MP4 after its last complete top-level box that is not a lone ``moof``.
-
-    After a failed write the tail may hold half a fragment; players and PyAV stop (or fail)
-    there, so dropping it leaves a file that plays cleanly to its last whole fragment.
-    Returns the new size.
-    """
-    size = path.stat().st_size
-    good = 0
-    offset = 0
-    with path.open("rb") as f:
-        while offset + 8 <= size:
-            f.seek(offset)
-            box_size, box_type = struct.unpack(">I4s", f.read(8))
-            if box_size == 1:
-                raw = f.read(8)
-                if len(raw) < 8:
-                    break
-                (box_size,) = struct.unpack(">Q", raw)
-            elif box_size == 0:
-                box_size = size - offset
-            if box_size < 8 or offset + box_size > size:
-                break
-            offset += box_size
-            if box_type != b"moof":  # a fragment is complete once its mdat is
-                good = offset
-    if good < size:
-        os.truncate(path, good)
-        log.info("cut %s from %d to %d bytes (last complete fragment)", path, size, good)
-    return good
+__all__ = ["FileSink", "count_frames", "truncate_to_complete_boxes"]
 
 
 def _reason(exc: BaseException) -> str:
@@ -89,6 +73,11 @@ class FileSink(SinkBase):
     ``fps=None`` keeps each frame's own timing (``frame.pts``, or its capture time when pts
     do not advance); a number writes a constant frame rate. An existing ``path`` is never
     replaced unless ``overwrite``.
+
+    A live recording encodes on its own thread behind a queue of ``queue_bytes``
+    (``realtime.sinks.backlog``) and moves to faster encoder settings when the queue fills
+    (``realtime.sinks.encoder``); only when the fastest cannot keep up are frames skipped,
+    counted in ``skipped``. A file job encodes in the caller's thread: it is never hurried.
     """
 
     name = "file"
@@ -113,6 +102,9 @@ class FileSink(SinkBase):
         overwrite: bool = False,
         fragmented: bool = True,
         opener: Callable[..., Any] = av.open,
+        queue_bytes: int = DEFAULT_BYTES,
+        hardware: Sequence[str] | None = None,
+        encoder_opener: EncoderOpener = open_codec,
     ) -> None:
         self.path = Path(path)
         self.temp_path = self.path.with_name(self.path.name + ".partial")
@@ -134,9 +126,7 @@ class FileSink(SinkBase):
         self._size = (0, 0)  # what frames are fitted to (the stream format)
         self._pad = (0, 0)  # right, bottom padding to even dimensions for yuv420p
         self._format = ""
-        self._tick = -1
-        self._prev: tuple[float, float] | None = None  # (pts, captured_at) of the last frame
-        self._t0: float | None = None  # capture time of the first frame (live timeline)
+        self._timeline = Timeline(fps, keep_pts)
         self._error: SinkError | None = None
         self.frames_written = 0
         self.frames_saved = 0  # what the saved file holds (fewer after a cut-back)
@@ -144,7 +134,16 @@ class FileSink(SinkBase):
         self._lock = OutputLock(self.path)
         self._reported = False
         self.audio_copied = False
+        self.audio_mode: str | None = None  # "copied", "converted to AAC", or no audio
         self._file: Any = None
+        self.queue_bytes = queue_bytes
+        self._hardware = hardware  # None: probe this machine's hardware encoders when live
+        self._encoder_opener = encoder_opener
+        self._encoder: LadderEncoder | None = None
+        self._backlog: Backlog | None = None
+        self._pace = Pace()
+        self.skipped = 0  # frames refused: the fastest encoder could not keep up
+        self.live = False
 
     # -- open -----------------------------------------------------------------------------
     def open(self, ctx: SinkContext) -> None:
@@ -164,26 +163,13 @@ class FileSink(SinkBase):
             raise SinkError(f"cannot record frames of size {ctx.width}x{ctx.height}")
         self._lock.acquire()  # raises SinkError naming the run that holds it
         try:
-            self._set_aside_leftover()
+            set_aside(self.temp_path, self.path)
             self._open_container(ctx, fmt)
         except BaseException:
             self._lock.release()
             raise
 
-    def _set_aside_leftover(self) -> None:
-        """A ``.partial`` from a run that was killed is someone's only copy: keep it."""
-        if not self.temp_path.exists():
-            return
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.temp_path.stat().st_mtime))
-        kept = self.path.with_name(f"{self.path.stem}.recovered-{stamp}{self.path.suffix}")
-        n = 1
-        while kept.exists():
-            n += 1
-            kept = self.path.with_name(f"{self.path.stem}.recovered-{stamp}-{n}{self.path.suffix}")
-        os.replace(self.temp_path, kept)
-        log.warning("an earlier run left an unfinished recording; it is kept as %s", kept)
-
-    def _open_container(self, ctx: SinkContext, fmt: str) -> None:
+    def _open_container(self, ctx: SinkContext, fmt: str, convert_audio: bool = False) -> None:
         rate = Fraction(self.fps or ctx.fps or 30.0).limit_denominator(1001)
         options = {"movflags": FRAGMENT_FLAGS} if self.fragmented and fmt in ("mp4", "mov") else {}
         try:
@@ -198,25 +184,12 @@ class FileSink(SinkBase):
                 f"cannot create {self.temp_path}: {_reason(exc)}", fix="check the folder is writable"
             ) from exc
         try:
-            codec_options = {"g": str(max(1, round(2 * float(rate))))}
-            if self.codec in _X26X:
-                codec_options["preset"] = self.preset
-                if not self.bitrate:
-                    codec_options["crf"] = str(self.crf)
-                if self.tune:
-                    codec_options["tune"] = self.tune
-                if options:  # fragmented MP4 has no edit list: B-frames would delay the start
-                    codec_options["bf"] = "0"
-            elif self.codec == "libvpx-vp9" and not self.bitrate:
-                codec_options.update(crf=str(self.crf), b="0", deadline="realtime", **{"cpu-used": "8"})
-            stream = container.add_stream(self.codec, rate=rate, options=codec_options)
-            if self.bitrate:
-                stream.bit_rate = int(self.bitrate)
+            opts = codec_options(
+                self.codec, self.preset, self.crf, self.bitrate, self.tune, rate, bool(options)
+            )
             w, h = self.size or (ctx.width, ctx.height)
             self._pad = (w % 2, h % 2)
-            stream.width, stream.height = w + w % 2, h + h % 2
-            stream.pix_fmt = "yuv420p"
-            stream.codec_context.time_base = TIME_BASE
+            stream = add_video_stream(container, self.codec, rate, opts, self.bitrate, (w, h))
         except (av.FFmpegError, ValueError, OSError) as exc:
             self._close_container(container)
             self.temp_path.unlink(missing_ok=True)
@@ -224,25 +197,73 @@ class FileSink(SinkBase):
                 f"video codec {self.codec!r} cannot be used: {_reason(exc)}", fix="use libx264"
             ) from exc
         try:
-            self._audio = self._open_audio(container, fmt)
-        except SinkError:
+            self._audio = self._open_audio(container, fmt, convert_audio)
+            container.start_encoding()  # the header: what the container refuses, it refuses now
+        except (SinkError, av.FFmpegError, ValueError, OSError) as exc:
+            copied = self._audio is not None and self._audio.copy
+            if self._audio is not None:
+                self._audio.close()
+                self._audio = None
             self._close_container(container)
             self.temp_path.unlink(missing_ok=True)
-            raise
+            if isinstance(exc, SinkError):
+                raise
+            if copied and isinstance(exc, av.FFmpegError):
+                log.info("%s cannot hold the audio as it is (%s): converting it to AAC", fmt, _reason(exc))
+                return self._open_container(ctx, fmt, convert_audio=True)
+            raise setting_error(exc, self.path, self.temp_path, self.codec, self.preset, rate) from exc
         self._container, self._stream = container, stream
         self.audio_copied = self._audio is not None
+        self.audio_mode = (
+            None if self._audio is None else "copied" if self._audio.copy else "converted to AAC"
+        )
         self._size = (w, h)
         self._format = fmt
-        self._tick, self._prev, self._t0, self._error = -1, None, None, None
-        self.frames_written = self.frames_saved = 0
+        self._timeline, self._error = Timeline(self.fps, self.keep_pts), None
+        self.frames_written = self.frames_saved = self.skipped = 0
         self.saved_to = None
-        log.info("recording to %s (%s, %dx%d)", self.path, self.codec, stream.width, stream.height)
+        self._pace = Pace()
+        self.live = ctx.live and not self.keep_pts
+        first = Rung(self.codec, tuple(opts.items()))
+        hardware = (
+            (probe_hardware() if self._hardware is None else tuple(self._hardware)) if self.live else ()
+        )
+        self._encoder = LadderEncoder(
+            stream.codec_context,
+            ladder(first, hardware) if self.live else [first],
+            (stream.width, stream.height),
+            rate,
+            self.bitrate,
+            self._encoder_opener,
+        )
+        if self.live:
+            self._backlog = Backlog(
+                self._encode_item,
+                max_bytes=self.queue_bytes,
+                after=self._keep_up,
+                name=f"realtime-encode-{self.path.name}",
+            )
+        log.info("recording to %s (%s, %dx%d)", self.path, first.label, stream.width, stream.height)
 
-    def _open_audio(self, container: Any, fmt: str) -> AudioCopier | None:
+    @property
+    def encoder(self) -> str:
+        """The encoder now in use (it may have changed to keep up)."""
+        return self._encoder.label if self._encoder is not None else self.codec
+
+    @property
+    def encoder_changes(self) -> list[dict[str, object]]:
+        return [c.as_dict() for c in self._encoder.changes] if self._encoder is not None else []
+
+    @property
+    def backlog(self) -> int:
+        """Frames waiting for the encoder."""
+        return self._backlog.queued if self._backlog is not None else 0
+
+    def _open_audio(self, container: Any, fmt: str, convert: bool = False) -> AudioCopier | None:
         if self.audio_from is None:
             return None
         try:
-            return AudioCopier(self.audio_from, container, fmt)
+            return AudioCopier(self.audio_from, container, fmt, convert=convert)
         except ValueError:
             log.info("%s has no audio track", self.audio_from)
             return None
@@ -253,31 +274,14 @@ class FileSink(SinkBase):
             ) from exc
 
     # -- write ----------------------------------------------------------------------------
-    def _next_tick(self, frame: Frame) -> int:
-        """Strictly increasing pts in TIME_BASE units, from the frames' own timing."""
-        if self.fps:
-            tick = round(self.frames_written / float(self.fps) / TIME_BASE)
-        elif not self.keep_pts:
-            # Live: when each frame was really captured. A stream's own clock may restart
-            # after a reconnect or run at a rate it does not have.
-            if self._t0 is None:
-                self._t0 = frame.captured_at
-            tick = round(max(frame.captured_at - self._t0, 0.0) / TIME_BASE)
-        elif self._prev is None:
-            tick = round(max(frame.pts, 0.0) / TIME_BASE)
-        else:
-            prev_pts, prev_cap = self._prev
-            step = frame.pts - prev_pts if frame.pts > prev_pts else frame.captured_at - prev_cap
-            tick = self._tick + round(max(step, 0.0) / TIME_BASE)
-        self._prev = (frame.pts, frame.captured_at)
-        return max(tick, self._tick + 1)
-
     def _prepare(self, image: np.ndarray) -> np.ndarray:
+        """The frame as the encoder takes it: fitted, padded to even, YUV 4:2:0 (a new array,
+        half the bytes of BGR, and no conversion left for the encoder's thread)."""
         image = fit_to(image, *self._size)
         right, bottom = self._pad
         if right or bottom:
             image = cv2.copyMakeBorder(image, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
-        return np.ascontiguousarray(image)
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2YUV_I420)
 
     def write(self, frame: Frame) -> None:
         """Encode one frame. The pipeline calls this from the file's own thread, so a slow
@@ -288,27 +292,56 @@ class FileSink(SinkBase):
         if self._container is None:
             raise SinkError(f"recording {self.path} written before open()", fix="call open(ctx) first")
         try:
-            self._encode(frame)
+            item = (self._prepare(frame.image), self._timeline.next(frame))
+            if self._backlog is None:
+                self._encode_item(item)
+            elif self._backlog.offer(item, item[0].nbytes):
+                self._pace.arrived(time.monotonic())
+            else:
+                self._skip()
         except SinkError:
             self._reported = True
             raise
 
-    def _encode(self, frame: Frame) -> None:
-        container, stream = self._container, self._stream
-        if container is None:
+    def _skip(self) -> None:
+        self.skipped += 1
+        if self.skipped == 1:
+            log.warning(
+                "recording %s cannot keep up even with %s (%d frames queued): it skips frames (%s)",
+                self.path, self.encoder, self.backlog, SKIP_FIX,
+            )  # fmt: skip
+
+    def _keep_up(self, queued: int, capacity: int) -> None:
+        """On the encoder's thread after each frame (``realtime.sinks.encoder.keep_up``)."""
+        if self._encoder is not None and self._container is not None:
+            container = self._container
+            mux = lambda pkts: self._mux(container, pkts)  # noqa: E731
+            keep_up(self._encoder, self._pace, queued, capacity, mux, self.frames_written, self.path)
+
+    @staticmethod
+    def _mux(container: Any, packets: list[Any]) -> None:
+        for packet in packets:
+            container.mux(packet)
+
+    def _encode_item(self, item: tuple[np.ndarray, int]) -> None:
+        container, stream, enc = self._container, self._stream, self._encoder
+        if container is None or enc is None:
             return
-        tick = self._next_tick(frame)
-        vf = av.VideoFrame.from_ndarray(self._prepare(frame.image), format="bgr24")
+        yuv, tick = item
+        vf = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         vf.pts = tick
         vf.time_base = TIME_BASE
+        t0 = time.monotonic()
         try:
-            for packet in stream.encode(vf):
+            packets = enc.encode(vf)
+            for packet in packets:
+                packet.stream = stream
                 container.mux(packet)
             if self._audio is not None:
                 self._audio.pump(float(tick * TIME_BASE))
         except (av.FFmpegError, OSError) as exc:
             raise self._fail(exc) from exc
-        self._tick = tick
+        self._pace.encoded(t0, len(packets))
         self.frames_written += 1
 
     def _fail(self, exc: BaseException) -> SinkError:
@@ -316,11 +349,14 @@ class FileSink(SinkBase):
         log.error("writing %s failed after %d frames: %r", self.path, self.frames_written, exc)
         saved = self._finalise(flush=False, failed=True)
         reason = _reason(exc)
-        fix = (
-            "free some disk space"
-            if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EFBIG)
-            else "check the disk"
-        )
+        if isinstance(exc, av.FFmpegError) and getattr(exc, "errno", None) not in (errno.ENOSPC, errno.EIO):
+            # FFmpeg refused the data (the disk's errors come from our own file object).
+            reason = f"the {self._format} container or the {self.encoder} encoder refused it: {reason}"
+            fix = "try another --output type (.mkv), another --codec, or --no-audio"
+        elif getattr(exc, "errno", None) in (errno.ENOSPC, errno.EFBIG):
+            fix = "free some disk space"
+        else:
+            fix = "check the disk"
         if saved:
             fix += f"; the recording up to the failure was saved to {self.path} ({self.frames_saved} frames)"
         else:
@@ -332,6 +368,15 @@ class FileSink(SinkBase):
 
     # -- close ----------------------------------------------------------------------------
     def close(self) -> None:
+        backlog, self._backlog = self._backlog, None
+        if backlog is not None:
+            try:
+                backlog.close()  # every frame queued is encoded first
+            except SinkError:
+                pass  # the recording was finalised where it failed; raised below
+            except BaseException as exc:  # a bug on the encoder's thread: finalise, then say so
+                log.error("encoding %s failed: %r", self.path, exc)
+                self._error = self._error or SinkError(f"encoding {self.path} failed: {exc}")
         if self._container is None:
             if self._error is not None and not self._reported:
                 self._reported = True
@@ -354,12 +399,13 @@ class FileSink(SinkBase):
             return False
         audio, self._audio = self._audio, None
         try:
-            if flush:
-                for packet in stream.encode(None):
+            if flush and self._encoder is not None:
+                for packet in self._encoder.flush():
+                    packet.stream = stream
                     container.mux(packet)
                 if audio is not None:  # the sound up to the end of the last frame
                     step = 1.0 / float(stream.average_rate or 30)
-                    audio.finish(float(self._tick * TIME_BASE) + step)
+                    audio.finish(self._timeline.seconds + step)
                     audio = None
         except (av.FFmpegError, OSError) as exc:
             failed = True
@@ -400,52 +446,16 @@ class FileSink(SinkBase):
             self._lock.release()
 
     def _save(self, failed: bool) -> bool:
-        temp = self.temp_path
-        if self.frames_written == 0:
-            log.warning("no frames were recorded; %s not created", self.path)
-            temp.unlink(missing_ok=True)
-            return False
-        try:
-            if failed and self._format in ("mp4", "mov") and self.fragmented:
-                truncate_to_complete_boxes(temp)
-            saved = count_frames(temp)
-            if not failed and saved < self.frames_written:  # never claim what is not there
-                failed = True
-                self._error = SinkError(
-                    f"{self.path} holds {saved} of the {self.frames_written} frames written",
-                    fix="check the disk",
-                )
-            if saved == 0:  # only headers made it to disk: nothing anyone could play
-                log.warning("no complete frame reached %s before the failure; nothing saved", temp)
-                temp.unlink(missing_ok=True)
-                return False
-            if self.path.exists() and not self.overwrite:
-                self._error = SinkError(
-                    f"{self.path} appeared while recording; the recording is in {temp}",
-                    fix="rename one of them",
-                )
-                return False
-            os.replace(temp, self.path)
-        except OSError as exc:
-            log.error("cannot move %s into place: %r", temp, exc)
-            if self._error is None:
-                self._error = SinkError(
-                    f"cannot save {self.path}: {_reason(exc)}", fix=f"the recording is in {temp}"
-                )
-            return False
-        self.frames_saved = saved
-        self.saved_to = self.path
-        log.info("saved %s (%d frames)", self.path, saved)
-        return True
-
-
-def count_frames(path: Path) -> int:
-    """Video frames a file really holds, read back from its packets (0 if it cannot be read)."""
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                return 0
-            stream = container.streams.video[0]
-            return sum(1 for p in container.demux(stream) if p.size)
-    except (av.FFmpegError, OSError):
-        return 0
+        saved, error = keep_file(
+            self.temp_path,
+            self.path,
+            self.frames_written,
+            failed=failed,
+            cut=failed and self._format in ("mp4", "mov") and self.fragmented,
+            overwrite=self.overwrite,
+        )
+        self._error = self._error or error
+        if saved:
+            self.frames_saved = saved
+            self.saved_to = self.path
+        return bool(saved)

@@ -78,8 +78,17 @@ class OutputLock:
                     f"cannot create {self.lock_path}: {os.strerror(exc.errno or 0)}",
                     fix="check the disk and the folder",
                 ) from exc
-            with os.fdopen(fd, "w", encoding="utf-8") as fh, contextlib.suppress(OSError):
-                json.dump(me, fh)  # a full disk leaves it empty: still a lock for this run
+            try:
+                os.write(fd, json.dumps(me).encode())
+            except OSError as exc:  # a full disk: nothing can be recorded there either
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    self.lock_path.unlink()
+                raise SinkError(
+                    f"cannot write in {self.path.parent}: {os.strerror(exc.errno or 0)}",
+                    fix="free some disk space" if exc.errno == errno.ENOSPC else "check the disk",
+                ) from exc
+            os.close(fd)
             self.held = True
             return
         raise SinkError(f"cannot lock {self.path}", fix=f"remove {self.lock_path} if no run is writing it")

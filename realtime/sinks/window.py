@@ -145,6 +145,7 @@ class WindowSink(SinkBase):
 
     name = "window"
     steady = False
+    preview = True  # in a file job it shows what it can and never holds the conversion up
     retry = False
 
     def __init__(self, title: str = "realtime", *, gui: Gui | None = None, hud: bool = True) -> None:

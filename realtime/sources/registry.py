@@ -44,7 +44,7 @@ def _camera(spec: SourceSpec) -> Source:
 
 
 register_source("camera", _camera)
-register_source("video", lambda s: VideoSource(_target(s), realtime=s.live, loop=s.loop))
+register_source("video", lambda s: VideoSource(_target(s), realtime=s.live, loop=s.loop, until=s.until))
 register_source("image", lambda s: ImageSource(_target(s), fps=s.fps, once=not s.live))
 register_source(
     "synthetic",

@@ -20,6 +20,7 @@ class SourceSpec:
     fps: float = 30.0
     live: bool = True
     loop: bool = False
+    until: float | None = None  # video: end at this media time (a looped file job's --duration)
     api: str | None = None  # OpenCV capture backend (camera)
     faces: int = 1  # synthetic: people in the scene
     precompute: int = 0  # synthetic: frames rendered ahead

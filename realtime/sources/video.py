@@ -110,11 +110,13 @@ class VideoSource:
         autorotate: bool = True,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        until: float | None = None,
     ) -> None:
         self.target = str(path_or_url)
         self.url = is_url(path_or_url)
         self.realtime = realtime
         self.loop = loop and not self.url
+        self.until = until  # end at this media time (seconds), however often it loops
         self.timeout = timeout
         self.autorotate = autorotate
         self.live = realtime or self.url
@@ -124,6 +126,8 @@ class VideoSource:
         self.rotation = 0
         self.has_audio = False
         self.duration: float | None = None
+        self.promised: int | None = None  # frames the container's header says it holds
+        self.cut_short: str | None = None  # why decoding stopped before the end, if it did
         self._pacer = Pacer(clock=clock, sleep=sleep) if realtime and not self.url else None
         self._container: Any = None
         self._frames: Iterator[av.VideoFrame] | None = None
@@ -155,6 +159,7 @@ class VideoSource:
         self.has_audio = len(container.streams.audio) > 0
         if container.duration:
             self.duration = container.duration / av.time_base
+        self.promised = int(stream.frames) if stream.frames and stream.frames > 0 else None
         self._pending = self._next_frame()
         if self._pending is None:
             self.close()
@@ -225,6 +230,7 @@ class VideoSource:
             # A truncated tail (an interrupted recording) ends the video instead of failing
             # the frames that played well.
             log.warning("%s: decoding stopped after %d frames: %s", self.target, self._in_pass, _reason(exc))
+            self.cut_short = _reason(exc)
             return None
         self._in_pass += 1
         return frame
@@ -241,6 +247,8 @@ class VideoSource:
         if frame is None:
             return None
         pts = self._pts_of(frame)
+        if self.until is not None and pts >= self.until:
+            return None
         if self._pacer is not None:
             self._pacer.wait(pts)
         image = _rotate(frame.to_ndarray(format="bgr24"), self.rotation)

@@ -91,6 +91,57 @@ def inject(spec: str) -> None:
             real_write(self, frame)
 
         null.NullSink.write = slow  # type: ignore[method-assign]
+    elif name == "encoder-stuck":
+        # An encoder that never keeps up (200 ms a frame, whatever its settings), in front of a
+        # 32 MB queue: the recording must skip, say so, and exit 1 naming what it kept.
+        import av
+
+        import realtime.sinks.file as file_mod
+
+        class StuckVideoFrame:
+            @staticmethod
+            def from_ndarray(*a, **k):  # type: ignore[no-untyped-def]
+                time.sleep(0.2)
+                return av.VideoFrame.from_ndarray(*a, **k)
+
+        class StuckAv:
+            VideoFrame = StuckVideoFrame
+
+            def __getattr__(self, attr):  # type: ignore[no-untyped-def]
+                return getattr(av, attr)
+
+        file_mod.av = StuckAv()  # type: ignore[assignment]
+        real_file_init = file_mod.FileSink.__init__
+
+        def small_queue(self, *a, **k):  # type: ignore[no-untyped-def]
+            real_file_init(self, *a, **{**k, "queue_bytes": 32 * 1024 * 1024})
+
+        file_mod.FileSink.__init__ = small_queue  # type: ignore[method-assign]
+    elif name == "encoder-burst":
+        # An encoder that takes 200 ms a frame for 30 frames from frame N (a keyframe storm, a
+        # core taken by something else for a few seconds), then runs at its normal speed. It
+        # is patched where the recording makes the frames it encodes, whichever thread that is.
+        import av
+
+        import realtime.sinks.file as file_mod
+
+        made = [0]
+
+        class SlowVideoFrame:
+            @staticmethod
+            def from_ndarray(*a, **k):  # type: ignore[no-untyped-def]
+                made[0] += 1
+                if at <= made[0] < at + 30:
+                    time.sleep(0.2)
+                return av.VideoFrame.from_ndarray(*a, **k)
+
+        class AvProxy:
+            VideoFrame = SlowVideoFrame
+
+            def __getattr__(self, attr):  # type: ignore[no-untyped-def]
+                return getattr(av, attr)
+
+        file_mod.av = AvProxy()  # type: ignore[assignment]
     else:
         raise SystemExit(f"inject.py: unknown fault {spec!r}")
 

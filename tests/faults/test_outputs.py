@@ -81,12 +81,19 @@ def test_a_slow_output_skips_its_own_frames_and_never_slows_another(tmp_path: Pa
 
 
 def test_the_quality_preset_records_a_whole_file(tmp_path: Path):
+    """Whole, or (on a machine too busy for even the fastest encoder) exit 1 naming what was
+    kept: never a thinned file and exit 0. How much is kept is a benchmark
+    (tools/bench_record.py), not a test: it depends on how busy the machine is."""
     out, stats = tmp_path / "q.mp4", tmp_path / "s.json"
     done = cli(["--demo", "--config", "quality", "--sink", "file", "--output", str(out), "--duration", "4",
                 "--stats-json", str(stats)], timeout=300)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    rec = json.loads(stats.read_text())["outputs"][0]
     saved = len(frames_in(out))
-    assert saved > 10 and json.loads(stats.read_text())["outputs"][0]["saved"] == saved
+    assert saved > 10 and rec["saved"] == saved
+    if done.returncode == 0:
+        assert rec["skipped"] == 0 and rec["written"] == saved
+    else:
+        assert done.returncode == 1 and f"{saved} of {saved + rec['skipped']} frames saved" in done.stderr
     assert not out.with_name("q.mp4.partial").exists()
 
 
