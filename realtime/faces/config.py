@@ -40,7 +40,7 @@ class AnalysisSettings:
         minimum=0,
         maximum=1,
         step=0.05,
-        label="Detection score",
+        label="Detection confidence",
     )
     detect_every: int = opt(
         10,
@@ -58,7 +58,7 @@ class AnalysisSettings:
         maximum=1,
         step=0.05,
         live=True,
-        label="Keep-tracking score",
+        label="Tracking confidence",
     )
     max_faces: int = opt(
         4,
@@ -67,7 +67,7 @@ class AnalysisSettings:
         slider=(0, 16),
         step=1,
         live=True,
-        label="Faces at most",
+        label="Most faces tracked",
     )
     min_cutoff: float = opt(
         0.3,
@@ -77,7 +77,7 @@ class AnalysisSettings:
         open_min=True,
         step=0.01,
         live=True,
-        label="Smoothing",
+        label="Smoothing (lower: steadier)",
         basic=True,
     )
     beta: float = opt(
@@ -95,7 +95,7 @@ class AnalysisSettings:
         minimum=1,
         slider=(1, 16),
         step=1,
-        label="Threads",
+        label="Model threads",
     )
     nms_threshold: float = opt(
         0.3,
@@ -122,7 +122,7 @@ class AnalysisSettings:
         open_min=True,
         step=0.05,
         live=True,
-        label="Jump that resets smoothing",
+        label="Jump that restarts smoothing",
     )
     tile_rows: int = opt(
         2,
@@ -130,7 +130,7 @@ class AnalysisSettings:
         minimum=0,
         maximum=4,
         step=1,
-        label="Small-face search rows",
+        label="Search rows for far faces",
     )
 
     def __post_init__(self) -> None:

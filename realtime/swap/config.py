@@ -37,7 +37,7 @@ class MeshSettings:
         maximum=1,
         step=0.05,
         live=True,
-        label="Face shape",
+        label="Face shape: yours (0) to the photo's (1)",
     )
     mask_erode: float = opt(
         0.02,
@@ -72,7 +72,7 @@ class MeshSettings:
         "feather (alpha) or multiband (spreads a tone step wider, ~1 ms more)",
         choices=BLEND_MODES,
         live=True,
-        label="Blending",
+        label="Blend method",
     )
     color: float = opt(
         1.0,
@@ -91,7 +91,7 @@ class MeshSettings:
         maximum=1,
         step=0.05,
         live=True,
-        label="Light match",
+        label="Light from your room",
     )
     shading_sigma: float = opt(
         0.06,
@@ -111,15 +111,15 @@ class MeshSettings:
         step=0.01,
         slider=(0.01, 1),
         live=True,
-        label="Tone steadiness",
+        label="Colour change speed",
     )
     keep_mouth: bool = opt(
         True,
         "show the target's own mouth interior",
         live=True,
-        label="Keep my mouth",
+        label="Keep your own mouth",
     )
-    keep_eyes: bool = opt(False, "show the target's own eyes", live=True, label="Keep my eyes")
+    keep_eyes: bool = opt(False, "show the target's own eyes", live=True, label="Keep your own eyes")
     mouth_feather: float = opt(
         0.04,
         "soft band around the kept mouth and eyes (fraction of face size)",
@@ -127,7 +127,7 @@ class MeshSettings:
         maximum=0.5,
         step=0.01,
         live=True,
-        label="Mouth edge softness",
+        label="Mouth and eye edge softness",
     )
     forehead: float = opt(
         0.8,
@@ -136,7 +136,7 @@ class MeshSettings:
         maximum=1,
         step=0.05,
         live=True,
-        label="Forehead",
+        label="Forehead covered",
     )
     select: str = opt(
         "all",
@@ -153,7 +153,7 @@ class MeshSettings:
         maximum=1000,
         step=1,
         live=True,
-        label="Track",
+        label="Face number (when one face)",
     )
 
     occlusion: float = opt(

@@ -57,7 +57,9 @@ def run_clip(
     clip_path: Path, out: Path, live: bool, *extra: str, fail: tuple[int, int] | None = None
 ) -> dict[str, Any]:
     stats = out.with_suffix(".json")
-    sink = ["--sink", "file"] if live else []
+    # A recording beside another output is a live run (``--sink file`` alone, or with a
+    # preview window, keeps a file input a file job).
+    sink = ["--sink", "file", "--sink", "null"] if live else []
     got = cli(
         ["--input", str(clip_path), *sink, "--output", str(out), "--face", FACE, "--quiet",
          "--stats-json", str(stats), *extra],
