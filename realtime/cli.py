@@ -49,6 +49,13 @@ class _Startup:
     def __call__(self, signum: int, _frame: Any) -> None:
         self.signum = self.signum or signum
 
+    def restore(self) -> None:
+        """Give back the usual handler of each signal still handled here."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                if signal.getsignal(sig) is self:
+                    signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+
     def release(self) -> int | None:
         """Give the signals back their usual handlers; the signal received meanwhile, if any."""
         if threading.current_thread() is threading.main_thread():
@@ -333,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print("realtime: error: out of memory (try a smaller --size)", file=sys.stderr)
         return 2
+    finally:
+        startup.restore()  # called in-process (tests, a host program): leave Ctrl-C as it was
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -179,6 +179,27 @@ def setting_error(
     return SinkError(f"cannot create {temp}: {reason}", fix=fix)
 
 
+def write_error(
+    exc: BaseException, path: Path, written: int, kept: int, container: str, encoder: str
+) -> SinkError:
+    """Why writing a recording failed after ``written`` frames, naming the setting when FFmpeg
+    refused the data (the disk's errors come from our own file object), and what was kept."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and code is not None:
+        reason = os.strerror(code)
+    if isinstance(exc, av.FFmpegError) and code not in (errno.ENOSPC, errno.EIO):
+        reason = f"the {container} container or the {encoder} encoder refused it: {reason}"
+        fix = "try another --output type (.mkv), another --codec, or --no-audio"
+    else:
+        fix = "free some disk space" if code in (errno.ENOSPC, errno.EFBIG) else "check the disk"
+    if kept:
+        fix += f"; the recording up to the failure was saved to {path} ({kept} frames)"
+    else:
+        fix += "; nothing could be saved"
+    return SinkError(f"writing {path} failed after {written} frames: {reason}", fix=fix)
+
+
 def estimated_bit_rate(width: int, height: int, rate: Fraction) -> int:
     """A bit rate for an encoder that has no constant-quality mode (hardware): about what
     x264 spends at crf 20 on camera footage."""

@@ -16,7 +16,6 @@ killed is moved aside under a new name (and said so), never removed.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import time
@@ -46,6 +45,7 @@ from realtime.sinks.encoder import (
     open_codec,
     probe_hardware,
     setting_error,
+    write_error,
 )
 from realtime.sinks.fragments import count_frames, keep_file, set_aside, truncate_to_complete_boxes
 from realtime.sinks.lock import OutputLock
@@ -348,22 +348,8 @@ class FileSink(SinkBase):
         """Finalise what was written (it stays playable) and build the error to raise."""
         log.error("writing %s failed after %d frames: %r", self.path, self.frames_written, exc)
         saved = self._finalise(flush=False, failed=True)
-        reason = _reason(exc)
-        if isinstance(exc, av.FFmpegError) and getattr(exc, "errno", None) not in (errno.ENOSPC, errno.EIO):
-            # FFmpeg refused the data (the disk's errors come from our own file object).
-            reason = f"the {self._format} container or the {self.encoder} encoder refused it: {reason}"
-            fix = "try another --output type (.mkv), another --codec, or --no-audio"
-        elif getattr(exc, "errno", None) in (errno.ENOSPC, errno.EFBIG):
-            fix = "free some disk space"
-        else:
-            fix = "check the disk"
-        if saved:
-            fix += f"; the recording up to the failure was saved to {self.path} ({self.frames_saved} frames)"
-        else:
-            fix += "; nothing could be saved"
-        self._error = SinkError(
-            f"writing {self.path} failed after {self.frames_written} frames: {reason}", fix=fix
-        )
+        kept = self.frames_saved if saved else 0
+        self._error = write_error(exc, self.path, self.frames_written, kept, self._format, self.encoder)
         return self._error
 
     # -- close ----------------------------------------------------------------------------
@@ -410,9 +396,7 @@ class FileSink(SinkBase):
         except (av.FFmpegError, OSError) as exc:
             failed = True
             log.error("flushing %s failed: %r", self.path, exc)
-            self._error = SinkError(
-                f"finishing {self.path} failed: {_reason(exc)}", fix="free some disk space and check the disk"
-            )
+            self._error = self._finishing_error(exc)
         finally:
             if audio is not None:
                 audio.close()
@@ -421,12 +405,14 @@ class FileSink(SinkBase):
             except (av.FFmpegError, OSError) as exc:
                 failed = True
                 log.error("closing %s failed: %r", self.path, exc)
-                if self._error is None:
-                    self._error = SinkError(
-                        f"finishing {self.path} failed: {_reason(exc)}",
-                        fix="free some disk space and check the disk",
-                    )
+                self._error = self._error or self._finishing_error(exc)
         return self._move_into_place(failed)
+
+    def _finishing_error(self, exc: BaseException) -> SinkError:
+        why = _reason(exc)
+        return SinkError(
+            f"finishing {self.path} failed: {why}", fix="free some disk space and check the disk"
+        )
 
     def _close_container(self, container: Any) -> None:
         try:
