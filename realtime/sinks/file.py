@@ -85,6 +85,7 @@ class FileSink(SinkBase):
     retry = False  # a failed recording is finalised, not reopened over itself
     path: Path
     temp_path: Path
+    frames_saved: int
 
     def __init__(
         self,
