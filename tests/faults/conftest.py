@@ -71,12 +71,12 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextlib.contextmanager
-def tmpfs(size: str) -> Iterator[Path]:
-    """A real, small filesystem: writes past ``size`` fail with ENOSPC, as on a full disk."""
+def tmpfs(size: str, options: str = "") -> Iterator[Path]:
+    """A real, small filesystem: writes past ``size`` fail with ENOSPC, as on a full disk
+    (``options="ro"``: a read-only one, which a permission bit would not make for root)."""
     where = Path(tempfile.mkdtemp(prefix="realtime-tmpfs-"))
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
-    )
+    opts = ",".join(o for o in (options, f"size={size}") if o)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(where)], capture_output=True)
     if done.returncode != 0:
         where.rmdir()
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")

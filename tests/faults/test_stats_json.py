@@ -5,14 +5,9 @@ a place it cannot be written is one line, never a traceback."""
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.faults.conftest import cli, frames_in, one_error_line
+from tests.faults.conftest import cli, frames_in, one_error_line, tmpfs
 
 LIVE = ["--demo", "--sink", "null", "--size", "320x180", "--duration", "1"]
 
@@ -62,22 +57,9 @@ def test_a_full_disk_under_stats_json_is_one_line_and_exit_1(tmp_path: Path):
     assert len(frames_in(out)) > 0  # the recording itself is whole and kept
 
 
-@contextlib.contextmanager
-def read_only_folder() -> Iterator[Path]:
+def read_only_folder() -> contextlib.AbstractContextManager[Path]:
     """A read-only filesystem (a permission bit would not stop root, who runs the tests here)."""
-    where = Path(tempfile.mkdtemp(prefix="realtime-ro-"))
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(where)], capture_output=True
-    )
-    if done.returncode != 0:
-        where.rmdir()
-        pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-        with contextlib.suppress(OSError):
-            where.rmdir()
+    return tmpfs("1m", "ro")
 
 
 def test_a_read_only_folder_is_refused_before_the_run():
