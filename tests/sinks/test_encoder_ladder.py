@@ -54,14 +54,15 @@ def test_an_encoder_that_falls_behind_moves_to_a_hardware_encoder_first(tmp_path
     sink = FileSink(
         out, preset="veryslow", tune="zerolatency", hardware=("h264_fakehw",), encoder_opener=fake
     )
-    sink.open(SinkContext(width=640, height=360, fps=30.0, live=True))
+    # 720p noise: veryslow falls far behind 30 fps on any CPU (at 640x360 a quiet machine kept up).
+    sink.open(SinkContext(width=1280, height=720, fps=30.0, live=True))
     rng = np.random.default_rng(0)
-    noise = rng.integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    noise = rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)
     t0 = time.monotonic()
     for i in range(60):  # two seconds at 30 fps, as a camera delivers them
         time.sleep(max(0.0, t0 + i / 30 - time.monotonic()))
         sink.write(Frame(index=i, captured_at=time.monotonic(), image=np.roll(noise, 8 * i, axis=1)))
     sink.close()
     assert sink.encoder_changes and sink.encoder_changes[0]["to"] == "h264_fakehw"
-    assert fake.opened[0][:3] == ("h264_fakehw", 640, 360) and fake.opened[0][3] > 0  # a bit rate
+    assert fake.opened[0][:3] == ("h264_fakehw", 1280, 720) and fake.opened[0][3] > 0  # a bit rate
     assert sink.skipped == 0 and frames_in(out) == sink.frames_saved == 60
