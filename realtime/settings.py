@@ -162,7 +162,7 @@ class Settings:
     face: tuple[str, ...] = opt(
         (),
         "photo of the face to put in; repeat to give each person their own (left to right at the "
-        "start, then kept by track: see realtime/swap/cast.py)",
+        "start, then kept by track: see realtime/swap/mesh/cast.py)",
         group="face",
     )
     face_index: int | None = opt(
