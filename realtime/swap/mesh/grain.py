@@ -66,10 +66,11 @@ def cut_noise(shape: tuple[int, int], frame_index: int, sigma: float) -> np.ndar
     ``frame_index`` (consecutive frames get unrelated noise)."""
     h, w = shape
     k = (frame_index * 2654435761) & 0xFFFFFFFF  # Knuth's multiplicative hash
-    dy, dx = k % TILE, (k >> 9) % TILE
-    if dy + h <= TILE and dx + w <= TILE:
+    if h <= TILE and w <= TILE:  # a window that fits: a view, no copy
+        dy, dx = k % (TILE - h + 1), (k >> 9) % (TILE - w + 1)
         unit = NOISE[dy : dy + h, dx : dx + w]
-    else:  # wraps around (or a face larger than the tile)
+    else:  # a face larger than the tile: the tile repeated
+        dy, dx = k % TILE, (k >> 9) % TILE
         unit = NOISE[np.ix_((np.arange(h) + dy) % TILE, (np.arange(w) + dx) % TILE)]
     return np.rint(unit * np.float32(sigma)).astype(np.int16)
 
