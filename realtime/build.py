@@ -115,10 +115,10 @@ class Run:
     def reloader(self) -> FaceReloader | None:
         return self.chain.reloader
 
-    def add_output(self, spec: SinkSpec, sink: Sink | None = None) -> Sink:
-        """Make ``spec``'s sink (unless made already with ``make_sink``) and join it to the
-        pipeline (opened there when it runs: one that cannot open raises, the run goes on)."""
-        sink = sink if sink is not None else make_sink(spec)
+    def add_output(self, spec: SinkSpec) -> Sink:
+        """Make ``spec``'s sink and join it to the pipeline (opened there when it runs: one
+        that cannot open raises, the run goes on)."""
+        sink = make_sink(spec)
         self.pipeline.add_output(sink)
         return sink
 

@@ -128,7 +128,7 @@ class Controller:
     def attach(self) -> None:
         """Join the run (before it starts): the preview output, the "before" tap, and the
         hotkeys' command handler."""
-        self._run.add_output(PanelPreview(), self.preview)
+        self.pipeline.add_output(self.preview)  # made by the registry in __init__
         self.pipeline.on_capture = self._tap
         self.pipeline.command_handler = lambda name: self.run(name)
         self._sampler = threading.Thread(target=self._sample, name="realtime-control-stats", daemon=True)
@@ -336,7 +336,7 @@ class Controller:
             raise ConfigError("not recording")
         report = self.pipeline.remove_output(sink)  # returns once the file is finalised
         saved_to = getattr(sink, "saved_to", None)
-        frames = int(getattr(sink, "frames_saved", 0) or 0) if saved_to else 0
+        frames = (sink.frames_saved or 0) if saved_to else 0
         error = None if report.error is None else str(report.error)
         if report.skipped and error is None:
             error = f"{report.skipped} frames skipped: the encoder could not keep up even with {sink.encoder}"

@@ -29,7 +29,7 @@ class Option:
     """How one setting is offered.
 
     ``flag``: its command-line spelling (default ``--key`` for a top-level setting and
-    ``--section-key`` in a section; ``""`` for none: then ``via`` names the flag that sets it).
+    ``--section-key`` in a section; ``""`` for none).
     ``minimum``/``maximum`` (``open_min``: the bound itself is refused) and ``choices`` are the
     one check of its value. ``where``: the surfaces it appears on (CLI-only ones say why in
     ``why``). ``live``: the panel may change it while running. ``label`` and ``basic``: how
@@ -53,7 +53,6 @@ class Option:
     basic: bool = False
     metavar: str | None = None
     parse: Callable[[str], Any] | None = None
-    via: str | None = None
     write_path: bool = False  # a file the program writes: a preset may only name one in its folder
 
 

@@ -90,7 +90,7 @@ def _check_stats_json(settings: Settings) -> None:
     target = resolved(path)
     if not target.parent.is_dir():
         raise ConfigError(f"--stats-json folder does not exist: {Path(path).parent}", fix="create it first")
-    for flag, other in (("--input", settings.source.input), ("--output", out.output), ("--face", None)):
+    for flag, other in (("--input", settings.source.input), ("--output", out.output)):
         if other and not is_url(other) and same_file(path, other):
             raise ConfigError(
                 f"--stats-json is the same file as {flag}", fix="choose another --stats-json path"

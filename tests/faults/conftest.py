@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -68,6 +69,14 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.jobs.clips import make_clip
 
     return make_clip(tmp_path_factory.mktemp("faults") / "clip.mp4", frames=300, size=(640, 360))
+
+
+def wait_for(path: Path, timeout: float = 60) -> None:
+    """Wait until ``path`` exists (a run's ``.partial``: the recording has begun)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not path.exists():
+        time.sleep(0.05)
+    assert path.exists(), f"{path} never appeared"
 
 
 @contextlib.contextmanager

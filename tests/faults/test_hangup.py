@@ -3,27 +3,18 @@ recording finalised, named, and nothing left behind; in the CLI and in the panel
 
 from __future__ import annotations
 
-import json
 import signal
 import time
-import urllib.request
 from pathlib import Path
 
-from tests.faults.conftest import frames_in, spawn
+from tests.faults.conftest import frames_in, spawn, wait_for
 from tests.panel.conftest import start_panel
-
-
-def _wait_for(path: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not path.exists():
-        time.sleep(0.05)
-    assert path.exists(), f"{path} never appeared"
 
 
 def test_sighup_finalises_the_recording_names_it_and_exits_129(tmp_path: Path):
     out = tmp_path / "rec.mp4"
     proc = spawn(["--demo", "--sink", "file", "--size", "640x360", "--output", str(out)])
-    _wait_for(out.with_name("rec.mp4.partial"))
+    wait_for(out.with_name("rec.mp4.partial"))
     time.sleep(2)
     proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=120)
@@ -33,21 +24,10 @@ def test_sighup_finalises_the_recording_names_it_and_exits_129(tmp_path: Path):
     assert not out.with_name("rec.mp4.partial").exists() and not out.with_name("rec.mp4.lock").exists()
 
 
-def _command(run, name: str) -> dict:  # type: ignore[no-untyped-def]
-    req = urllib.request.Request(
-        f"{run.base}/api/command?token={run.token}",
-        data=json.dumps({"name": name, "args": {}}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())  # type: ignore[no-any-return]
-
-
 def test_sighup_while_the_panel_records_finalises_and_names_the_recording(tmp_path: Path):
     run = start_panel(tmp_path, "--demo", "--size", "640x360")
     try:
-        path = Path(_command(run, "record_start")["path"])
+        path = Path(run.command("record_start")["path"])
         time.sleep(2)
         run.proc.send_signal(signal.SIGHUP)
         run.proc.wait(timeout=120)

@@ -4,35 +4,22 @@ that is taken is never an error the panel user cannot fix (--force): a free one 
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from pathlib import Path
 
 from tests.faults.conftest import frames_in, tmpfs
 from tests.panel.conftest import start_panel, stop_panel
 
 
-def _command(run, command: str, **args: object) -> dict:  # type: ignore[no-untyped-def]
-    req = urllib.request.Request(
-        f"{run.base}/api/command?token={run.token}",
-        data=json.dumps({"name": command, "args": args}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read())  # type: ignore[no-any-return]
-
-
 def test_a_taken_name_gets_a_free_one_instead_of_asking_for_force(tmp_path: Path):
     run = start_panel(tmp_path, "--demo", "--size", "320x180")
     try:
-        first = Path(_command(run, "record_start", name="take")["path"])
+        first = Path(run.command("record_start", name="take")["path"])
         time.sleep(1)
-        stopped = _command(run, "record_stop")
-        second = Path(_command(run, "record_start", name="take")["path"])
+        stopped = run.command("record_stop")
+        second = Path(run.command("record_start", name="take")["path"])
         time.sleep(1)
-        again = _command(run, "record_stop")
+        again = run.command("record_stop")
     finally:
         stop_panel(run)
     assert first.name == "take.mp4" and second.name == "take-2.mp4"
@@ -44,7 +31,7 @@ def test_a_recording_that_fills_the_disk_is_reported_failed_at_once():
     with tmpfs("3m") as disk:
         run = start_panel(disk, "--demo", "--size", "640x360")
         try:
-            _command(run, "record_start", name="big")
+            run.command("record_start", name="big")
             st = run.wait_state(lambda s: s["recording"] is None, timeout=60)  # before: "recording" on
         finally:
             stop_panel(run)
@@ -64,10 +51,10 @@ def test_a_recording_whose_first_fragment_never_fits_says_nothing_was_saved():
             (disk / "data" / "recordings").mkdir(parents=True, exist_ok=True)
             with (disk / "filler").open("wb") as f:  # leave about 100 kB
                 f.write(b"\0" * (1024 * 1024 - 100 * 1024 - 4096 * 8))
-            _command(run, "record_start", name="tiny")
+            run.command("record_start", name="tiny")
             time.sleep(3)
             stopped = (
-                _command(run, "record_stop") if run.state()["recording"] else run.state()["last_recording"]
+                run.command("record_stop") if run.state()["recording"] else run.state()["last_recording"]
             )
         finally:
             stop_panel(run)

@@ -11,21 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import FACE, cli, frames_in, one_error_line, spawn
-
-
-def _wait_for(path: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not path.exists():
-        time.sleep(0.05)
-    assert path.exists(), f"{path} never appeared"
+from tests.faults.conftest import FACE, cli, frames_in, one_error_line, spawn, wait_for
 
 
 def test_the_partial_left_by_a_killed_run_is_kept_not_deleted(tmp_path: Path):
     out = tmp_path / "rec.mp4"
     args = ["--demo", "--size", "640x360", "--sink", "file", "--output", str(out)]
     proc = spawn([*args, "--duration", "30"])
-    _wait_for(out.with_name("rec.mp4.partial"))
+    wait_for(out.with_name("rec.mp4.partial"))
     time.sleep(3)  # a fragment or more on disk
     proc.kill()  # SIGKILL: nothing is finalised
     proc.communicate(timeout=10)
@@ -45,7 +38,7 @@ def test_two_runs_cannot_record_to_the_same_file(tmp_path: Path):
     out = tmp_path / "rec.mp4"
     args = ["--demo", "--size", "640x360", "--sink", "file", "--output", str(out), "--stats-json"]
     first = spawn([*args, str(tmp_path / "a.json"), "--duration", "6"])
-    _wait_for(out.with_name("rec.mp4.partial"))
+    wait_for(out.with_name("rec.mp4.partial"))
     second = cli([*args, str(tmp_path / "b.json"), "--duration", "2"])
     assert second.returncode == 2, second.stderr
     line = one_error_line(second.stderr)
@@ -79,7 +72,7 @@ def test_an_interrupted_job_exits_with_the_signal_code_and_names_its_partial_out
 ):
     out = tmp_path / "job.mp4"
     proc = spawn(["--face", FACE, "--input", str(clip), "--output", str(out), "--preset", "slow"])
-    _wait_for(out.with_name("job.mp4.partial"))
+    wait_for(out.with_name("job.mp4.partial"))
     time.sleep(1.5)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
@@ -93,7 +86,7 @@ def test_a_second_ctrl_c_stops_waiting_and_names_the_unfinished_recording(tmp_pa
     args = ["--demo", "--sink", "file", "--size", "640x360", "--preset", "veryslow", "--output", str(out)]
     proc = spawn(args)
     partial = out.with_name("rec.mp4.partial")
-    _wait_for(partial)
+    wait_for(partial)
     time.sleep(5)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)

@@ -66,6 +66,17 @@ class PanelRun:
         with urllib.request.urlopen(f"{self.base}/api/state?token={self.token}", timeout=10) as r:
             return json.loads(r.read())  # type: ignore[no-any-return]
 
+    def command(self, command: str, /, **args: object) -> dict[str, Any]:
+        """``POST /api/command``; an error answer raises ``urllib.error.HTTPError``."""
+        req = urllib.request.Request(
+            f"{self.base}/api/command?token={self.token}",
+            data=json.dumps({"name": command, "args": args}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read())  # type: ignore[no-any-return]
+
     def wait_state(self, check: Any, timeout: float = 20.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
