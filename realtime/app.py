@@ -91,10 +91,14 @@ def _file_output(settings: Settings, path: str, live: bool) -> FileOutput:
     )
 
 
+def _vcam_output(settings: Settings) -> VcamOutput:
+    return VcamOutput(settings.output.vcam_backend, settings.output.vcam_device)
+
+
 # --sink NAME -> the output spec it means, made from the settings (``mode``: live, file, ...).
 SINK_SPECS: dict[str, Callable[[Settings, str], SinkSpec]] = {
     "file": lambda s, mode: _file_output(s, str(s.output.output), live=mode == "live"),
-    "vcam": lambda s, mode: VcamOutput(s.output.vcam_backend, s.output.vcam_device),
+    "vcam": lambda s, mode: _vcam_output(s),
     "mjpeg": lambda s, mode: MjpegOutput(s.output.mjpeg_host, s.output.mjpeg_port, s.output.mjpeg_token),
     "stream": lambda s, mode: StreamOutput(str(s.output.stream_url), bitrate=s.output.bitrate or 4_000_000),
     "window": lambda s, mode: WindowOutput(),
@@ -113,7 +117,7 @@ def _sink_specs(settings: Settings, mode: str) -> tuple[SinkSpec, ...]:
 
 def _on_demand(settings: Settings) -> OnDemand:
     """What the panel may add while running, with this run's own encoder and device."""
-    return OnDemand(record=_file_output(settings, "", live=True), vcam=SINK_SPECS["vcam"](settings, "live"))  # type: ignore[arg-type]
+    return OnDemand(record=_file_output(settings, "", live=True), vcam=_vcam_output(settings))
 
 
 def _chain_spec(settings: Settings, threads: Threads) -> ChainSpec:

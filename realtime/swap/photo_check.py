@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from realtime.errors import NoFaceError
 from realtime.frame import Face
 from realtime.swap.mesh.masks import EYE_LEFT_CORNERS, EYE_RIGHT_CORNERS, FACE_OVAL, fill, skin_mask
 from realtime.swap.mesh.occlusion import find_occluders
+from realtime.swap.mesh.photo import read_image
 
 if TYPE_CHECKING:
     from realtime.faces.analysis import FaceAnalyzer
@@ -245,9 +247,6 @@ def photo_report(
 ) -> PhotoReport:
     """The checks of the largest face in the photo at ``path``; ``NoFaceError`` when there
     is none, ``InputError`` when it cannot be read."""
-    from realtime.errors import NoFaceError
-    from realtime.swap.mesh.photo import read_image
-
     if analyzer is None:  # opening the face models takes a moment: only when asked
         from realtime.faces.analysis import FaceAnalyzer
 
