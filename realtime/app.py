@@ -44,6 +44,7 @@ from realtime.plan import (
 from realtime.preflight import CODECS, check_settings, is_image_path, is_url, mode_of
 from realtime.resources import apply_threads, plan_threads
 from realtime.settings import Settings
+from realtime.sinks.coverage import MIN_SHARE, short_of
 from realtime.sinks.file import SKIP_FIX
 from realtime.swap.config import SwapConfig
 
@@ -86,6 +87,7 @@ def _file_output(settings: Settings, path: str, live: bool) -> FileOutput:
         bitrate=out.bitrate,
         size=size,  # type: ignore[arg-type]
         audio_from=settings.source.input if (not live and out.audio) else None,
+        loop_audio=settings.source.loop,
         keep_pts=not live,
         overwrite=out.force,
     )
@@ -168,6 +170,7 @@ def _chain_spec(settings: Settings, threads: Threads) -> ChainSpec:
         settings.draw_landmarks,
         photos=faces,
         still=still,
+        live=mode_of(settings) == "live",
         on_miss=on_miss,
         check_photos=bool(settings.face),
     )
@@ -212,6 +215,8 @@ def _outputs(run: Run) -> list[dict[str, Any]]:
             entry["saved"] = sink.frames_saved if sink.frames_saved is not None else report.written
             if sink.temp_path is not None and sink.temp_path.exists():
                 entry["partial"] = str(sink.temp_path)
+            if sink.frames_captured is not None:  # a live recording (README, Exit codes)
+                entry["captured"] = sink.frames_captured
             if sink.encoder is not None:  # a recording: the encoder it ended with, and why
                 entry["encoder"] = sink.encoder
                 entry["encoder_changes"] = sink.encoder_changes
@@ -292,6 +297,18 @@ def _judge(run: Run, result: dict[str, Any]) -> None:
                 for o in thinned
             ),
             fix=SKIP_FIX,
+            result=result,
+        )
+    starved = [o for o in result["outputs"] if short_of(o.get("saved", 0), o.get("captured", 0))]
+    if starved:  # the swap dropped too many of the camera's frames before the recording
+        raise RunFailed(
+            "; ".join(
+                f"{o['path']} is incomplete: it holds {o.get('saved', 0)} of the {o['captured']} frames "
+                f"captured while it recorded (under {MIN_SHARE:.0%}); the swap could not keep up "
+                f"with {plan.source.width}x{plan.source.height} at {plan.source.fps:g} fps on this CPU"
+                for o in starved
+            ),
+            fix="lower --size or --fps, or record the camera first and convert that file with --input",
             result=result,
         )
     if plan.mode == "still":

@@ -139,7 +139,9 @@ def build_chain(chain: ChainSpec, on_build: Any = None) -> Chain:
         return built
     swap = chain.swap
     provider = swap.models.provider if swap else None
-    built.analyzer = FaceAnalyzer(chain.analysis, provider=provider, on_build=on_build, still=chain.still)
+    built.analyzer = FaceAnalyzer(
+        chain.analysis, provider=provider, on_build=on_build, still=chain.still, live=chain.live
+    )
     built.processors.append(built.analyzer)
     if swap is not None:
         swapper, chosen, why = make_swapper(swap, built.analyzer, on_build)

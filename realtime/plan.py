@@ -72,6 +72,7 @@ class ChainSpec:
     landmarks: bool = False
     photos: tuple[str, ...] = ()
     still: bool = False  # one photo, not a stream: analyse it as a photo (no tracking)
+    live: bool = False  # a live source: newcomers are looked for beside the frames
     check_photos: bool = False  # log how each user photo will hold up (not the bundled demo face)
     on_miss: str = "pass"  # a face not swapped: hold | blur | pass (``realtime.pipeline.guard``)
 

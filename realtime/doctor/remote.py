@@ -15,9 +15,9 @@ from realtime.catalog.manifest import load_manifests
 from realtime.errors import ConfigError, RemoteError
 from realtime.inference.triton import (
     check_metadata,
-    explain_start_failure,
     make_client,
     model_metadata,
+    server_live,
     server_models,
 )
 from realtime.inference.triton_url import parse_remote
@@ -54,13 +54,9 @@ def check_remote(url: str, models: Sequence[str] = ()) -> list[dict[str, Any]]:
     rows = []
     try:
         client = make_client(target, START_TIMEOUT_S)
-        kw = {"client_timeout": START_TIMEOUT_S} if target.protocol == "grpc" else {}
-        live = client.is_server_live(**kw)
+        live = server_live(client, target)
     except RemoteError as exc:
         return [_row(f"server {target}", False, exc.message, exc.fix or "")]
-    except Exception as exc:
-        err = explain_start_failure(target, exc)
-        return [_row(f"server {target}", False, err.message, err.fix or "")]
     state = ("live", "") if live else ("not live", "see its log")
     rows.append(_row(f"server {target}", bool(live), *state))
     if not live:

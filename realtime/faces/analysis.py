@@ -49,16 +49,20 @@ class FaceAnalyzer:
         provider: str | None = None,
         on_build: BuildCallback | None = None,
         still: bool = False,
+        live: bool = False,
     ) -> None:
         """``on_build`` reports a TensorRT engine build (first run on a GPU only). ``still``:
-        every frame is a photo of its own (still mode), analysed as ``analyze_image`` does."""
+        every frame is a photo of its own (still mode), analysed as ``analyze_image`` does.
+        ``live``: newcomers are looked for beside the frames (``realtime.faces.tracker``)."""
         settings = settings or AnalysisSettings()
         self.settings = settings
         self.provider = provider
         self._on_build = on_build
         self.detector = self._make_detector(settings.detector)
         self.mesh = FaceMesh(threads=settings.threads or 1, provider=provider, on_build=on_build)
-        self.tracker = FaceTracker(self.detector, self.mesh, TrackerConfig.from_settings(settings))
+        self.tracker = FaceTracker(
+            self.detector, self.mesh, TrackerConfig.from_settings(settings), background=live
+        )
         self._full: FaceDetector | None = None
         self._lock = threading.Lock()
         self.still = still

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -267,6 +268,7 @@ class FaceDetector:
         self.session: InferenceSession = open_session(
             path, prefer=provider, options=SessionOptions(threads=threads, on_build=on_build), label=spec.name
         )
+        self._run_lock = threading.Lock()
         self._input = spec.inputs[0].name
         self._regressors, self._classifiers = (o.name for o in spec.outputs)
         n_out = spec.outputs[0].shape[1]
@@ -303,7 +305,8 @@ class FaceDetector:
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
         """Faces in ``image_bgr`` (H, W, 3 uint8), highest score first."""
         x, lb = self.preprocess(image_bgr)
-        out = self.session.run({self._input: x})
+        with self._run_lock:  # live tracking detects on a thread of its own (``faces.tracker``)
+            out = self.session.run({self._input: x})
         boxes, kps, scores = self.decode(out[self._regressors], out[self._classifiers])
         if len(scores) == 0:
             return []

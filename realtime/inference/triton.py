@@ -90,6 +90,28 @@ def explain_start_failure(target: RemoteTarget, exc: BaseException) -> RemoteErr
     )
 
 
+def server_live(client: Any, target: RemoteTarget) -> bool:
+    """Whether the server answers that it is live; ``RemoteError`` naming it when it does not
+    answer at all."""
+    kw = {"client_timeout": START_TIMEOUT_S} if target.protocol == "grpc" else {}
+    try:
+        return bool(client.is_server_live(**kw))
+    except RemoteError:
+        raise
+    except Exception as exc:
+        raise explain_start_failure(target, exc) from exc
+
+
+def check_server(url: str) -> None:
+    """Raise ``RemoteError`` naming the server at ``url`` when it is not live: checked before
+    a local file is asked for, so a server that is down is never blamed on the model cache."""
+    target = parse_remote(url)
+    if importlib.util.find_spec("tritonclient") is None:
+        return  # the session that needs it says how to install it
+    if not server_live(make_client(target, START_TIMEOUT_S), target):
+        raise RemoteError(f"the Triton server at {target} is not live", fix="see its log; restart it")
+
+
 def make_client(target: RemoteTarget, timeout_s: float) -> Any:
     """A new ``tritonclient`` client for ``target`` (gRPC or HTTP, TLS as the URL says)."""
     if target.protocol == "grpc":
@@ -195,13 +217,7 @@ class TritonSession:
     def _check_server(self) -> None:
         name, target = self.spec.name, self.target
         client = self._client()
-        try:
-            live = client.is_server_live(client_timeout=START_TIMEOUT_S)
-        except TypeError:
-            live = client.is_server_live()
-        except Exception as exc:
-            raise explain_start_failure(target, exc) from exc
-        if not live:
+        if not server_live(client, target):
             raise RemoteError(f"the Triton server at {target} is not live", fix="see its log; restart it")
         try:
             ready = client.is_model_ready(name)

@@ -30,8 +30,15 @@ COPYABLE = {
 class AudioCopier:
     """Moves the first audio stream of ``source`` into ``output`` (an open PyAV container)."""
 
-    def __init__(self, source: Path, output: Any, container_format: str, *, convert: bool = False) -> None:
+    def __init__(
+        self, source: Path, output: Any, container_format: str, *, convert: bool = False, loop: bool = False
+    ) -> None:
+        """``loop``: the video starts the file over at its end (``--loop``), so the audio does
+        too, each pass after the last one's end."""
         self._in = av.open(str(source))
+        self._loop = loop
+        self._offset = 0  # ticks of the source's time base added to this pass's packets
+        self._end = 0  # where the latest packet ends, offset included
         if not self._in.streams.audio:
             self._in.close()
             raise ValueError(f"{source} has no audio")
@@ -54,8 +61,8 @@ class AudioCopier:
         self._output = output
         log.info("audio: %s %s", codec, "copied" if self.copy else "re-encoded to AAC")
 
-    def _next(self) -> Any:
-        if self._pending is None and not self._done:
+    def _next(self, may_loop: bool) -> Any:
+        while self._pending is None and not self._done:
             for pkt in self._packets:
                 if pkt.dts is None and pkt.pts is None:
                     continue  # the demuxer's final flush packet
@@ -63,15 +70,25 @@ class AudioCopier:
                     # Encoder priming before the video's time 0: a fragmented MP4 has no edit
                     # list, and a negative time would shift every later frame.
                     continue
+                if self._offset:
+                    pkt.pts = None if pkt.pts is None else pkt.pts + self._offset
+                    pkt.dts = None if pkt.dts is None else pkt.dts + self._offset
+                start = pkt.pts if pkt.pts is not None else pkt.dts
+                self._end = max(self._end, (start or 0) + (pkt.duration or 0))
                 self._pending = pkt
                 break
             else:
-                self._done = True
+                if not (self._loop and may_loop and self._end > self._offset):
+                    self._done = True
+                    break
+                self._in.seek(0, stream=self._src)  # the next pass, after this one's end
+                self._packets = self._in.demux(self._src)
+                self._offset = self._end
         return self._pending
 
     def pump(self, until_s: float | None) -> None:
         """Mux every audio packet that starts before ``until_s`` (all of them when None)."""
-        while (pkt := self._next()) is not None:
+        while (pkt := self._next(may_loop=until_s is not None)) is not None:
             t = float((pkt.pts if pkt.pts is not None else pkt.dts) * pkt.time_base)
             if until_s is not None and t > until_s:
                 return

@@ -74,6 +74,9 @@ class Sink(Protocol):
     def frames_saved(self) -> int | None: ...
 
     @property
+    def frames_captured(self) -> int | None: ...
+
+    @property
     def audio_mode(self) -> str | None: ...
 
     @property
@@ -106,6 +109,11 @@ class SinkBase:
     frames_saved: int | None = None
     audio_mode: str | None = None  # a recording's audio: "copied", "converted to AAC", or None
     no_face = False
+
+    @property
+    def frames_captured(self) -> int | None:
+        """A live recording: the frames captured while it recorded (``None``: not one)."""
+        return None
 
     @property
     def encoder(self) -> str | None:

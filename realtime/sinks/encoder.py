@@ -215,6 +215,7 @@ class Pace:
     """
 
     SETTLE = 2  # packets a new encoder delivers before its speed is judged
+    SETTLE_S = 1.0  # seconds a new encoder runs before the swap's drops are laid at its door
     STEP = 1.6  # each x264 preset is roughly this much faster than the one before
 
     def __init__(self) -> None:
@@ -240,6 +241,11 @@ class Pace:
         self.sent = self.out = 0
         self._since = None
 
+    def settled(self, now: float) -> bool:
+        """Whether the current encoder has run long enough (a second) to be blamed for the
+        swap's drops: one change at a time, each given time to free the CPU."""
+        return self._since is not None and now - self._since >= self.SETTLE_S
+
     def behind(self, queued: int, capacity: int, now: float) -> int:
         """How many rungs to climb (0: keeping up); an encoder far behind skips the rungs that
         could not do either. Frames waiting inside the encoder count as queued."""
@@ -257,6 +263,10 @@ class Pace:
         return 1 if queued >= max(3, 3 * capacity // 4) else 0  # nearly full: no time to judge
 
 
+BEHIND = "the encoder fell behind"
+STARVED = "the swap dropped frames for want of CPU"
+
+
 @dataclass
 class EncoderChange:
     """One move up the ladder, for the log, the stats and the panel."""
@@ -265,9 +275,11 @@ class EncoderChange:
     old: str
     new: str
     queued: int
+    why: str = BEHIND
 
     def as_dict(self) -> dict[str, object]:
-        return {"at_frame": self.at_frame, "from": self.old, "to": self.new, "queued": self.queued}
+        move = {"at_frame": self.at_frame, "from": self.old, "to": self.new}
+        return {**move, "queued": self.queued, "why": self.why}
 
 
 @dataclass
@@ -347,21 +359,30 @@ def keep_up(
     mux: Callable[[list[Any]], None],
     at_frame: int,
     what: object,
+    starved: int = 0,
 ) -> EncoderChange | None:
     """After each frame, on the encoder's thread: an encoder slower than the frames arrive
-    (with frames waiting), or a queue a quarter full, moves to faster settings, said once."""
+    (with frames waiting), or a queue a quarter full, moves to faster settings, said once.
+
+    ``starved``: frames the swap dropped since the encoder settled (``realtime.sinks.coverage``).
+    The encoder shares the cores with the swap, so while the swap drops frames an encoder that
+    has run a second moves one rung faster too, though it keeps up itself."""
     if enc.fastest:
         return None
-    steps = pace.behind(queued, capacity, time.monotonic())
+    now = time.monotonic()
+    steps, why = pace.behind(queued, capacity, now), BEHIND
+    if not steps and starved and pace.settled(now):
+        steps, why = 1, STARVED
     if not steps:
         return None
     waiting = queued + pace.sent - pace.out  # some wait inside the encoder
     change = enc.faster(at_frame, waiting, mux, steps)
     if change is not None:
+        change.why = why
         pace.changed()
         log.warning(
-            "recording %s: the encoder fell behind (%d frames queued); switched from %s to %s",
-            what, waiting, change.old, change.new,
+            "recording %s: %s (%d frames queued); switched from %s to %s",
+            what, why, waiting, change.old, change.new,
         )  # fmt: skip
     return change
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -33,6 +34,7 @@ from realtime.frame import Frame
 from realtime.sinks.audio import AudioCopier
 from realtime.sinks.backlog import DEFAULT_BYTES, Backlog
 from realtime.sinks.base import SinkBase, SinkContext
+from realtime.sinks.coverage import Coverage
 from realtime.sinks.encoder import (
     EncoderOpener,
     LadderEncoder,
@@ -96,6 +98,7 @@ class FileSink(SinkBase):
         fps: float | None = None,
         tune: str | None = None,
         audio_from: str | Path | None = None,
+        loop_audio: bool = False,
         size: tuple[int, int] | None = None,
         bitrate: int | None = None,
         keep_pts: bool = False,
@@ -114,6 +117,7 @@ class FileSink(SinkBase):
         self.preset = preset
         self.tune = tune
         self.audio_from = Path(audio_from) if audio_from else None
+        self.loop_audio = loop_audio
         self.size = size
         self.bitrate = bitrate
         self.keep_pts = keep_pts  # file jobs keep the input's timeline (and its audio's)
@@ -129,6 +133,7 @@ class FileSink(SinkBase):
         self._format = ""
         self._timeline = Timeline(fps, keep_pts)
         self._error: SinkError | None = None
+        self._failing = threading.Lock()
         self.frames_written = 0
         self.frames_saved = 0  # what the saved file holds (fewer after a cut-back)
         self.saved_to: Path | None = None
@@ -143,6 +148,7 @@ class FileSink(SinkBase):
         self._encoder: LadderEncoder | None = None
         self._backlog: Backlog | None = None
         self._pace = Pace()
+        self._coverage = Coverage()
         self.skipped = 0  # frames refused: the fastest encoder could not keep up
         self.live = False
 
@@ -223,7 +229,7 @@ class FileSink(SinkBase):
         self._timeline, self._error = Timeline(self.fps, self.keep_pts), None
         self.frames_written = self.frames_saved = self.skipped = 0
         self.saved_to = None
-        self._pace = Pace()
+        self._pace, self._coverage = Pace(), Coverage()
         self.live = ctx.live and not self.keep_pts
         first = Rung(self.codec, tuple(opts.items()))
         hardware = (
@@ -256,6 +262,11 @@ class FileSink(SinkBase):
         return [c.as_dict() for c in self._encoder.changes] if self._encoder is not None else []
 
     @property
+    def frames_captured(self) -> int | None:
+        """A live recording: the frames captured while it recorded (``None`` for a file job)."""
+        return self._coverage.span if self.live else None
+
+    @property
     def backlog(self) -> int:
         """Frames waiting for the encoder."""
         return self._backlog.queued if self._backlog is not None else 0
@@ -264,7 +275,7 @@ class FileSink(SinkBase):
         if self.audio_from is None:
             return None
         try:
-            return AudioCopier(self.audio_from, container, fmt, convert=convert)
+            return AudioCopier(self.audio_from, container, fmt, convert=convert, loop=self.loop_audio)
         except ValueError:
             log.info("%s has no audio track", self.audio_from)
             return None
@@ -287,6 +298,8 @@ class FileSink(SinkBase):
     def write(self, frame: Frame) -> None:
         """Encode one frame. The pipeline calls this from the file's own thread, so a slow
         encoder never holds up the other outputs (``realtime.pipeline.fanout``)."""
+        with self._failing:  # the encoder's thread may be finalising a failure right now
+            pass
         if self._error is not None:
             self._reported = True
             raise self._error
@@ -294,6 +307,8 @@ class FileSink(SinkBase):
             raise SinkError(f"recording {self.path} written before open()", fix="call open(ctx) first")
         try:
             item = (self._prepare(frame.image), self._timeline.next(frame))
+            if self.live:
+                self._coverage.seen(frame.index)
             if self._backlog is None:
                 self._encode_item(item)
             elif self._backlog.offer(item, item[0].nbytes):
@@ -317,7 +332,9 @@ class FileSink(SinkBase):
         if self._encoder is not None and self._container is not None:
             container = self._container
             mux = lambda pkts: self._mux(container, pkts)  # noqa: E731
-            keep_up(self._encoder, self._pace, queued, capacity, mux, self.frames_written, self.path)
+            # The swap's drops since this encoder settled (those before are not its doing).
+            starved = self._coverage.take_recent() if self._pace.settled(time.monotonic()) else 0
+            keep_up(self._encoder, self._pace, queued, capacity, mux, self.frames_written, self.path, starved)
 
     @staticmethod
     def _mux(container: Any, packets: list[Any]) -> None:
@@ -348,9 +365,10 @@ class FileSink(SinkBase):
     def _fail(self, exc: BaseException) -> SinkError:
         """Finalise what was written (it stays playable) and build the error to raise."""
         log.error("writing %s failed after %d frames: %r", self.path, self.frames_written, exc)
-        saved = self._finalise(flush=False, failed=True)
-        kept = self.frames_saved if saved else 0
-        self._error = write_error(exc, self.path, self.frames_written, kept, self._format, self.encoder)
+        with self._failing:  # a write meanwhile sees the error, not a closed file
+            saved = self._finalise(flush=False, failed=True)
+            kept = self.frames_saved if saved else 0
+            self._error = write_error(exc, self.path, self.frames_written, kept, self._format, self.encoder)
         return self._error
 
     # -- close ----------------------------------------------------------------------------

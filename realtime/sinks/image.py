@@ -45,7 +45,7 @@ def write_image(path: Path, image: np.ndarray, params: Sequence[int] = ()) -> No
 
 def check_image_output(path: Path, *, overwrite: bool, input_path: Path | None = None) -> None:
     """Refuse before any work: the input itself, an existing file without ``--force``, a
-    missing folder, or a format OpenCV cannot write."""
+    missing or read-only folder, or a format OpenCV cannot write."""
     if input_path is not None and same_file(path, input_path):
         raise InputError(
             f"refusing to overwrite the input image {input_path}", fix="choose another --output path"
@@ -54,6 +54,8 @@ def check_image_output(path: Path, *, overwrite: bool, input_path: Path | None =
         raise InputError(f"output file exists: {path}", fix="choose another name or pass --force")
     if not path.parent.is_dir():
         raise InputError(f"output folder does not exist: {path.parent}", fix="create it first")
+    if not os.access(path.parent, os.W_OK):  # a read-only filesystem refuses root too
+        raise SinkError(f"cannot write in {path.parent}", fix="check the folder is writable")
     if not cv2.haveImageWriter(str(path)):
         raise InputError(
             f"cannot write images of type {path.suffix or '(none)'!r}: {path}", fix="use .jpg or .png"

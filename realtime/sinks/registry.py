@@ -55,6 +55,7 @@ def _file(spec: FileOutput) -> Sink:
         preset=spec.preset,
         tune=spec.tune,
         audio_from=spec.audio_from,
+        loop_audio=spec.loop_audio,
         size=spec.size,
         bitrate=spec.bitrate,
         keep_pts=spec.keep_pts,

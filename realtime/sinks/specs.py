@@ -21,6 +21,7 @@ class FileOutput:
     bitrate: int | None = None
     size: tuple[int, int] | None = None
     audio_from: str | None = None
+    loop_audio: bool = False  # the input loops (``--loop``): its audio starts over with it
     keep_pts: bool = False
     overwrite: bool = False
 

@@ -82,6 +82,10 @@ def choose_swapper(
             f"unknown swapper {requested!r}", fix=f"choose one of {', '.join([AUTO, MESH, *names])}"
         )
     missing = _missing(requested, models_dir, specs, remote=bool(remote))
+    if missing and remote:  # a server that is down is said first: it is the likelier fault
+        from realtime.inference.triton import check_server
+
+        check_server(remote)
     if missing:
         by_hand = "; ".join(
             f"{specs[n].urls[0] if specs[n].urls else n} to {store.model_path(specs[n], models_dir)}"

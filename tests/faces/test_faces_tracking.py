@@ -193,3 +193,50 @@ def test_a_large_jump_resets_the_filter_instead_of_gliding(portrait) -> None:
     out = analyzer(_frame(11, place((1280, 720), portrait, 476, 180)))
     raw = five_points(analyzer.tracker.tracks[0].raw)
     assert float(np.linalg.norm(out.faces[0].kps - raw, axis=1).max()) > 0.02 * iod
+
+
+def test_live_tracking_finds_a_newcomer_beside_the_frames(photos) -> None:
+    """``live=True``: the periodic look for newcomers runs on the detection thread, never on
+    the frame's; a second person who walks in is tracked a frame or two after a due frame,
+    and the first keeps their id throughout."""
+    import threading
+
+    left = _portrait(photos, "astronaut", 400)
+    right = _portrait(photos, "grace_hopper", 400)
+    noise = SensorNoise(5)
+    analyzer = FaceAnalyzer(AnalysisSettings(detect_every=5), live=True)
+    calls: list[tuple[int, str]] = []  # (the tracker's frame, the thread) of each detector run
+    real_detect = analyzer.detector.detect
+
+    def detect(image):  # type: ignore[no-untyped-def]
+        calls.append((analyzer.tracker.frames, threading.current_thread().name))
+        return real_detect(image)
+
+    analyzer.detector.detect = detect  # type: ignore[method-assign]
+    first_id, seen_two = None, None
+    for i in range(40):
+        canvas = np.empty((720, 1280, 3), np.uint8)
+        canvas[:] = WALL
+        canvas[160:560, 150:550] = left
+        if i >= 12:  # the second person walks in
+            canvas[160:560, 730:1130] = right
+        out = analyzer(_frame(i, noise(canvas)))
+        by_x = sorted(out.faces, key=lambda f: f.center[0])
+        assert by_x and by_x[0].center[0] < 640, f"frame {i}: the first face was lost"
+        first_id = by_x[0].track_id if first_id is None else first_id
+        assert by_x[0].track_id == first_id
+        if len(out.faces) == 2 and seen_two is None:
+            seen_two = i
+    assert seen_two is not None and seen_two <= 12 + 5 + 3, seen_two
+    main = threading.main_thread().name
+    # The first frame: nothing to follow until something is found, so it waits for it.
+    assert {name for frame, name in calls if frame == 1} == {main}
+    later = [name for frame, name in calls if frame > 1]
+    assert later and all(name.startswith("realtime-detect") for name in later), calls
+
+
+def test_a_file_job_detects_inline_so_its_output_does_not_depend_on_timing(portrait) -> None:
+    analyzer = FaceAnalyzer(AnalysisSettings(detect_every=3))
+    for i in range(10):
+        analyzer(_frame(i, portrait))
+    assert analyzer.tracker.detections_run == 4 and analyzer.tracker._pool is None

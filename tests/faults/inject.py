@@ -37,6 +37,19 @@ def inject(spec: str) -> None:
             return real(self, frame)
 
         MeshSwapper.__call__ = bad  # type: ignore[method-assign]
+    elif name == "swap-slow":
+        # A swap that takes 80 ms a frame from frame N on (a machine too small for the size
+        # asked): the live pipeline drops frames before any output sees them.
+        from realtime.swap.mesh.swapper import MeshSwapper
+
+        real_swap = MeshSwapper.__call__
+
+        def slow_swap(self, frame):  # type: ignore[no-untyped-def]
+            if frame.index >= at:
+                time.sleep(0.08)
+            return real_swap(self, frame)
+
+        MeshSwapper.__call__ = slow_swap  # type: ignore[method-assign]
     elif name in ("stage-crash-once", "stage-crash-always"):
         import realtime.pipeline.pipeline as pl
 

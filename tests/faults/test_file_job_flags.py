@@ -11,7 +11,7 @@ import av
 import pytest
 
 from tests.faults.conftest import cli, frames_in, one_error_line
-from tests.jobs.clips import make_clip
+from tests.jobs.clips import make_clip, probe
 
 
 def test_preview_on_a_file_job_keeps_every_frame_and_the_audio(clip: Path, tmp_path: Path):
@@ -48,6 +48,18 @@ def test_loop_in_a_file_job_needs_duration_and_then_ends_there(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     times = frames_in(out)
     assert len(times) == 75 and times[-1] < 2.5, (len(times), times[-1])  # 2.5 s of video
+
+
+@pytest.mark.parametrize("container", ["mp4", "mkv"])
+def test_a_looped_file_job_has_sound_on_every_pass(tmp_path: Path, container: str):
+    """Before, the audio stopped after the first pass (1 s of sound in 3.5 s of video)."""
+    src = make_clip(tmp_path / "in.mp4", frames=30, size=(320, 180), audio=True)  # 1 s with a tone
+    out = tmp_path / f"out.{container}"
+    done = cli(["--input", str(src), "--output", str(out), "--loop", "--duration", "3.5"], timeout=300)
+    assert done.returncode == 0, done.stderr
+    got = probe(out)
+    assert len(got["times"]) == 105
+    assert got["audio"] is not None and got["audio"]["seconds"] >= 3.4, got["audio"]
 
 
 def test_an_output_that_is_a_folder_is_refused_before_the_run(tmp_path: Path):

@@ -37,13 +37,39 @@ def test_a_slow_preset_at_1080p_is_recorded_whole_or_fails_naming_what_was_kept(
     assert rec["saved"] == saved
     assert rec["encoder_changes"] and rec["encoder"] != "libx264 slower", rec
     assert "switched from libx264 slower" in done.stderr
-    if done.returncode == 0:
+    if done.returncode == 0:  # complete: every frame it was given, 95 % of those captured
         assert rec["skipped"] == 0 and saved == rec["written"]
-        assert saved >= 0.5 * result["captured"], result  # before: 4-8 of 120
-    else:
+        assert saved >= 0.95 * rec["captured"] and rec["captured"] >= 0.95 * result["captured"], result
+    else:  # before: 4-8 of 120 saved, exit 0
         assert done.returncode == 1, done.stderr
         line = one_error_line(done.stderr)
-        assert f"{saved} of {saved + rec['skipped']} frames saved" in line, line
+        assert (
+            f"{saved} of {saved + rec['skipped']} frames saved" in line
+            or f"it holds {saved} of the {rec['captured']} frames captured" in line
+        ), line
+
+
+def test_a_recording_missing_the_frames_the_swap_dropped_is_incomplete(tmp_path: Path):
+    """The swap falls behind (80 ms a frame from frame 45 on): frames are dropped before the
+    recording sees them. The encoder (here ``medium``) moves to faster settings to give the
+    swap its cores, says why, and the run exits 1 naming how many of the frames captured
+    while it recorded the file holds. Before: exit 0 with about half the frames."""
+    out, stats = tmp_path / "rec.mp4", tmp_path / "s.json"
+    args = ["--demo", "--sink", "file", "--size", "640x360", "--preset", "medium", "--duration", "5"]
+    done = cli([*args, "--output", str(out), "--stats-json", str(stats)], fault="swap-slow@45", timeout=300)
+    assert done.returncode == 1, done.stderr
+    result = json.loads(stats.read_text())
+    rec = result["outputs"][0]
+    saved = len(frames_in(out))
+    assert rec["saved"] == saved == rec["written"] and rec["skipped"] == 0  # it lost nothing itself
+    assert saved < 0.95 * rec["captured"] and rec["captured"] <= result["captured"]
+    line = one_error_line(done.stderr)
+    assert f"{out} is incomplete: it holds {saved} of the {rec['captured']} frames captured" in line, line
+    assert "--size" in line  # the fix
+    # The encoder gave the swap its cores: it moved up for the swap's drops, or (on a busy
+    # machine) had already reached the fastest setting because it fell behind itself.
+    starved = [c for c in rec["encoder_changes"] if c["why"] == "the swap dropped frames for want of CPU"]
+    assert starved or rec["encoder"] == "libx264 ultrafast", rec
 
 
 def test_a_recording_that_cannot_keep_up_skips_says_so_and_exits_1(tmp_path: Path):

@@ -135,6 +135,16 @@ def test_server_down_at_start_is_one_line(tmp_path: Path):
     one_line_error(proc, "not reachable", url, "docs/remote.md")
 
 
+def test_server_down_is_named_before_a_local_file_the_swapper_also_needs(tmp_path: Path):
+    """inswapper reads its emap from the local file even with --remote: with the server down,
+    the error names the server (the likelier fault), not a 555 MB download."""
+    url = f"grpc://127.0.0.1:{free_port()}"
+    proc = cli("--demo", "--sink", "null", "--duration", "1", "--swapper", "inswapper_128", "--remote", url,
+               "--models-dir", str(tmp_path))  # fmt: skip
+    line = one_line_error(proc, "not reachable", url)
+    assert "models fetch" not in line
+
+
 def test_model_missing_on_the_server_is_one_line(triton: TritonServer, tmp_path: Path):
     proc = cli("--demo", "--sink", "null", "--duration", "1", "--swapper", SWAPPER, "--enhance",
                "gfpgan_1.4", "--remote", triton.grpc_url, "--models-dir", str(tmp_path))  # fmt: skip
