@@ -304,8 +304,9 @@ def _judge(run: Run, result: dict[str, Any]) -> None:
         raise RunFailed(
             "; ".join(
                 f"{o['path']} is incomplete: it holds {o.get('saved', 0)} of the {o['captured']} frames "
-                f"captured while it recorded (under {MIN_SHARE:.0%}); the swap could not keep up "
-                f"with {plan.source.width}x{plan.source.height} at {plan.source.fps:g} fps on this CPU"
+                f"captured while it recorded (under {MIN_SHARE:.0%}); the others were dropped before "
+                f"any output: the swap fell behind at {plan.source.width}x{plan.source.height} and "
+                f"{plan.source.fps:g} fps on this machine (or restarted after a crash: see the log)"
                 for o in starved
             ),
             fix="lower --size or --fps, or record the camera first and convert that file with --input",

@@ -205,14 +205,15 @@ def _run_main(args: argparse.Namespace, startup: _Startup | None = None) -> int:
             on_finalising=on_finalising,
             on_built=(lambda built: panels.append(_start_panel(cmd, built))) if cmd.panel else None,
         )
+    except RunFailed as exc:
+        if holder.get("signal") is None or not exc.result:
+            _failed(exc, bar, settings.stats_json)
+            raise
+        # Stopped by a signal: its exit code (README, Exit codes), the failure said in the log.
+        log.error("%s", exc)
+        result = exc.result
     except RealtimeError as exc:
-        if bar is not None:
-            bar.close()
-        if getattr(exc, "result", None):
-            try:
-                _write_stats(settings.stats_json, exc.result)  # type: ignore[attr-defined]
-            except RunFailed as stats_exc:
-                log.error("%s", stats_exc)  # the run's own failure is the one to report
+        _failed(exc, bar, settings.stats_json)
         raise
     finally:
         for panel in panels:
@@ -240,6 +241,17 @@ def _run_main(args: argparse.Namespace, startup: _Startup | None = None) -> int:
         print(f"realtime: interrupted by {name}{where}", file=sys.stderr)
         return 128 + signum if signum is not None else 1
     return 0
+
+
+def _failed(exc: RealtimeError, bar: ProgressBar | None, stats_json: str | None) -> None:
+    """Before a failed run's error is raised: the progress bar closed, the stats written."""
+    if bar is not None:
+        bar.close()
+    if getattr(exc, "result", None):
+        try:
+            _write_stats(stats_json, exc.result)  # type: ignore[attr-defined]
+        except RunFailed as stats_exc:
+            log.error("%s", stats_exc)  # the run's own failure is the one to report
 
 
 def _panel_recordings(panels: list[Any]) -> list[str]:

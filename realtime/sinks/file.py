@@ -38,7 +38,6 @@ from realtime.sinks.coverage import Coverage
 from realtime.sinks.encoder import (
     EncoderOpener,
     LadderEncoder,
-    Pace,
     Rung,
     add_video_stream,
     codec_options,
@@ -51,6 +50,7 @@ from realtime.sinks.encoder import (
 )
 from realtime.sinks.fragments import count_frames, keep_file, set_aside, truncate_to_complete_boxes
 from realtime.sinks.lock import OutputLock
+from realtime.sinks.pace import Pace
 from realtime.sinks.timeline import TIME_BASE, Timeline
 from realtime.sinks.vcam import fit_to
 

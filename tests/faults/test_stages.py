@@ -34,9 +34,13 @@ def test_a_live_run_resumes_after_a_stage_crash(tmp_path: Path):
     out = tmp_path / "live.mp4"
     args = ["--demo", "--size", "640x360", "--sink", "file", "--output", str(out), "--duration", "4"]
     done = cli(args, fault="stage-crash-once@20")
-    assert done.returncode == 0, done.stderr
     assert "restarting it (1/5)" in done.stderr
-    assert len(frames_in(out)) > 60  # it went on well past the crash at frame 20
+    saved = len(frames_in(out))
+    assert saved > 60  # it went on well past the crash at frame 20
+    if done.returncode != 0:  # a busy machine: the restart cost over 5 % of the frames, said so
+        assert done.returncode == 1, done.stderr
+        line = one_error_line(done.stderr)
+        assert f"{out} is incomplete: it holds {saved} of the" in line and "restarted" in line, line
 
 
 def test_a_stage_that_keeps_crashing_is_given_up_with_exit_1(clip: Path, tmp_path: Path):
