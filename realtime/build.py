@@ -156,7 +156,8 @@ def build_chain(chain: ChainSpec, on_build: Any = None) -> Chain:
             swapper = guard(swapper, swap, built.analyzer, built.info)
         built.processors.append(swapper)
         if chosen == "mesh" and chain.check_photos:  # how each will hold up (``realtime face check``)
-            log_photo_checks([Path(f) for f in swap.faces], built.analyzer)
+            reports = log_photo_checks([Path(f) for f in swap.faces], built.analyzer)
+            built.info["photo_checks"] = [r.to_dict() for r in reports]  # stats and the panel
         built.reloader = FaceReloader([Path(f) for f in swap.faces], swapper, built.analyzer, swap.face_index)
         if chain.enhance is not None:
             built.enhancer = enhancer = build_enhancer(chain.enhance, on_build)
