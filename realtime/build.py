@@ -18,7 +18,7 @@ from realtime.errors import InputError
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.faces.overlay import LandmarkOverlay
 from realtime.frame import Frame
-from realtime.images import load_image
+from realtime.images import load_image, photos_of
 from realtime.inference.session import available_backends
 from realtime.pipeline import Pipeline, PipelineConfig
 from realtime.pipeline.guard import OutputGuard
@@ -131,11 +131,15 @@ def build_chain(chain: ChainSpec, on_build: Any = None) -> Chain:
     """
     built = Chain()
     for photo in chain.photos:
-        if not Path(photo).is_file():
-            raise InputError(f"--face file not found: {photo}", fix="give the path of a photo with one face")
+        if not Path(photo).is_file() and not Path(photo).is_dir():
+            raise InputError(
+                f"--face file not found: {photo}",
+                fix="give the path of a photo with one face (or a folder of photos of one person)",
+            )
     if chain.analysis is None:
         for photo in chain.photos:  # still check that the photo decodes
-            load_image(photo)
+            for path in photos_of(photo):
+                load_image(path)
         return built
     swap = chain.swap
     provider = swap.models.provider if swap else None
@@ -152,7 +156,8 @@ def build_chain(chain: ChainSpec, on_build: Any = None) -> Chain:
             swapper = guard(swapper, swap, built.analyzer, built.info)
         built.processors.append(swapper)
         if chosen == "mesh" and chain.check_photos:  # how each will hold up (``realtime face check``)
-            log_photo_checks([Path(f) for f in swap.faces], built.analyzer)
+            reports = log_photo_checks([Path(f) for f in swap.faces], built.analyzer)
+            built.info["photo_checks"] = [r.to_dict() for r in reports]  # stats and the panel
         built.reloader = FaceReloader([Path(f) for f in swap.faces], swapper, built.analyzer, swap.face_index)
         if chain.enhance is not None:
             built.enhancer = enhancer = build_enhancer(chain.enhance, on_build)

@@ -96,6 +96,7 @@ class Controller:
         self.vcam: Any = None
         self.vcam_state: dict[str, Any] = {"state": "off"}
         self.face_name: str | None = None
+        self.photo_checks: list[dict[str, Any]] | None = None  # of a face the panel swapped in
         self.history: deque[dict[str, Any]] = deque(maxlen=history_s)
         self._lock = threading.Lock()
         self._sampler: threading.Thread | None = None
@@ -189,6 +190,8 @@ class Controller:
                 "landmarks": self.preview.landmarks,
                 "faces": self.preview.faces,
                 "face": self.face_name,
+                # The start-up photos' checks until the panel swaps in another face.
+                "photo_checks": s.get("photo_checks", []) if self.photo_checks is None else self.photo_checks,
                 "recording": self._recording_state(s),
                 "last_recording": self.last_recording,
                 "vcam": self.vcam_state,
@@ -286,7 +289,21 @@ class Controller:
                 f"no usable face in {path.name}; the current face stays", fix="try another photo"
             )
         self.face_name = path.name
-        return {"face": path.name}
+        self.photo_checks = self._check_photo(path)
+        return {"face": path.name, "photo_checks": self.photo_checks}
+
+    def _check_photo(self, path: Path) -> list[dict[str, Any]]:
+        """How the photo just swapped in will hold up (``realtime face check``), for the panel
+        and the log; a check that fails is logged, never raised: the face is already in use."""
+        from realtime.swap.photo_check import log_report, photo_report
+
+        try:
+            report = photo_report(path, self.analyzer)
+        except RealtimeError as exc:
+            log.debug("photo %s not checked: %s", path, exc)
+            return []
+        log_report(report)
+        return [report.to_dict()]
 
     def _reload_face(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.reloader is not None:
@@ -426,4 +443,5 @@ class Controller:
             from realtime.presets import apply_face
 
             applied["face"] = self.face_name = apply_face(self.reloader, preset.face)
+            self.photo_checks = [c for p in self.reloader.paths for c in self._check_photo(Path(p))]
         return {"path": str(path), "applied": applied}

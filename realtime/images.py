@@ -268,3 +268,21 @@ def _check_size(path: Path, w: int, h: int, max_pixels: int) -> None:
 def _cv_reason(exc: cv2.error) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     return lines[-1] if lines else "OpenCV error"
+
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def photos_of(entry: str | Path) -> list[Path]:
+    """The photos a ``--face`` entry names: the file itself, or the images of a folder
+    (sorted): one person in several photos (``realtime.swap.mesh.variants``)."""
+    entry = Path(entry)
+    if entry.is_dir():
+        photos = sorted(p for p in entry.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
+        if not photos:
+            raise InputError(
+                f"--face folder has no photos: {entry}",
+                fix=f"put photos of one person in it ({', '.join(PHOTO_SUFFIXES[:3])} ...)",
+            )
+        return photos
+    return [entry]

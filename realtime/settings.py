@@ -161,8 +161,9 @@ class Settings:
     swap: MeshSettings = field(default_factory=MeshSettings)
     face: tuple[str, ...] = opt(
         (),
-        "photo of the face to put in; repeat to give each person their own (left to right at the "
-        "start, then kept by track: see realtime/swap/mesh/cast.py)",
+        "photo of the face to put in, or a folder of photos of one person (each frame draws the "
+        "one nearest the head's pose); repeat to give each person their own (left to right at "
+        "the start, then kept by track: see realtime/swap/mesh/cast.py)",
         group="face",
     )
     face_index: int | None = opt(

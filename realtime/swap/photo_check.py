@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from realtime.errors import NoFaceError
+from realtime.errors import InputError, NoFaceError
 from realtime.frame import Face
+from realtime.images import photos_of
 from realtime.swap.mesh.masks import EYE_LEFT_CORNERS, EYE_RIGHT_CORNERS, FACE_OVAL, fill, skin_mask
 from realtime.swap.mesh.occlusion import find_occluders
 from realtime.swap.mesh.photo import read_image
@@ -278,7 +279,7 @@ def log_photo_checks(
     """Check every ``--face`` photo and log what is found (for start-up: never raises; a
     photo that cannot be checked is left to ``prepare_source`` to refuse)."""
     reports = []
-    for p in paths:
+    for p in [photo for entry in paths for photo in _photos(entry)]:
         try:
             report = photo_report(Path(p), analyzer)
         except Exception as exc:  # the swap's own preparation reports unusable photos
@@ -287,3 +288,11 @@ def log_photo_checks(
         log_report(report)
         reports.append(report)
     return reports
+
+
+def _photos(entry: Path) -> list[Path]:
+    """A folder's photos (one person, ``realtime.images.photos_of``); nothing if it has none."""
+    try:
+        return photos_of(entry)
+    except InputError:
+        return []

@@ -255,3 +255,24 @@ def test_an_old_link_says_where_the_new_one_is(browser: Any, demo: PanelRun) -> 
         save_shot(page, "panel-old-link")
     finally:
         page.close()
+
+
+def test_a_photo_swapped_in_is_checked_and_the_panel_says_what_to_do(browser: Any, demo: PanelRun) -> None:
+    """The photo check of ``realtime face check`` for a photo uploaded in the panel: the
+    astronaut's face is 105 px, too small for a camera's face, and the panel says so with
+    the fix; the state carries the whole report."""
+    ctx, page = open_as(browser, demo, "phone")
+    try:
+        photo = Path(__file__).resolve().parents[2] / "realtime" / "assets" / "faces" / "astronaut.jpg"
+        page.set_input_files("#file", str(photo))
+        page.wait_for_function(
+            "document.getElementById('photocheck').textContent.includes('face is 105 px')", timeout=30000
+        )
+        text = page.locator("#photocheck li.warn").first.inner_text()
+        assert "face is 105 px" in text and "at least" in text, text
+        state = demo.state()
+        (report,) = state["photo_checks"]
+        assert not report["ok"] and any(f["check"] == "size" and not f["ok"] for f in report["findings"])
+        save_shot(page, "photo-check-phone")
+    finally:
+        ctx.close()

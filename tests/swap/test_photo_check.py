@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,9 @@ import pytest
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.swap.photo_check import log_photo_checks
 from tools.quality.judge import PHOTOS, load_photo
+
+REPO = Path(__file__).resolve().parents[2]
+FACES = REPO / "realtime" / "assets" / "faces"
 
 
 def _check(*args: str) -> subprocess.CompletedProcess[str]:
@@ -63,3 +67,21 @@ def test_the_check_is_logged_at_start_up(analyzer: FaceAnalyzer, caplog: pytest.
         reports = log_photo_checks([PHOTOS["grace_hopper"], Path("/nonexistent.jpg")], analyzer)
     assert len(reports) == 1
     assert any("glasses" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_the_start_up_check_is_in_stats_json_for_a_folder_too(tmp_path: Path) -> None:
+    """The start-up check of each ``--face`` photo (a folder's too) lands in ``--stats-json``,
+    where the panel also reads it."""
+    me = tmp_path / "me"
+    me.mkdir()
+    shutil.copy(FACES / "astronaut.jpg", me / "a.jpg")
+    stats = tmp_path / "s.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "realtime", "--input", str(FACES / "grace_hopper.jpg"), "--face", str(me),
+         "--output", str(tmp_path / "o.png"), "--stats-json", str(stats)],
+        capture_output=True, text=True, timeout=180, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (report,) = json.loads(stats.read_text())["photo_checks"]
+    assert report["path"].endswith("a.jpg") and not report["ok"]
+    assert any(f["check"] == "size" and not f["ok"] for f in report["findings"])

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from realtime.errors import InputError
+from realtime.errors import InputError, NoFaceError
 from realtime.faces.landmarks import five_points
 from realtime.frame import SWAP_MISSED, Face, Frame
+from realtime.images import photos_of
 from realtime.swap.config import MeshSettings
 from realtime.swap.mesh.blend import composite, feather
 from realtime.swap.mesh.cast import Cast
@@ -30,6 +31,7 @@ from realtime.swap.mesh.occlusion import find_occluders, keep_in_front
 from realtime.swap.mesh.patch import region_of, target_feature
 from realtime.swap.mesh.photo import SourceFace, prepare_source
 from realtime.swap.mesh.steady import MeshSteadier
+from realtime.swap.mesh.variants import Variants
 from realtime.swap.mesh.warp import dense_map, warp_texture
 from realtime.swap.select import select_faces
 
@@ -49,7 +51,9 @@ class MeshSwapper:
 
     Swaps every selected face that has a mesh; frames without one pass through untouched.
     ``source`` may be several faces, one per person: ``cast`` (``realtime.swap.mesh.cast``) says
-    who gets which. ``set_source``/``set_sources`` switch faces between frames from any thread.
+    who gets which. A person may be several photos (a sequence of faces): each frame draws the
+    one nearest the live face's pose (``realtime.swap.mesh.variants``).
+    ``set_source``/``set_sources`` switch faces between frames from any thread.
     ``set_settings`` switches the settings between frames: each frame reads them once, so
     it is drawn with one set throughout.
     """
@@ -59,17 +63,17 @@ class MeshSwapper:
 
     def __init__(
         self,
-        source: SourceFace | Sequence[SourceFace],
+        source: SourceFace | Sequence[SourceFace | Sequence[SourceFace]],
         settings: MeshSettings | None = None,
         *,
         analyzer: FaceAnalyzer | None = None,
     ) -> None:
         settings = settings or MeshSettings()
         self.settings = settings
-        self._sources = (source,) if isinstance(source, SourceFace) else tuple(source)
-        if not self._sources:
-            raise InputError("the mesh swapper needs a source face", fix="pass --face PHOTO")
+        self._people = _people(source)
+        self._sources = tuple(p.faces[0] for p in self._people)
         self._source = self._sources[0]
+        self._photo: dict[int, int] = {}  # track id -> the photo of its person it is drawn from
         self.cast = Cast(len(self._sources))
         self._lock = threading.Lock()
         self._colour = StatsSmoother(settings.color_smoothing)
@@ -84,23 +88,30 @@ class MeshSwapper:
 
     @property
     def sources(self) -> tuple[SourceFace, ...]:
+        """The first photo of each person."""
         return self._sources
+
+    @property
+    def people(self) -> tuple[Variants, ...]:
+        """Every photo of each person."""
+        return self._people
 
     def set_source(self, source: SourceFace) -> None:
         """Use one source face for everyone from the next frame on (thread-safe)."""
         self.set_sources([source])
         log.info("swap source changed to %s", source.path or "an in-memory face")
 
-    def set_sources(self, sources: Sequence[SourceFace]) -> None:
-        """One source face per person from the next frame on (thread-safe). The same number
-        of faces keeps who has which; another number starts the cast over."""
-        sources = tuple(sources)
-        if not sources:
-            raise InputError("no source face given", fix="pass --face PHOTO")
+    def set_sources(self, sources: Sequence[SourceFace | Sequence[SourceFace]]) -> None:
+        """One source face (or several photos) per person from the next frame on
+        (thread-safe). The same number of people keeps who has which; another number starts
+        the cast over."""
+        people = _people(sources)
         with self._lock:
-            if len(sources) != len(self._sources):
-                self.cast = Cast(len(sources))
-            self._sources, self._source = sources, sources[0]
+            if len(people) != len(self._people):
+                self.cast = Cast(len(people))
+            self._people = people
+            self._sources = tuple(p.faces[0] for p in people)
+            self._source = self._sources[0]
             self._reset_state()
 
     def assign(self, track_id: int, source: int) -> None:
@@ -116,7 +127,8 @@ class MeshSwapper:
             self._reset_state()
 
     def _reset_state(self) -> None:
-        """Forget every track's colour, mesh and grain history (call under ``_lock``)."""
+        """Forget every track's colour, mesh, grain and photo (call under ``_lock``)."""
+        self._photo.clear()
         self._colour.reset()
         self._steady.reset()
         self._grain.reset()
@@ -167,17 +179,33 @@ class MeshSwapper:
         if not faces:
             return frame.with_flag(SWAP_MISSED) if chosen else frame
         with self._lock:
-            sources, cast = self._sources, self.cast
+            people, cast = self._people, self.cast
         # Every face of the frame, selected or not, so the cast sees who is still there.
         picks = dict(zip(map(id, frame.faces), cast.sources_for(frame.faces, frame.index)))
         # A stage that owns the image alone lets us draw into it: no full-frame copy.
         image = frame.image if "writable" in frame.flags else frame.image.copy()
         swapped = 0
         for face in faces:
-            source = sources[picks.get(id(face), 0) % len(sources)]
+            source = self._photo_for(face, people[picks.get(id(face), 0) % len(people)])
             swapped += self.swap_face(image, face, source, frame.index, s)
         out = frame.with_image(image).with_swapped(swapped) if swapped else frame
         return out.with_flag(SWAP_MISSED) if swapped < len(chosen) else out
+
+    def _photo_for(self, face: Face, person: Variants) -> SourceFace:
+        """The photo of ``person`` to draw ``face`` from: the nearest in pose, kept by its
+        track until another is clearly nearer."""
+        if len(person) == 1:
+            return person.faces[0]
+        assert face.mesh is not None
+        size = float(max(np.ptp(face.mesh[:, 0]), np.ptp(face.mesh[:, 1])))
+        with self._lock:
+            current = self._photo.get(face.track_id) if face.track_id >= 0 else None
+            k = person.pick(face.mesh, size, current)
+            if face.track_id >= 0:
+                if current is not None and k != current:
+                    log.debug("track %d: photo %s", face.track_id, person.faces[k].path)
+                self._photo[face.track_id] = k
+        return person.faces[k]
 
     def swap_face(
         self,
@@ -361,13 +389,36 @@ class MeshSwapper:
 
 def prepare_cast(
     faces: Sequence[Path] | Path, face_index: int | None = None, *, analyzer: FaceAnalyzer | None = None
-) -> list[SourceFace]:
-    """One source face per photo, in the given order (``realtime.swap.mesh.cast`` maps them to
-    people); a single photo gives one."""
-    paths = [Path(faces)] if isinstance(faces, (str, Path)) else [Path(p) for p in faces]
-    if len(paths) < 2:
-        return [prepare_source(paths, face_index, analyzer=analyzer)]
-    return [prepare_source([p], face_index, analyzer=analyzer) for p in paths]
+) -> list[list[SourceFace]]:
+    """The photos of each person, in the given order (``realtime.swap.mesh.cast`` maps them
+    to people): a photo is one person, a folder one person in several photos
+    (``realtime.swap.mesh.variants``)."""
+    entries = [Path(faces)] if isinstance(faces, (str, Path)) else [Path(p) for p in faces]
+    people = []
+    for entry in entries:
+        photos = photos_of(entry)
+        if len(photos) == 1:
+            people.append([prepare_source(photos, face_index, analyzer=analyzer)])
+            continue
+        found = []
+        for photo in photos:  # a folder: every photo with a face (one without is said)
+            try:
+                found.append(prepare_source([photo], face_index, analyzer=analyzer))
+            except NoFaceError as exc:
+                log.warning("%s: ignored", exc)
+        if not found:
+            raise NoFaceError(f"no face found in the photos of {entry}", fix="add clear photos of the face")
+        log.info("%s: %d photos of one person, drawn by head pose", entry, len(found))
+        people.append(found)
+    return people
+
+
+def _people(source: SourceFace | Sequence[SourceFace | Sequence[SourceFace]]) -> tuple[Variants, ...]:
+    """Each person's photos from one face, one face per person, or several per person."""
+    items = [source] if isinstance(source, SourceFace) else list(source)
+    if not items:
+        raise InputError("the mesh swapper needs a source face", fix="pass --face PHOTO")
+    return tuple(Variants([item] if isinstance(item, SourceFace) else list(item)) for item in items)
 
 
 def create_mesh_swapper(

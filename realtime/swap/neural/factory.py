@@ -16,7 +16,7 @@ import numpy as np
 from realtime.errors import InputError, NoFaceError
 from realtime.faces.recognize import ArcFaceRecognizer
 from realtime.frame import Face
-from realtime.images import load_image
+from realtime.images import load_image, photos_of
 from realtime.processor import Processor
 from realtime.swap.config import SwapConfig
 from realtime.swap.neural.identity import ReferenceFilter
@@ -68,7 +68,9 @@ def reference_filter(
 
 def build_neural_swapper(name: str, config: SwapConfig, analyzer: Any, on_build: Any = None) -> Processor:
     """The ``NeuralSwapper`` for ``name``."""
-    image, face = largest_face([Path(p) for p in config.faces], analyzer, config.face_index)
+    # A folder is one person's photos: the best of them (a neural swapper draws one identity).
+    photos = [photo for entry in config.faces for photo in photos_of(entry)]
+    image, face = largest_face(photos, analyzer, config.face_index)
     reference = embed_reference(config, analyzer, on_build)[1] if config.pick == "reference" else None
     return NeuralSwapper.load(
         config.models,
