@@ -32,7 +32,8 @@ def create_mesh_swapper(config: SwapConfig, analyzer: Any, on_build: Any = None)
     the faces with the identity model first. Several ``--face`` photos give each person their
     own (``realtime.swap.mesh.cast``)."""
     # The mesh kernels (numba) load only when this swapper is built (start-up cost).
-    from realtime.swap.mesh.swapper import MeshSwapper, prepare_cast
+    from realtime.swap.mesh.swapper import MeshSwapper
+    from realtime.swap.mesh.variants import prepare_cast
 
     mesh = config.mesh
     if config.pick == "one":

@@ -56,7 +56,7 @@ class FaceReloader:
             try:
                 if hasattr(self.swapper, "set_sources"):  # one face per person
                     # The mesh kernels (numba) load only when the mesh swapper is in use (start-up cost).
-                    from realtime.swap.mesh.swapper import prepare_cast
+                    from realtime.swap.mesh.variants import prepare_cast
 
                     self.swapper.set_sources(
                         prepare_cast(self.paths, self.face_index, analyzer=self.analyzer)

@@ -16,10 +16,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from realtime.errors import InputError, NoFaceError
 from realtime.faces.landmarks import five_points
 from realtime.frame import SWAP_MISSED, Face, Frame
-from realtime.images import photos_of
 from realtime.swap.config import MeshSettings
 from realtime.swap.mesh.blend import composite, feather
 from realtime.swap.mesh.cast import Cast
@@ -31,7 +29,7 @@ from realtime.swap.mesh.occlusion import find_occluders, keep_in_front
 from realtime.swap.mesh.patch import region_of, target_feature
 from realtime.swap.mesh.photo import SourceFace, prepare_source
 from realtime.swap.mesh.steady import MeshSteadier
-from realtime.swap.mesh.variants import Variants
+from realtime.swap.mesh.variants import Variants, people_of, prepare_cast
 from realtime.swap.mesh.warp import dense_map, warp_texture
 from realtime.swap.select import select_faces
 
@@ -70,7 +68,7 @@ class MeshSwapper:
     ) -> None:
         settings = settings or MeshSettings()
         self.settings = settings
-        self._people = _people(source)
+        self._people = people_of(source)
         self._sources = tuple(p.faces[0] for p in self._people)
         self._source = self._sources[0]
         self._photo: dict[int, int] = {}  # track id -> the photo of its person it is drawn from
@@ -105,7 +103,7 @@ class MeshSwapper:
         """One source face (or several photos) per person from the next frame on
         (thread-safe). The same number of people keeps who has which; another number starts
         the cast over."""
-        people = _people(sources)
+        people = people_of(sources)
         with self._lock:
             if len(people) != len(self._people):
                 self.cast = Cast(len(people))
@@ -202,8 +200,6 @@ class MeshSwapper:
             current = self._photo.get(face.track_id) if face.track_id >= 0 else None
             k = person.pick(face.mesh, size, current)
             if face.track_id >= 0:
-                if current is not None and k != current:
-                    log.debug("track %d: photo %s", face.track_id, person.faces[k].path)
                 self._photo[face.track_id] = k
         return person.faces[k]
 
@@ -385,40 +381,6 @@ class MeshSwapper:
         )
         low16 = np.round(low).astype(np.int16)
         return transfer.bgr_matrix(), cv2.resize(low16, (rw, rh), interpolation=cv2.INTER_LINEAR)
-
-
-def prepare_cast(
-    faces: Sequence[Path] | Path, face_index: int | None = None, *, analyzer: FaceAnalyzer | None = None
-) -> list[list[SourceFace]]:
-    """The photos of each person, in the given order (``realtime.swap.mesh.cast`` maps them
-    to people): a photo is one person, a folder one person in several photos
-    (``realtime.swap.mesh.variants``)."""
-    entries = [Path(faces)] if isinstance(faces, (str, Path)) else [Path(p) for p in faces]
-    people = []
-    for entry in entries:
-        photos = photos_of(entry)
-        if len(photos) == 1:
-            people.append([prepare_source(photos, face_index, analyzer=analyzer)])
-            continue
-        found = []
-        for photo in photos:  # a folder: every photo with a face (one without is said)
-            try:
-                found.append(prepare_source([photo], face_index, analyzer=analyzer))
-            except NoFaceError as exc:
-                log.warning("%s: ignored", exc)
-        if not found:
-            raise NoFaceError(f"no face found in the photos of {entry}", fix="add clear photos of the face")
-        log.info("%s: %d photos of one person, drawn by head pose", entry, len(found))
-        people.append(found)
-    return people
-
-
-def _people(source: SourceFace | Sequence[SourceFace | Sequence[SourceFace]]) -> tuple[Variants, ...]:
-    """Each person's photos from one face, one face per person, or several per person."""
-    items = [source] if isinstance(source, SourceFace) else list(source)
-    if not items:
-        raise InputError("the mesh swapper needs a source face", fix="pass --face PHOTO")
-    return tuple(Variants([item] if isinstance(item, SourceFace) else list(item)) for item in items)
 
 
 def create_mesh_swapper(

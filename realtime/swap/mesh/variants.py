@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from realtime.errors import InputError
-from realtime.swap.mesh.photo import SourceFace
+from realtime.errors import InputError, NoFaceError
+from realtime.images import photos_of
+from realtime.swap.mesh.photo import SourceFace, prepare_source
+
+if TYPE_CHECKING:
+    from realtime.faces.analysis import FaceAnalyzer
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +80,37 @@ class Variants:
         if current is not None and 0 <= current < len(cost) and cost[current] <= cost[best] + MARGIN:
             return current
         return best
+
+
+def prepare_cast(
+    faces: Sequence[Path] | Path, face_index: int | None = None, *, analyzer: FaceAnalyzer | None = None
+) -> list[list[SourceFace]]:
+    """The photos of each person, in the given order (``realtime.swap.mesh.cast`` maps them
+    to people): a photo is one person, a folder one person in several photos
+    (``realtime.swap.mesh.variants``)."""
+    entries = [Path(faces)] if isinstance(faces, (str, Path)) else [Path(p) for p in faces]
+    people = []
+    for entry in entries:
+        photos = photos_of(entry)
+        if len(photos) == 1:
+            people.append([prepare_source(photos, face_index, analyzer=analyzer)])
+            continue
+        found = []
+        for photo in photos:  # a folder: every photo with a face (one without is said)
+            try:
+                found.append(prepare_source([photo], face_index, analyzer=analyzer))
+            except NoFaceError as exc:
+                log.warning("%s: ignored", exc)
+        if not found:
+            raise NoFaceError(f"no face found in the photos of {entry}", fix="add clear photos of the face")
+        log.info("%s: %d photos of one person, drawn by head pose", entry, len(found))
+        people.append(found)
+    return people
+
+
+def people_of(source: SourceFace | Sequence[SourceFace | Sequence[SourceFace]]) -> tuple[Variants, ...]:
+    """Each person's photos from one face, one face per person, or several per person."""
+    items = [source] if isinstance(source, SourceFace) else list(source)
+    if not items:
+        raise InputError("the mesh swapper needs a source face", fix="pass --face PHOTO")
+    return tuple(Variants([item] if isinstance(item, SourceFace) else list(item)) for item in items)
