@@ -50,6 +50,17 @@ def spawn(args: Sequence[str], *, fault: str | None = None, **kw) -> subprocess.
     )  # fmt: skip
 
 
+def record_then_signal(out: Path, sig: int, after_s: float, fault: str | None = None) -> tuple[int, str]:
+    """A live demo recording to ``out`` (640x360), sent ``sig`` ``after_s`` seconds after it
+    began; its exit code and stderr."""
+    proc = spawn(["--demo", "--sink", "file", "--size", "640x360", "--output", str(out)], fault=fault)
+    wait_for(out.with_name(out.name + ".partial"))
+    time.sleep(after_s)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
 def frames_in(path: Path) -> list[float]:
     """Decode the whole file (a decode error fails the test) and return the frame times."""
     with av.open(str(path)) as c:

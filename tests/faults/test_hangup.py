@@ -7,18 +7,14 @@ import signal
 import time
 from pathlib import Path
 
-from tests.faults.conftest import frames_in, spawn, wait_for
+from tests.faults.conftest import frames_in, record_then_signal
 from tests.panel.conftest import start_panel
 
 
 def test_sighup_finalises_the_recording_names_it_and_exits_129(tmp_path: Path):
     out = tmp_path / "rec.mp4"
-    proc = spawn(["--demo", "--sink", "file", "--size", "640x360", "--output", str(out)])
-    wait_for(out.with_name("rec.mp4.partial"))
-    time.sleep(2)
-    proc.send_signal(signal.SIGHUP)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 129, err
+    code, err = record_then_signal(out, signal.SIGHUP, after_s=2)
+    assert code == 129, err
     saved = len(frames_in(out))
     assert saved > 0 and f"interrupted by SIGHUP; partial output kept: {out} ({saved} frames)" in err
     assert not out.with_name("rec.mp4.partial").exists() and not out.with_name("rec.mp4.lock").exists()

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 
-from tests.faults.conftest import cli, frames_in, one_error_line, spawn, wait_for
+from tests.faults.conftest import cli, frames_in, one_error_line, record_then_signal
 
 
 def test_a_burst_of_slow_encoding_costs_a_live_recording_no_frames(tmp_path: Path):
@@ -95,13 +94,8 @@ def test_ctrl_c_on_an_incomplete_recording_exits_130_and_still_says_what_is_miss
     its recording is incomplete; what is missing is still said (before: exit 1, and a second
     Ctrl-C killed the program outright)."""
     out = tmp_path / "rec.mp4"
-    args = ["--demo", "--sink", "file", "--size", "640x360", "--output", str(out)]
-    proc = spawn(args, fault="swap-slow@30")
-    wait_for(out.with_name("rec.mp4.partial"))
-    time.sleep(4)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    code, err = record_then_signal(out, signal.SIGINT, after_s=4, fault="swap-slow@30")
+    assert code == 130, err
     saved = len(frames_in(out))
     assert f"{out} is incomplete: it holds {saved} of the" in " ".join(err.split())
     assert f"interrupted by SIGINT; partial output kept: {out} ({saved} frames)" in err
