@@ -117,7 +117,7 @@ class FaceTracker:
         self._scan_left = 0  # tiles still to search at every frame (someone new was found)
 
     def reset(self) -> None:
-        self._collect(wait=True)  # a search of the old scene is thrown away
+        self._drop_pending()  # a search of the old scene
         self.tracks = []
         self._next_id = 0
         self._since_detect = 0
@@ -169,7 +169,7 @@ class FaceTracker:
 
     def _detect(self, image: np.ndarray) -> list[Track]:
         """Run BlazeFace here and now; start a track for every detection no track explains."""
-        self._collect(wait=True)  # an older search beside the frames: this newer one replaces it
+        self._drop_pending()  # an older search beside the frames: this newer one replaces it
         self.detections_run += 1
         self._since_detect = 0
         self.detected_last_step = True
@@ -186,13 +186,19 @@ class FaceTracker:
         self.detections_run += 1
         self._since_detect = 0
 
-    def _collect(self, wait: bool = False) -> list[Track]:
+    def _collect(self) -> list[Track]:
         """The tracks born of a search done beside the frames, once it is done."""
         pending = self._pending
-        if pending is None or not (wait or pending.done()):
+        if pending is None or not pending.done():
             return []
         self._pending = None
         return self._born(*pending.result())
+
+    def _drop_pending(self) -> None:
+        """Wait for a search beside the frames and forget it (one detector call at a time)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.exception()  # waits; its faces, or its failure, are no longer wanted
 
     def _born(self, dets: list[Detection], tile_only: set[int]) -> list[Track]:
         if not dets:
