@@ -44,7 +44,7 @@ from realtime.plan import (
 from realtime.preflight import CODECS, check_settings, is_image_path, is_url, mode_of
 from realtime.resources import apply_threads, plan_threads
 from realtime.settings import Settings
-from realtime.sinks.coverage import MIN_SHARE, short_of
+from realtime.sinks.coverage import short_of, shortfall
 from realtime.sinks.file import SKIP_FIX
 from realtime.swap.config import SwapConfig
 
@@ -303,10 +303,9 @@ def _judge(run: Run, result: dict[str, Any]) -> None:
     if starved:  # the swap dropped too many of the camera's frames before the recording
         raise RunFailed(
             "; ".join(
-                f"{o['path']} is incomplete: it holds {o.get('saved', 0)} of the {o['captured']} frames "
-                f"captured while it recorded (under {MIN_SHARE:.0%}); the others were dropped before "
-                f"any output: the swap fell behind at {plan.source.width}x{plan.source.height} and "
-                f"{plan.source.fps:g} fps on this machine (or restarted after a crash: see the log)"
+                f"{o['path']} is incomplete: {shortfall(o.get('saved', 0), o['captured'])} at "
+                f"{plan.source.width}x{plan.source.height} and {plan.source.fps:g} fps on this machine "
+                "(or restarted after a crash: see the log)"
                 for o in starved
             ),
             fix="lower --size or --fps, or record the camera first and convert that file with --input",

@@ -49,7 +49,7 @@ from realtime.options import check, find, from_table
 from realtime.plan import PanelPreview
 from realtime.presets import find_preset, write_preset
 from realtime.settings import Settings, load_preset
-from realtime.sinks.coverage import short_of
+from realtime.sinks.coverage import short_of, shortfall
 from realtime.sinks.preview import PreviewSink
 from realtime.sinks.registry import make_sink
 from realtime.swap.config import MeshSettings
@@ -360,7 +360,7 @@ class Controller:
             error = f"{report.skipped} frames skipped: the encoder could not keep up even with {sink.encoder}"
         captured = sink.frames_captured or 0
         if error is None and saved_to and short_of(frames, captured):  # README, Exit codes
-            error = f"it holds {frames} of the {captured} frames captured: the swap could not keep up"
+            error = shortfall(frames, captured)
         self.last_recording = {
             "path": str(saved_to) if saved_to else None,  # None: nothing could be saved
             "saved": saved_to is not None,

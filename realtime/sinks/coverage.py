@@ -66,3 +66,11 @@ class Coverage:
 def short_of(saved: int, span: int) -> bool:
     """Whether a live recording holding ``saved`` of ``span`` captured frames is incomplete."""
     return span > 0 and saved < MIN_SHARE * span
+
+
+def shortfall(saved: int, span: int) -> str:
+    """What an incomplete live recording is missing, in the words of the CLI and the panel."""
+    return (
+        f"it holds {saved} of the {span} frames captured while it recorded (under {MIN_SHARE:.0%}); "
+        "the others were dropped before any output: the swap fell behind"
+    )
