@@ -8,7 +8,12 @@ slow, noiseless move. Measures (tools/quality/measures.py, regions from the inde
 judge's dlib 68 points):
 
 - identity and mouth-opening difference by the judge (tools/quality/judge.py);
-- occluder: mean change (grey levels) of the object's pixels on the face (target <= 4);
+- occluder: mean change (grey levels) of the object's pixels on the face (target <= 4), on a
+  still (nothing seen before) and in a stream where the object is raised in front of a face
+  seen clear for 20 frames (the mean of the 4 last frames, the object held);
+- false keeps: where nothing is in front (noise, a slow move, a light switched on), the
+  share of the face the memory of the face draws otherwise than the swap without it
+  (target <= 0.01);
 - grain: frame-to-frame change of the swapped face over the input's (target 0.7-1.3);
 - shimmer: the same on the slow noiseless move (target <= 1.3);
 - sharpness: high-frequency energy of the result over the target's in the inner face
@@ -47,7 +52,9 @@ from tools.quality.cases import (  # noqa: E402
     BUNDLED,
     PAIRS,
     PLACEMENTS,
+    light_change,
     noisy_clip,
+    object_enters,
     occluders,
     place_occluder,
     slow_move,
@@ -65,8 +72,12 @@ from tools.quality.measures import (  # noqa: E402
 
 # Frames at the start of each clip left out of its measures (the tracker settling).
 WARM = 4
+# Frames of a stream's object, held in place, that its measure averages.
+HELD = 4
 TARGETS = {
     "occluder_change_max": ("<=", 4.0),
+    "occluder_stream_change_max": ("<=", 4.0),
+    "false_keep_max": ("<=", 0.01),
     "grain_ratio_min": (">=", 0.7),
     "grain_ratio_max": ("<=", 1.3),
     "shimmer_max": ("<=", 1.3),
@@ -112,7 +123,9 @@ def run(settings: MeshSettings, save: Path | None, noise_frames: int, move_frame
         "settings": dataclasses.asdict(settings),
         "pairs": {},
         "occluders": {},
+        "occluders_stream": {},
         "clips": {},
+        "false_keeps": {},
     }
     times: list[float] = []
     targets: dict[str, np.ndarray] = {}
@@ -161,8 +174,19 @@ def run(settings: MeshSettings, save: Path | None, noise_frames: int, move_frame
             }
             _save(save, f"occ_{key.replace('->', '_to_').replace('+', '_')}_input", comp)
             _save(save, f"occ_{key.replace('->', '_to_').replace('+', '_')}_result", result)
-        region = inner_face(t_face.points, t_img.shape[:2])
         source = swappers[name].source
+        for occ in occluders():
+            # In a stream the swap has seen the face before the object came.
+            frames, masks = object_enters(t_img, occ, t_face.points, PLACEMENTS[occ.name])
+            res = run_sequence(frames, [FaceAnalyzer(analyzer.settings), MeshSwapper(source, settings)])
+            held = [occluder_change(r, f, m, hull) for r, f, m in zip(res, frames, masks) if m is not None]
+            held = held[-HELD:]
+            key = f"{name}+{occ.name}"
+            out["occluders_stream"][key] = {"changed": float(np.mean(held)), "changed_last": held[-1]}
+            _save(save, f"stream_{key.replace('->', '_to_').replace('+', '_')}_input", frames[-1])
+            _save(save, f"stream_{key.replace('->', '_to_').replace('+', '_')}_result", res[-1])
+        out["false_keeps"][name] = _false_keeps(analyzer, source, settings, t_img, hull, noise_frames)
+        region = inner_face(t_face.points, t_img.shape[:2])
         clips: dict[str, float] = {}
         for sigma in (2, 4, 6):
             frames = noisy_clip(t_img, noise_frames, sigma, seed=sigma)
@@ -185,13 +209,49 @@ def run(settings: MeshSettings, save: Path | None, noise_frames: int, move_frame
     return out
 
 
+def _false_keeps(
+    analyzer: FaceAnalyzer,
+    source: SourceFace,
+    settings: MeshSettings,
+    image: np.ndarray,
+    hull: np.ndarray,
+    n: int,
+) -> dict[str, float]:
+    """Where nothing is in front, the share of the face (the judge's hull) that the
+    memory of the face draws otherwise (by more than 8 levels) than the swap without it:
+    each is the target's own face wrongly kept. Clips: sensor noise, a slow move, and a
+    light switched on (the whole picture 15 % darker and, across it, +-25 %)."""
+    if settings.occlusion <= 0 or settings.occlusion_memory <= 0:
+        return {}
+    without = dataclasses.replace(settings, occlusion_memory=0.0)
+    x, y, w, h = cv2.boundingRect(hull.astype(np.uint8))
+    clips = {
+        "noise_sigma6": noisy_clip(image, 2 * n, 6, seed=6),
+        "slow_move": slow_move(image, 2 * n, (x + w / 2, y + h / 2)),
+        "light_switched_on": light_change(image, 3 * n, 0.25, 0.85),
+    }
+    out = {}
+    for cname, frames in clips.items():
+        a, b_ = (
+            run_sequence(frames, [FaceAnalyzer(analyzer.settings), MeshSwapper(source, s)])
+            for s in (settings, without)
+        )
+        share = [(np.abs(p.astype(np.int16) - q).max(axis=2)[hull] > 8).mean() for p, q in zip(a, b_)]
+        out[cname] = float(max(share[WARM:]))
+    return out
+
+
 def summarise(out: dict[str, Any]) -> dict[str, Any]:
     pairs, clips = out["pairs"], out["clips"]
     grains = [v for c in clips.values() for k, v in c.items() if k.startswith("grain")]
     large = [p["sharpness"] for p in pairs.values() if p["photo_face_over_target"] >= 1.0]
+    streams = list(out["occluders_stream"].values())
     s = {
         "occluder_change_max": max(o["changed"] for o in out["occluders"].values()),
         "occluder_change_mean": float(np.mean([o["changed"] for o in out["occluders"].values()])),
+        "occluder_stream_change_max": max(o["changed"] for o in streams),
+        "occluder_stream_change_mean": float(np.mean([o["changed"] for o in streams])),
+        "false_keep_max": max((v for c in out["false_keeps"].values() for v in c.values()), default=None),
         "grain_ratio_min": min(grains),
         "grain_ratio_max": max(grains),
         "shimmer_max": max(c["shimmer_slow_move"] for c in clips.values()),

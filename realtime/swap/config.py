@@ -175,6 +175,16 @@ class MeshSettings:
         live=True,
         label="Object sensitivity",
     )
+    occlusion_memory: float = opt(
+        3.5,
+        "in a stream, how far a pixel must be from what that point of the face looked like a"
+        " moment ago to stay in front (spreads; lower: more; 0: off)",
+        minimum=0,
+        maximum=20,
+        step=0.5,
+        live=True,
+        label="Object memory",
+    )
     grain: float = opt(
         1.0,
         "how much of the camera's noise, measured on the target's skin, the drawn face gets (0: none)",

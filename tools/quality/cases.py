@@ -166,3 +166,45 @@ def slow_move(image: np.ndarray, n: int, center: tuple[float, float]) -> list[np
         m[1, 2] += 0.25 * i * math.cos(t)
         out.append(cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT))
     return out
+
+
+def object_enters(
+    image: np.ndarray,
+    occ: Occluder,
+    points: np.ndarray,
+    placement: tuple[float, tuple[float, float]],
+    clear: int = 20,
+    entering: int = 6,
+    held: int = 6,
+    sigma: float = 2.0,
+    seed: int = 0,
+) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """A stream in which ``occ`` is raised in front of the face (dlib's 68 ``points``):
+    ``clear`` frames of the face alone, then the object slides up from 1.5 nose-to-chin
+    heights below its place over ``entering`` frames and is held there for ``held``; every
+    frame has fresh sensor noise of ``sigma``. Returns the frames and each one's occluder
+    mask (None while the object is not there)."""
+    width, (ax, ay) = placement
+    rng = np.random.default_rng(seed)
+    frames, masks = noisy_clip(image, clear, sigma, seed), [None] * clear
+    for k in range(entering + held):
+        comp, mask = place_occluder(image, occ, points, width, (ax, ay + 1.5 * max(0.0, 1 - k / entering)))
+        noisy = np.clip(comp + rng.normal(0.0, sigma, comp.shape), 0, 255).round().astype(np.uint8)
+        frames.append(noisy)
+        masks.append(mask)
+    return frames, masks
+
+
+def light_change(image: np.ndarray, n: int, side: float, gain: float, sigma: float = 2.0) -> list[np.ndarray]:
+    """``n`` frames of a still face whose light changes at frame ``n // 3`` at once (a lamp
+    switched on): the whole picture times ``gain`` and, across it, from ``1 - side`` at the
+    left edge to ``1 + side`` at the right; fresh sensor noise of ``sigma`` each frame."""
+    w = image.shape[1]
+    across = (1.0 + side * np.linspace(-1.0, 1.0, w, dtype=np.float32))[None, :, None] * gain
+    rng = np.random.default_rng(7)
+    base = image.astype(np.float32)
+    out = []
+    for i in range(n):
+        lit = base * across if i >= n // 3 else base
+        out.append(np.clip(lit + rng.normal(0.0, sigma, image.shape), 0, 255).round().astype(np.uint8))
+    return out

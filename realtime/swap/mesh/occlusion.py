@@ -14,6 +14,8 @@ frame, so the mask follows a moving hand with no lag and needs no tracking of it
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -37,9 +39,11 @@ def feature_holes(
     grow: float,
     scale: float,
     eye_band: float = 0.0,
+    mouth: np.ndarray = LIPS_OUTER,
 ) -> np.ndarray:
-    """uint8 0/255 where the check is off: the lips of each mesh widened by ``grow`` frame
-    pixels, and the band of eyes and brows (one hull over both) widened by ``eye_band``.
+    """uint8 0/255 where the check is off: the ``mouth`` of each mesh (the lips, or their
+    opening) widened by ``grow`` frame pixels, and the band of eyes and brows (one hull
+    over both) widened by ``eye_band``.
 
     The band is one piece so that glasses are either kept whole or swapped whole: their rims
     run across brows and cheeks, and a check that kept what lies outside the brows would
@@ -48,7 +52,7 @@ def feature_holes(
     holes = np.zeros(shape, np.uint8)
     eyes = np.concatenate([EYE_LEFT, EYE_RIGHT, BROW_LEFT, BROW_RIGHT])
     for mesh in meshes:
-        for region, g, extra in ((LIPS_OUTER, grow, 0), (eyes, max(grow, eye_band), -1)):
+        for region, g, extra in ((mouth, grow, 0), (eyes, max(grow, eye_band), -1)):
             hull = cv2.convexHull(_fixed(mesh[region], origin, scale))
             cv2.fillConvexPoly(holes, hull, 255, cv2.LINE_8, shift=4)
             r = round(g * scale)
@@ -104,10 +108,13 @@ def occluder_mask(
     chroma = cv2.add(cv2.LUT(cr, lut_r), cv2.LUT(cb, lut_b))
     out = cv2.bitwise_or(cv2.threshold(chroma, 127, 255, cv2.THRESH_BINARY)[1], cv2.LUT(y, lut_y))
     out[holes_half > 0] = 0
-    # Lone pixels are noise, a beard's stubble or a pore, not an object: open, then close.
+    return _clean(out)
+
+
+def _clean(mask: np.ndarray) -> np.ndarray:
+    """Lone pixels are noise, a beard's stubble or a pore, not an object: open, then close."""
     k3 = np.ones((3, 3), np.uint8)
-    out = cv2.morphologyEx(out, cv2.MORPH_OPEN, k3)
-    return cv2.morphologyEx(out, cv2.MORPH_CLOSE, k3)
+    return cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_OPEN, k3), cv2.MORPH_CLOSE, k3)
 
 
 def keep_in_front(alpha: np.ndarray, occluded_half: np.ndarray, strength: float) -> np.ndarray:
@@ -123,7 +130,7 @@ def keep_in_front(alpha: np.ndarray, occluded_half: np.ndarray, strength: float)
         : y1 - y0, : x1 - x0
     ]
     # Grow by a pixel (the half-resolution edge) and soften: an object's rim stays its own.
-    occ = cv2.dilate(occ, np.ones((3, 3), np.uint8))
+    occ = cv2.dilate(occ, np.ones((5, 5), np.uint8))
     soft = cv2.GaussianBlur(occ, (5, 5), 0).astype(np.float32) * (strength / 255.0)
     out = alpha.copy()
     out[y0:y1, x0:x1] *= 1.0 - soft
@@ -138,6 +145,7 @@ def find_occluders(
     origin: tuple[int, int],
     size: float,
     threshold: float,
+    changed: Callable[[], np.ndarray | None] | None = None,
 ) -> np.ndarray | None:
     """The half-resolution occluder mask (uint8 0/255) of one face's patch, or None when
     nothing is in front (or too little skin shows to tell).
@@ -145,9 +153,16 @@ def find_occluders(
     ``ycc_half`` is the live patch at half resolution in YCrCb, ``skin_half`` the target's
     skin there; ``target_mesh`` is the live face's mesh, ``drawn_mesh`` the one the source
     is drawn on (its features may sit a few pixels apart: both are left out of the check).
+    ``changed`` returns the pixels that have changed since the face was last seen clear
+    (``realtime.swap.mesh.memory``), or None: they are in front too.
     """
     holes = feature_holes((target_mesh, drawn_mesh), skin_half.shape, origin, 0.01 * size, 0.5, 0.06 * size)
     occ = occluder_mask(ycc_half, skin_half, holes, threshold)
+    if changed is not None:
+        moved = changed()
+        if moved is not None and moved.any():
+            moved = _clean(moved)
+            occ = moved if occ is None else cv2.bitwise_or(occ, moved)
     if occ is None or not occ.any():
         return None
     return drop_small(occ, (MIN_BLOB * size * 0.5) ** 2)

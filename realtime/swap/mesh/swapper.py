@@ -21,11 +21,12 @@ from realtime.frame import SWAP_MISSED, Face, Frame
 from realtime.swap.config import MeshSettings
 from realtime.swap.mesh.blend import composite, feather
 from realtime.swap.mesh.cast import Cast
-from realtime.swap.mesh.color import ColourStats, StatsSmoother, colour_stats, shading_offset, tone_transfer
+from realtime.swap.mesh.color import StatsSmoother, colour_stats, shading_offset, tone_transfer
 from realtime.swap.mesh.geometry import blend_geometry
 from realtime.swap.mesh.grain import GrainMatcher, cut_noise, mid_face_box
 from realtime.swap.mesh.masks import CHIN, EYE_LEFT, EYE_RIGHT, LIPS_INNER, face_outline, fill, skin_mask
-from realtime.swap.mesh.occlusion import find_occluders, keep_in_front
+from realtime.swap.mesh.memory import FaceMemory
+from realtime.swap.mesh.occlusion import keep_in_front
 from realtime.swap.mesh.patch import region_of, target_feature
 from realtime.swap.mesh.photo import SourceFace, prepare_source
 from realtime.swap.mesh.steady import MeshSteadier
@@ -77,6 +78,7 @@ class MeshSwapper:
         self._colour = StatsSmoother(settings.color_smoothing)
         self._steady = MeshSteadier()
         self._grain = GrainMatcher()
+        self._memory = FaceMemory()
         self._analyzer = analyzer
         self._warm_up()
 
@@ -130,6 +132,7 @@ class MeshSwapper:
         self._colour.reset()
         self._steady.reset()
         self._grain.reset()
+        self._memory.reset()
 
     def set_settings(self, settings: MeshSettings) -> None:
         """Draw with ``settings`` from the next frame on (thread-safe; the panel's sliders)."""
@@ -251,7 +254,9 @@ class MeshSwapper:
             tgt_ycc = cv2.cvtColor(cv2.resize(patch, half, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2YCrCb)
             tgt_skin = skin_mask(tgt, (half[1], half[0]), origin, 0.02 * size, 0.5)
             if s.occlusion > 0:
-                occluded = find_occluders(tgt_ycc, tgt_skin, tgt, dst, origin, size, s.occlusion_threshold)
+                occluded = self._memory.occluders(
+                    face.track_id, frame_index, tgt_ycc, tgt_skin, tgt, dst, origin, size, s
+                )
             if s.color > 0 or s.shading > 0:
                 tone = self._match_colour(
                     tgt_ycc, tgt_skin, warped, cover, face, frame_index, size, s, occluded
@@ -325,12 +330,6 @@ class MeshSwapper:
         noise = cut_noise(patch.shape[:2], frame_index, s.grain * sigma)
         return noise if shade is None else cv2.add(shade, noise)
 
-    def _colour_stats(
-        self, face: Face, frame_index: int, src: ColourStats, tgt: ColourStats
-    ) -> tuple[ColourStats, ColourStats]:
-        with self._lock:
-            return self._colour.update(face.track_id, frame_index, src, tgt)
-
     def _match_colour(
         self,
         tgt_ycc: np.ndarray,
@@ -360,7 +359,8 @@ class MeshSwapper:
         tgt_stats = colour_stats(tgt_ycc, tgt_skin)
         if src_stats is None or tgt_stats is None:
             return None
-        src_stats, tgt_stats = self._colour_stats(face, frame_index, src_stats, tgt_stats)
+        with self._lock:
+            src_stats, tgt_stats = self._colour.update(face.track_id, frame_index, src_stats, tgt_stats)
         transfer = tone_transfer(src_stats, tgt_stats, s.color)
         if s.shading <= 0:
             return transfer.bgr_matrix(), None
