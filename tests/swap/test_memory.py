@@ -5,6 +5,11 @@ has no past and is drawn as before; a lasting change is learned as the face."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+import av
 import cv2
 import numpy as np
 import pytest
@@ -18,10 +23,11 @@ from realtime.swap.mesh.photo import SourceFace
 from realtime.swap.mesh.swapper import MeshSwapper
 from tools.quality.cases import PLACEMENTS, light_change, object_enters, occluders
 from tools.quality.harness import run_sequence, swap_still
-from tools.quality.judge import Judge, face_region, load_photo
+from tools.quality.judge import PHOTOS, Judge, face_region, load_photo
 from tools.quality.measures import occluder_change
 
 pytest.importorskip("skimage")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _stream(
@@ -149,3 +155,53 @@ def test_memory_flags_what_changed_then_learns_a_lasting_change(patch: _Patch) -
     assert first_clear is not None and 90 <= first_clear - 25 <= 1500
     memory.reset()
     assert patch.occluders(memory, 1, first_clear + 1, noisy(touched)) is None
+
+
+def _write_lossless(path: Path, frames: list[np.ndarray]) -> None:
+    h, w = (d - d % 2 for d in frames[0].shape[:2])
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=30)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv444p"
+        for f in frames:
+            for packet in stream.encode(
+                av.VideoFrame.from_ndarray(np.ascontiguousarray(f[:h, :w]), format="bgr24")
+            ):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+
+
+def test_a_file_job_through_the_cli_keeps_the_raised_object_in_front(
+    tmp_path: Path, cat_stream: tuple
+) -> None:
+    """The real CLI on a video of the cat raised in front of Grace Hopper: its pixels on the
+    face change no more than its pixels off the face (which only the encoder touches)."""
+    frames, masks, hull = cat_stream
+    src = tmp_path / "cat.mkv"
+    _write_lossless(src, frames)
+    changes = {}
+    for memory in ("3.5", "0"):
+        out = tmp_path / f"out_{memory}.mp4"
+        cmd = [sys.executable, "-m", "realtime", "--input", str(src), "--face", str(PHOTOS["astronaut"])]
+        cmd += ["--output", str(out), "--crf", "0", "--swap-occlusion-memory", memory]
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=REPO)
+        assert run.returncode == 0, run.stderr[-2000:]
+        inputs, outputs = _frames(src), _frames(out)
+        assert len(outputs) == len(frames)
+        h, w = inputs[0].shape[:2]
+        mask = masks[-1][:h, :w]
+        off_face = mask & ~cv2.dilate(hull[:h, :w].astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+        on_face = mask & hull[:h, :w]
+        diff = [np.abs(o.astype(np.float32) - i) for o, i in zip(outputs[-4:], inputs[-4:])]
+        changes[memory] = (
+            float(np.mean([d[on_face].mean() for d in diff])),
+            float(np.mean([d[off_face].mean() for d in diff])),
+        )
+    (with_on, with_off), (without_on, without_off) = changes["3.5"], changes["0"]
+    assert with_on <= with_off + 2.0, changes  # in front: only the encoder's change
+    assert without_on > without_off + 8.0, changes  # the colour check alone pastes the fur over
