@@ -183,12 +183,23 @@ def _nearest(image: np.ndarray, m1: np.ndarray, m2: np.ndarray) -> np.ndarray:
     return cv2.remap(image, m1, m2, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
+def _warm_up() -> None:
+    """Compile (or load from numba's cache) both kernels on a few pixels: compiling them at
+    the first tracked frame would stall a live stream for a second or two."""
+    one = np.zeros((2, 2, 3), np.float32)
+    mask = np.full((2, 2), 255, np.uint8)
+    _distance(np.zeros((2, 2, 3), np.uint8), one, one, mask, np.zeros((2, 2), np.float32))
+    stats = (one, one.copy(), one.copy(), np.zeros((2, 2), np.float32), mask.copy())
+    _learn(np.zeros((2, 2, 3), np.uint8), mask, mask, *stats, WEIGHT, FLOOR)
+
+
 class FaceMemory:
     """Per-track looks of the live face; faces without a track (stills) are never checked."""
 
     def __init__(self) -> None:
         self._looks: dict[int, _Look] = {}
         self._lock = threading.Lock()  # frames of one track may be on two workers at once
+        _warm_up()
 
     def reset(self) -> None:
         with self._lock:
