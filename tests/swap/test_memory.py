@@ -60,8 +60,8 @@ def test_a_skin_coloured_object_raised_in_a_stream_stays_in_front(
     colour_only = _held_change(
         _stream(analyzer, source, cat_stream[0], MeshSettings(occlusion_memory=0.0)), cat_stream
     )
-    assert colour_only > 10.0  # the cat's fur passes for Grace Hopper's skin (14.7 measured)
-    assert with_memory <= 4.0  # 0.01 measured
+    assert colour_only > 10.0  # the cat's fur passes for Grace Hopper's skin (14.8 measured)
+    assert with_memory <= 4.0  # 0.00 measured
 
 
 def test_a_light_switched_on_keeps_nothing_of_the_face(

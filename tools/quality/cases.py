@@ -150,9 +150,12 @@ def noisy_clip(image: np.ndarray, n: int, sigma: float, seed: int = 0) -> list[n
     """``n`` copies of a still, each with fresh Gaussian sensor noise of ``sigma`` grey levels."""
     rng = np.random.default_rng(seed)
     base = image.astype(np.float32)
-    return [
-        np.clip(base + rng.normal(0.0, sigma, image.shape), 0, 255).round().astype(np.uint8) for _ in range(n)
-    ]
+    return [with_noise(base, rng, sigma) for _ in range(n)]
+
+
+def with_noise(image: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
+    """``image`` (any dtype) with fresh Gaussian sensor noise of ``sigma`` grey levels, as uint8."""
+    return np.clip(image + rng.normal(0.0, sigma, image.shape), 0, 255).round().astype(np.uint8)
 
 
 def slow_move(image: np.ndarray, n: int, center: tuple[float, float]) -> list[np.ndarray]:
@@ -185,12 +188,13 @@ def object_enters(
     frame has fresh sensor noise of ``sigma``. Returns the frames and each one's occluder
     mask (None while the object is not there)."""
     width, (ax, ay) = placement
+    # One generator for the whole stream: no frame repeats another's noise.
     rng = np.random.default_rng(seed)
-    frames, masks = noisy_clip(image, clear, sigma, seed), [None] * clear
+    base = image.astype(np.float32)
+    frames, masks = [with_noise(base, rng, sigma) for _ in range(clear)], [None] * clear
     for k in range(entering + held):
         comp, mask = place_occluder(image, occ, points, width, (ax, ay + 1.5 * max(0.0, 1 - k / entering)))
-        noisy = np.clip(comp + rng.normal(0.0, sigma, comp.shape), 0, 255).round().astype(np.uint8)
-        frames.append(noisy)
+        frames.append(with_noise(comp, rng, sigma))
         masks.append(mask)
     return frames, masks
 
@@ -206,5 +210,5 @@ def light_change(image: np.ndarray, n: int, side: float, gain: float, sigma: flo
     out = []
     for i in range(n):
         lit = base * across if i >= n // 3 else base
-        out.append(np.clip(lit + rng.normal(0.0, sigma, image.shape), 0, 255).round().astype(np.uint8))
+        out.append(with_noise(lit, rng, sigma))
     return out
