@@ -35,13 +35,11 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, cast
 
-import cv2
-import numpy as np
-
 from realtime.build import Run
+from realtime.control_outputs import OnDemandOutputs
 from realtime.datadir import folder as _folder
 from realtime.datadir import safe_name
-from realtime.errors import ConfigError, InputError, RealtimeError, SinkError
+from realtime.errors import ConfigError, InputError, RealtimeError
 from realtime.faces.config import RESTART_ONLY, AnalysisSettings
 from realtime.frame import Frame
 from realtime.library import face_path, store_upload
@@ -49,7 +47,6 @@ from realtime.options import check, find, from_table
 from realtime.plan import PanelPreview
 from realtime.presets import find_preset, write_preset
 from realtime.settings import Settings, load_preset
-from realtime.sinks.coverage import short_of, shortfall
 from realtime.sinks.preview import PreviewSink
 from realtime.sinks.registry import make_sink
 from realtime.swap.config import MeshSettings
@@ -67,16 +64,6 @@ def _finite(v: Any) -> Any:
     return v
 
 
-def _free_path(path: Path) -> Path:
-    """``path``, or ``NAME-2.mp4``, ``NAME-3.mp4`` ... when it (or a run's lock or unfinished
-    ``.partial`` beside it) is taken: a panel user cannot pass --force, and never needs to."""
-    n, candidate = 1, path
-    while any(candidate.with_name(candidate.name + tail).exists() for tail in ("", ".lock", ".partial")):
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
-
-
 class Controller:
     """Commands and state over one built run (``realtime.build.Run``)."""
 
@@ -91,14 +78,11 @@ class Controller:
         self.preview = cast(PreviewSink, make_sink(PanelPreview()))
         self.after = self.preview.hub
         self.view = "after"
-        self.recording: Any = None
-        self.last_recording: dict[str, Any] | None = None
-        self.vcam: Any = None
-        self.vcam_state: dict[str, Any] = {"state": "off"}
         self.face_name: str | None = None
         self.photo_checks: list[dict[str, Any]] | None = None  # of a face the panel swapped in
         self.history: deque[dict[str, Any]] = deque(maxlen=history_s)
         self._lock = threading.Lock()
+        self.outputs = OnDemandOutputs(run, self.after, self._lock)
         self._sampler: threading.Thread | None = None
         self._commands: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "pause": lambda a: self._processing(False),
@@ -112,16 +96,21 @@ class Controller:
             "reload_face": self._reload_face,
             "landmarks": self._landmarks,
             "view": self._view,
-            "record_start": self._record_start,
-            "record_stop": self._record_stop,
-            "snapshot": self._snapshot,
-            "vcam_on": self._vcam_on,
-            "vcam_off": self._vcam_off,
+            "record_start": self.outputs.record_start,
+            "record_stop": self.outputs.record_stop,
+            "snapshot": self.outputs.snapshot,
+            "vcam_on": self.outputs.vcam_on,
+            "vcam_off": self.outputs.vcam_off,
             "preset_save": self._preset_save,
             "preset_load": self._preset_load,
             "enhance_every": self._enhance_every,
             "on_miss": self._on_miss,
         }
+
+    @property
+    def last_recording(self) -> dict[str, Any] | None:
+        """The recording the panel stopped last (the CLI names one stopped by the exit)."""
+        return self.outputs.last_recording
 
     @property
     def commands(self) -> list[str]:
@@ -138,13 +127,7 @@ class Controller:
 
     def close(self) -> None:
         """After the run: stop a recording still going (finalised), close the previews."""
-        if self.recording is not None:
-            try:
-                self._record_stop({})
-                if self.last_recording is not None:  # the CLI names it as kept at exit
-                    self.last_recording["stopped_by_exit"] = True
-            except RealtimeError as exc:
-                log.error("finishing the recording: %s", exc)
+        self.outputs.close()
         self.after.close()
         self.before.close()
 
@@ -192,9 +175,9 @@ class Controller:
                 "face": self.face_name,
                 # The start-up photos' checks until the panel swaps in another face.
                 "photo_checks": s.get("photo_checks", []) if self.photo_checks is None else self.photo_checks,
-                "recording": self._recording_state(s),
-                "last_recording": self.last_recording,
-                "vcam": self.vcam_state,
+                "recording": self.outputs.recording_state(s),
+                "last_recording": self.outputs.last_recording,
+                "vcam": self.outputs.vcam_state,
                 "on_miss": s.get("on_miss"),  # frames held, blurred, frozen (realtime.pipeline.guard)
                 "enhance_every": None if self.enhancer is None else self.enhancer.n,
                 "settings": self.settings(),
@@ -320,85 +303,6 @@ class Controller:
             raise ConfigError(f"view must be before or after, got {view!r}")
         self.view = view
         return {"view": view}
-
-    def _recording_state(self, status: dict[str, Any]) -> dict[str, Any] | None:
-        """The recording going on: its path, encoder (and whether it changed to keep up) and
-        the frames it queued and skipped."""
-        if self.recording is None:
-            return None
-        path = str(self.recording.path)
-        found = [r for r in status.get("recordings", ()) if r.get("path") == path]
-        if found and found[0].get("failed"):  # the disk filled: say so now, not at record_stop
-            with self._lock:
-                if self.recording is not None and str(self.recording.path) == path:
-                    try:
-                        self._record_stop({})
-                    except RealtimeError as exc:
-                        log.error("finishing the failed recording: %s", exc)
-            return None
-        return {**(found[0] if found else {}), "path": path, "state": "recording"}
-
-    def _record_start(self, args: dict[str, Any]) -> dict[str, Any]:
-        if self.recording is not None:
-            raise ConfigError(f"already recording to {self.recording.path}", fix="stop it first")
-        name = args.get("name") or time.strftime("realtime-%Y%m%d-%H%M%S")
-        path = _free_path(_folder("recordings") / safe_name(str(name), ".mp4"))
-        # The run's own encoder settings (--codec, --crf, --preset ...), never overwriting.
-        spec = replace(self._run.plan.on_demand.record, path=str(path), overwrite=False)
-        self.recording = self._run.add_output(spec)  # cannot open: raised, the run goes on
-        return {"path": str(path)}
-
-    def _record_stop(self, args: dict[str, Any]) -> dict[str, Any]:
-        sink, self.recording = self.recording, None
-        if sink is None:
-            raise ConfigError("not recording")
-        report = self.pipeline.remove_output(sink)  # returns once the file is finalised
-        saved_to = getattr(sink, "saved_to", None)
-        frames = (sink.frames_saved or 0) if saved_to else 0
-        error = None if report.error is None else str(report.error)
-        if report.skipped and error is None:
-            error = f"{report.skipped} frames skipped: the encoder could not keep up even with {sink.encoder}"
-        captured = sink.frames_captured or 0
-        if error is None and saved_to and short_of(frames, captured):  # README, Exit codes
-            error = shortfall(frames, captured)
-        self.last_recording = {
-            "path": str(saved_to) if saved_to else None,  # None: nothing could be saved
-            "saved": saved_to is not None,
-            "frames": frames,
-            "skipped": report.skipped,
-            "captured": captured,
-            "error": error,
-            "state": "failed" if report.error is not None else "saved" if saved_to else "nothing saved",
-        }
-        return dict(self.last_recording)
-
-    def _snapshot(self, args: dict[str, Any]) -> dict[str, Any]:
-        image = self.after.latest()
-        if image is None:
-            raise InputError("no frame yet", fix="wait for the preview to start")
-        path = _folder("snapshots") / time.strftime("snapshot-%Y%m%d-%H%M%S.jpg")
-        if not cv2.imwrite(str(path), np.ascontiguousarray(image)):
-            raise SinkError(f"cannot write {path}")
-        return {"path": str(path)}
-
-    def _vcam_on(self, args: dict[str, Any]) -> dict[str, Any]:
-        if self.vcam is not None:
-            return {"vcam": self.vcam_state}
-        try:  # the run's own --vcam-device and --vcam-backend
-            sink = self._run.add_output(self._run.plan.on_demand.vcam)
-        except RealtimeError as exc:
-            self.vcam_state = {"state": "missing", "error": exc.message, "fix": exc.fix}
-            raise
-        self.vcam = sink
-        self.vcam_state = {"state": "on", "device": sink.device_name}  # what was really opened
-        return {"vcam": self.vcam_state}
-
-    def _vcam_off(self, args: dict[str, Any]) -> dict[str, Any]:
-        sink, self.vcam = self.vcam, None
-        if sink is not None:
-            self.pipeline.remove_output(sink)
-        self.vcam_state = {"state": "off"}
-        return {"vcam": self.vcam_state}
 
     def _on_miss(self, args: dict[str, Any]) -> dict[str, Any]:
         from realtime.pipeline.guard import set_policy

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "realtime"
 MAX_LINES = 400
-MAX_BIG_MODULES = 2
+MAX_BIG_MODULES = 1  # sinks/file.py
 
 
 def _module_name(path: Path) -> str:
@@ -212,7 +212,7 @@ def test_the_model_layer_imports_no_layer_above_it() -> None:
     assert not upward, f"inference/ must not import what runs on it: {upward}"
 
 
-def test_at_most_two_modules_over_400_lines() -> None:
+def test_at_most_one_module_over_400_lines() -> None:
     big = {
         _module_name(p): n
         for p in PACKAGE.rglob("*.py")
