@@ -239,14 +239,8 @@ class FaceMemory:
                 # New, or seen again after a while (lit or dressed otherwise): start over.
                 look = self._start(track_id, target_mesh, frame_index)
             view = _View.of(look, live, ycc_half, region)
-            far: list[np.ndarray] = []
-
-            def changed() -> np.ndarray | None:
-                moved = view.changed(look, limit) if view is not None else None
-                far.extend(() if moved is None else (moved,))
-                return moved
-
-            occ = find_occluders(ycc_half, skin_half, target_mesh, drawn_mesh, origin, size, colour, changed)
+            moved = view.changed(look, limit) if view is not None else None
+            occ = find_occluders(ycc_half, skin_half, target_mesh, drawn_mesh, origin, size, colour, moved)
             learn = not frame_index % 2 or look.seen == frame_index  # every other frame, and the first
             look.seen = max(look.seen, frame_index)  # two workers may finish frames out of order
             if view is not None and learn:

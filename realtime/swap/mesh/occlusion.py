@@ -14,8 +14,6 @@ frame, so the mask follows a moving hand with no lag and needs no tracking of it
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import cv2
 import numpy as np
 
@@ -145,7 +143,7 @@ def find_occluders(
     origin: tuple[int, int],
     size: float,
     threshold: float,
-    changed: Callable[[], np.ndarray | None] | None = None,
+    changed: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """The half-resolution occluder mask (uint8 0/255) of one face's patch, or None when
     nothing is in front (or too little skin shows to tell).
@@ -153,16 +151,14 @@ def find_occluders(
     ``ycc_half`` is the live patch at half resolution in YCrCb, ``skin_half`` the target's
     skin there; ``target_mesh`` is the live face's mesh, ``drawn_mesh`` the one the source
     is drawn on (its features may sit a few pixels apart: both are left out of the check).
-    ``changed`` returns the pixels that have changed since the face was last seen clear
-    (``realtime.swap.mesh.memory``), or None: they are in front too.
+    ``changed`` (uint8 0/255 at half resolution, or None) marks the pixels that have changed
+    since the face was last seen clear (``realtime.swap.mesh.memory``): they are in front too.
     """
     holes = feature_holes((target_mesh, drawn_mesh), skin_half.shape, origin, 0.01 * size, 0.5, 0.06 * size)
     occ = occluder_mask(ycc_half, skin_half, holes, threshold)
-    if changed is not None:
-        moved = changed()
-        if moved is not None and moved.any():
-            moved = _clean(moved)
-            occ = moved if occ is None else cv2.bitwise_or(occ, moved)
+    if changed is not None and changed.any():
+        moved = _clean(changed)
+        occ = moved if occ is None else cv2.bitwise_or(occ, moved)
     if occ is None or not occ.any():
         return None
     return drop_small(occ, (MIN_BLOB * size * 0.5) ** 2)
