@@ -10,7 +10,7 @@ from realtime.faces.analysis import FaceAnalyzer
 from realtime.frame import Face
 from realtime.swap.mesh.photo import SourceFace
 from tools.quality.harness import sources
-from tools.quality.judge import PHOTOS, load_photo
+from tools.quality.judge import PHOTOS, Judge, JudgedFace, load_photo
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +33,14 @@ def photo_faces(analyzer: FaceAnalyzer) -> dict[str, tuple[np.ndarray, Face]]:
         assert faces, f"no face found in the bundled photo {name}"
         out[name] = (img, faces[0])
     return out
+
+
+@pytest.fixture(scope="session")
+def grace_hopper() -> tuple[np.ndarray, JudgedFace]:
+    """Grace Hopper's photo, the target of the object and grain tests, and the judge's face
+    of it (dlib's 68 points place the objects and bound the measures)."""
+    target = load_photo("grace_hopper")
+    target.flags.writeable = False  # shared by the session's tests: none may draw on it
+    face = Judge().face(target)
+    assert face is not None
+    return target, face

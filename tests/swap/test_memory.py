@@ -23,7 +23,7 @@ from realtime.swap.mesh.photo import SourceFace
 from realtime.swap.mesh.swapper import MeshSwapper
 from tools.quality.cases import PLACEMENTS, light_change, object_enters, occluders
 from tools.quality.harness import run_sequence, swap_still
-from tools.quality.judge import PHOTOS, Judge, face_region, load_photo
+from tools.quality.judge import PHOTOS, face_region, load_photo
 from tools.quality.measures import occluder_change
 
 pytest.importorskip("skimage")
@@ -37,10 +37,8 @@ def _stream(
 
 
 @pytest.fixture(scope="module")
-def cat_stream() -> tuple[list[np.ndarray], list[np.ndarray | None], np.ndarray]:
-    target = load_photo("grace_hopper")
-    face = Judge().face(target)
-    assert face is not None
+def cat_stream(grace_hopper: tuple) -> tuple[list[np.ndarray], list[np.ndarray | None], np.ndarray]:
+    target, face = grace_hopper
     cat = next(o for o in occluders() if o.name == "chelsea_cat")
     frames, masks = object_enters(target, cat, face.points, PLACEMENTS["chelsea_cat"])
     return frames, masks, face_region(face.points, target.shape[:2])
@@ -65,11 +63,9 @@ def test_a_skin_coloured_object_raised_in_a_stream_stays_in_front(
 
 
 def test_a_light_switched_on_keeps_nothing_of_the_face(
-    analyzer: FaceAnalyzer, bundled_sources: dict[str, SourceFace]
+    analyzer: FaceAnalyzer, bundled_sources: dict[str, SourceFace], grace_hopper: tuple
 ) -> None:
-    target = load_photo("grace_hopper")
-    face = Judge().face(target)
-    assert face is not None
+    target, face = grace_hopper
     hull = face_region(face.points, target.shape[:2])
     frames = light_change(target, 30, 0.25, 0.85)
     source = bundled_sources["astronaut"]

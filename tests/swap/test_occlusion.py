@@ -13,17 +13,15 @@ from realtime.swap.mesh.occlusion import occluder_mask
 from realtime.swap.mesh.photo import SourceFace
 from tools.quality.cases import PLACEMENTS, occluders, place_occluder
 from tools.quality.harness import swap_still
-from tools.quality.judge import Judge, face_region, load_photo
+from tools.quality.judge import face_region
 from tools.quality.measures import occluder_change
 
 pytest.importorskip("skimage")
 
 
 @pytest.fixture(scope="module")
-def rocket_case() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    target = load_photo("grace_hopper")
-    face = Judge().face(target)
-    assert face is not None
+def rocket_case(grace_hopper: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    target, face = grace_hopper
     occ = next(o for o in occluders() if o.name == "rocket")
     width, anchor = PLACEMENTS["rocket"]
     comp, mask = place_occluder(target, occ, face.points, width, anchor)

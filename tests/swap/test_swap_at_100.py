@@ -12,18 +12,16 @@ from realtime.swap.mesh.photo import SourceFace
 from realtime.swap.mesh.swapper import MeshSettings, MeshSwapper
 from tools.quality.cases import PLACEMENTS, noisy_clip, occluders, place_occluder
 from tools.quality.harness import run_sequence, swap_still
-from tools.quality.judge import Judge, face_region, load_photo
+from tools.quality.judge import face_region
 from tools.quality.measures import change_ratio, inner_face, occluder_change
 
 pytest.importorskip("skimage")
 
 
 def test_an_object_over_the_mouth_stays_in_front(
-    analyzer: FaceAnalyzer, bundled_sources: dict[str, SourceFace]
+    analyzer: FaceAnalyzer, bundled_sources: dict[str, SourceFace], grace_hopper: tuple
 ) -> None:
-    target = load_photo("grace_hopper")
-    face = Judge().face(target)
-    assert face is not None
+    target, face = grace_hopper
     rocket = next(o for o in occluders() if o.name == "rocket")
     width, anchor = PLACEMENTS["rocket"]
     comp, mask = place_occluder(target, rocket, face.points, width, anchor)
@@ -34,11 +32,9 @@ def test_an_object_over_the_mouth_stays_in_front(
 
 @pytest.mark.parametrize("sigma", [2, 6])
 def test_a_noisy_still_face_keeps_the_cameras_grain(
-    analyzer: FaceAnalyzer, bundled_sources: dict[str, SourceFace], sigma: int
+    analyzer: FaceAnalyzer, bundled_sources: dict[str, SourceFace], grace_hopper: tuple, sigma: int
 ) -> None:
-    target = load_photo("grace_hopper")
-    face = Judge().face(target)
-    assert face is not None
+    target, face = grace_hopper
     frames = noisy_clip(target, 14, sigma, seed=sigma)
     out = run_sequence(
         frames, [FaceAnalyzer(analyzer.settings), MeshSwapper(bundled_sources["astronaut"], MeshSettings())]
