@@ -59,7 +59,7 @@ from tools.quality.cases import (  # noqa: E402
     place_occluder,
     slow_move,
 )
-from tools.quality.harness import run_sequence  # noqa: E402
+from tools.quality.harness import swap_stream  # noqa: E402
 from tools.quality.judge import Judge, face_region, identity_score, mouth_open_ratio  # noqa: E402
 from tools.quality.measures import (  # noqa: E402
     change_ratio,
@@ -178,7 +178,7 @@ def run(settings: MeshSettings, save: Path | None, noise_frames: int, move_frame
         for occ in occluders():
             # In a stream the swap has seen the face before the object came.
             frames, masks = object_enters(t_img, occ, t_face.points, PLACEMENTS[occ.name])
-            res = run_sequence(frames, [FaceAnalyzer(analyzer.settings), MeshSwapper(source, settings)])
+            res = swap_stream(analyzer, source, frames, settings)
             held = [occluder_change(r, f, m, hull) for r, f, m in zip(res, frames, masks) if m is not None]
             held = held[-HELD:]
             key = f"{name}+{occ.name}"
@@ -190,7 +190,7 @@ def run(settings: MeshSettings, save: Path | None, noise_frames: int, move_frame
         clips: dict[str, float] = {}
         for sigma in (2, 4, 6):
             frames = noisy_clip(t_img, noise_frames, sigma, seed=sigma)
-            res = run_sequence(frames, [FaceAnalyzer(analyzer.settings), MeshSwapper(source, settings)])
+            res = swap_stream(analyzer, source, frames, settings)
             # The first frames of a track are its tracker settling: a camera's stream is
             # measured in its steady state.
             clips[f"grain_sigma{sigma}"] = change_ratio(frames[WARM:], res[WARM:], region)
@@ -199,7 +199,7 @@ def run(settings: MeshSettings, save: Path | None, noise_frames: int, move_frame
                 _save(save, f"grain_{name.replace('->', '_to_')}_sigma6_result", res[-1])
         l, t, r, b = t_face.rect
         frames = slow_move(t_img, move_frames, ((l + r) / 2, (t + b) / 2))
-        res = run_sequence(frames, [FaceAnalyzer(analyzer.settings), MeshSwapper(source, settings)])
+        res = swap_stream(analyzer, source, frames, settings)
         clips["shimmer_slow_move"] = motion_ratio(
             frames[WARM:], res[WARM:], inner_face(t_face.points, t_img.shape[:2], 0.22)
         )
@@ -232,10 +232,7 @@ def _false_keeps(
     }
     out = {}
     for cname, frames in clips.items():
-        a, b_ = (
-            run_sequence(frames, [FaceAnalyzer(analyzer.settings), MeshSwapper(source, s)])
-            for s in (settings, without)
-        )
+        a, b_ = (swap_stream(analyzer, source, frames, s) for s in (settings, without))
         share = [(np.abs(p.astype(np.int16) - q).max(axis=2)[hull] > 8).mean() for p, q in zip(a, b_)]
         out[cname] = float(max(share[WARM:]))
     return out

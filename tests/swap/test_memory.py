@@ -20,20 +20,13 @@ from realtime.swap.mesh.masks import skin_mask
 from realtime.swap.mesh.memory import FaceMemory
 from realtime.swap.mesh.patch import region_of
 from realtime.swap.mesh.photo import SourceFace
-from realtime.swap.mesh.swapper import MeshSwapper
 from tools.quality.cases import PLACEMENTS, light_change, object_enters, occluders
-from tools.quality.harness import run_sequence, swap_still
+from tools.quality.harness import swap_still, swap_stream
 from tools.quality.judge import PHOTOS, face_region, load_photo
 from tools.quality.measures import occluder_change
 
 pytest.importorskip("skimage")
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _stream(
-    analyzer: FaceAnalyzer, source: SourceFace, frames: list[np.ndarray], settings: MeshSettings
-) -> list[np.ndarray]:
-    return run_sequence(frames, [FaceAnalyzer(analyzer.settings), MeshSwapper(source, settings)])
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +47,9 @@ def test_a_skin_coloured_object_raised_in_a_stream_stays_in_front(
     analyzer: FaceAnalyzer, bundled_sources: dict[str, SourceFace], cat_stream: tuple
 ) -> None:
     source = bundled_sources["astronaut"]
-    with_memory = _held_change(_stream(analyzer, source, cat_stream[0], MeshSettings()), cat_stream)
+    with_memory = _held_change(swap_stream(analyzer, source, cat_stream[0], MeshSettings()), cat_stream)
     colour_only = _held_change(
-        _stream(analyzer, source, cat_stream[0], MeshSettings(occlusion_memory=0.0)), cat_stream
+        swap_stream(analyzer, source, cat_stream[0], MeshSettings(occlusion_memory=0.0)), cat_stream
     )
     assert colour_only > 10.0  # the cat's fur passes for Grace Hopper's skin (14.8 measured)
     assert with_memory <= 4.0  # 0.00 measured
@@ -69,8 +62,8 @@ def test_a_light_switched_on_keeps_nothing_of_the_face(
     hull = face_region(face.points, target.shape[:2])
     frames = light_change(target, 30, 0.25, 0.85)
     source = bundled_sources["astronaut"]
-    a = _stream(analyzer, source, frames, MeshSettings())
-    b = _stream(analyzer, source, frames, MeshSettings(occlusion_memory=0.0))
+    a = swap_stream(analyzer, source, frames, MeshSettings())
+    b = swap_stream(analyzer, source, frames, MeshSettings(occlusion_memory=0.0))
     share = max((np.abs(x.astype(np.int16) - y).max(axis=2)[hull] > 8).mean() for x, y in zip(a[4:], b[4:]))
     assert share <= 0.01
 

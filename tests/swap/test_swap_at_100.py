@@ -9,9 +9,9 @@ import pytest
 
 from realtime.faces.analysis import FaceAnalyzer
 from realtime.swap.mesh.photo import SourceFace
-from realtime.swap.mesh.swapper import MeshSettings, MeshSwapper
+from realtime.swap.mesh.swapper import MeshSettings
 from tools.quality.cases import PLACEMENTS, noisy_clip, occluders, place_occluder
-from tools.quality.harness import run_sequence, swap_still
+from tools.quality.harness import swap_still, swap_stream
 from tools.quality.judge import face_region
 from tools.quality.measures import change_ratio, inner_face, occluder_change
 
@@ -36,8 +36,6 @@ def test_a_noisy_still_face_keeps_the_cameras_grain(
 ) -> None:
     target, face = grace_hopper
     frames = noisy_clip(target, 14, sigma, seed=sigma)
-    out = run_sequence(
-        frames, [FaceAnalyzer(analyzer.settings), MeshSwapper(bundled_sources["astronaut"], MeshSettings())]
-    )
+    out = swap_stream(analyzer, bundled_sources["astronaut"], frames, MeshSettings())
     ratio = change_ratio(frames[4:], out[4:], inner_face(face.points, target.shape[:2]))
     assert 0.7 <= ratio <= 1.3  # 0.32 (sigma 2) and 0.15 (sigma 6) before

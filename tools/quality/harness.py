@@ -58,6 +58,14 @@ def swap_still(
     return MeshSwapper(source, settings)(Frame(0, 0.0, np.ascontiguousarray(target), tuple(faces))).image
 
 
+def swap_stream(
+    analyzer: FaceAnalyzer, source: SourceFace, frames: Sequence[np.ndarray], settings: MeshSettings
+) -> list[np.ndarray]:
+    """A clip swapped as a live stream, with a tracker and a swapper of its own (no clip
+    inherits another's tracks, smoothing or memory of the face)."""
+    return run_sequence(frames, [FaceAnalyzer(analyzer.settings), MeshSwapper(source, settings)])
+
+
 def evaluate_direction(
     judge: Judge,
     analyzer: FaceAnalyzer,
@@ -80,11 +88,11 @@ def evaluate_direction(
     if frames > 0:
         l, t, r, b = t_face.rect
         seq = list(moving_sequence(t_img, frames, ((l + r) / 2, (t + b) / 2)))
-        res = run_sequence(seq, [FaceAnalyzer(analyzer.settings), MeshSwapper(source, settings)])
+        res = swap_stream(analyzer, source, seq, settings)
         out["moving"] = asdict(judge_sequence(judge, s_img, seq, res))
     if noise_frames > 1:
         noisy = list(noisy_still(t_img, noise_frames))
-        res = run_sequence(noisy, [FaceAnalyzer(analyzer.settings), MeshSwapper(source, settings)])
+        res = swap_stream(analyzer, source, noisy, settings)
         out["flicker"] = flicker_ratio(noisy, res, face_region(t_face.points, t_img.shape[:2]))
     return out
 
