@@ -111,10 +111,14 @@ def _swap(analyzer: FaceAnalyzer, swapper: MeshSwapper, image: np.ndarray) -> tu
     return out.image, 1000 * (time.perf_counter() - t), out.swapped if hasattr(out, "swapped") else len(faces)
 
 
-def _save(folder: Path | None, name: str, image: np.ndarray) -> None:
+def _save(folder: Path | None, name: str, image: np.ndarray, result: np.ndarray) -> None:
+    """A case's input and result as ``NAME_input.png`` and ``NAME_result.png`` (``->`` and
+    ``+`` of a case's key spelt out for the file name)."""
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"{name}.png"), image)
+        stem = name.replace("->", "_to_").replace("+", "_")
+        for tail, img in (("input", image), ("result", result)):
+            cv2.imwrite(str(folder / f"{stem}_{tail}.png"), img)
 
 
 def run(settings: MeshSettings, save: Path | None, noise_frames: int, move_frames: int) -> dict[str, Any]:
@@ -152,8 +156,7 @@ def run(settings: MeshSettings, save: Path | None, noise_frames: int, move_frame
             "seam": seam_ratio(result, t_img),
             "swap_ms": ms,
         }
-        _save(save, f"pair_{name.replace('->', '_to_')}_input", t_img)
-        _save(save, f"pair_{name.replace('->', '_to_')}_result", result)
+        _save(save, f"pair_{name}", t_img, result)
         if name in BUNDLED:
             targets[name], swappers[name] = t_img, swapper
     for name in BUNDLED:
@@ -172,8 +175,7 @@ def run(settings: MeshSettings, save: Path | None, noise_frames: int, move_frame
                 "occluder_pixels_on_face": int((occ_mask & hull).sum()),
                 "face_swapped": bool(np.any(result != comp)),
             }
-            _save(save, f"occ_{key.replace('->', '_to_').replace('+', '_')}_input", comp)
-            _save(save, f"occ_{key.replace('->', '_to_').replace('+', '_')}_result", result)
+            _save(save, f"occ_{key}", comp, result)
         source = swappers[name].source
         for occ in occluders():
             # In a stream the swap has seen the face before the object came.
@@ -183,8 +185,7 @@ def run(settings: MeshSettings, save: Path | None, noise_frames: int, move_frame
             held = held[-HELD:]
             key = f"{name}+{occ.name}"
             out["occluders_stream"][key] = {"changed": float(np.mean(held)), "changed_last": held[-1]}
-            _save(save, f"stream_{key.replace('->', '_to_').replace('+', '_')}_input", frames[-1])
-            _save(save, f"stream_{key.replace('->', '_to_').replace('+', '_')}_result", res[-1])
+            _save(save, f"stream_{key}", frames[-1], res[-1])
         out["false_keeps"][name] = _false_keeps(analyzer, source, settings, t_img, hull, noise_frames)
         region = inner_face(t_face.points, t_img.shape[:2])
         clips: dict[str, float] = {}
@@ -195,8 +196,7 @@ def run(settings: MeshSettings, save: Path | None, noise_frames: int, move_frame
             # measured in its steady state.
             clips[f"grain_sigma{sigma}"] = change_ratio(frames[WARM:], res[WARM:], region)
             if sigma == 6:
-                _save(save, f"grain_{name.replace('->', '_to_')}_sigma6_input", frames[-1])
-                _save(save, f"grain_{name.replace('->', '_to_')}_sigma6_result", res[-1])
+                _save(save, f"grain_{name}_sigma6", frames[-1], res[-1])
         l, t, r, b = t_face.rect
         frames = slow_move(t_img, move_frames, ((l + r) / 2, (t + b) / 2))
         res = swap_stream(analyzer, source, frames, settings)
