@@ -144,35 +144,32 @@ class TritonServer:
         except OSError:
             return ""
 
-    def _signal_group(self, sig: int) -> None:
+    def _signal(self, sig: int, *, group: bool = True) -> None:
+        """To the server and its backend stubs, or (``group=False``) to the server alone."""
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)  # the server and its backend stubs
+            (os.killpg if group else os.kill)(self.proc.pid, sig)
 
     def pause(self) -> None:
         """SIGSTOP to the server alone: it keeps its sockets open and answers nothing (a
         stall). Its Python backend stubs run on: stopping them too crashed the server on
         resume now and then (signal 11 in libtriton_python.so, a lock_exception in its shared
         memory), a fault of the test server's backend that no client can recover from."""
-        self._signal_server(signal.SIGSTOP)
+        self._signal(signal.SIGSTOP, group=False)
 
     def resume(self) -> None:
-        self._signal_server(signal.SIGCONT)
-
-    def _signal_server(self, sig: int) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
+        self._signal(signal.SIGCONT, group=False)
 
     def kill(self) -> None:
         """SIGKILL, as a crash or a pulled cable would."""
         if self.proc is not None and self.proc.poll() is None:
-            self._signal_group(signal.SIGKILL)
+            self._signal(signal.SIGKILL)
             self.proc.wait(10)
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
         self.resume()
-        self._signal_group(signal.SIGTERM)
+        self._signal(signal.SIGTERM)
         try:
             self.proc.wait(15)
         except subprocess.TimeoutExpired:
